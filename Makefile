@@ -1,0 +1,46 @@
+# Two commands do all the set-up on a machine with Python 3.11+ and make:
+#   make run    install into .venv and start clippost (web + worker, SQLite, Maildir)
+#   make test   install into .venv (and Chromium for the browser test) and run every test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+HOST ?= 127.0.0.1
+CLIPPOST_DATA_DIR ?= data
+export CLIPPOST_DATA_DIR
+
+.PHONY: run test lint bench install browser clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/clippost serve --host $(HOST) --port $(PORT)
+
+# Debian's chromium for the end-to-end test (Playwright drives it; it never downloads one).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: the browser test will skip (CI fails)"; fi; }
+
+test: install browser
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/send.py
+	$(BIN)/python bench/web.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""clippost: your Kindle highlights as a personal newsletter."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,235 @@
+"""Typed settings, read from `CLIPPOST_*` environment variables (and a `.env` file).
+
+Nothing here runs at import: `Settings()` is built by the CLI (or a test) and passed in.
+With no configuration at all, clippost runs embedded: a SQLite file, a generated secret key
+and a Maildir, all inside `CLIPPOST_DATA_DIR`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from clippost.errors import ConfigurationError
+
+TransportName = Literal["maildir", "smtp", "ses", "postmark", "sendgrid", "console"]
+
+_PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "please-change", "xxx"}
+
+
+class Settings(BaseSettings):
+    """Every setting, its default and what it does; the README lists them all (by test)."""
+
+    model_config = SettingsConfigDict(env_prefix="CLIPPOST_", env_file=".env", extra="ignore")
+
+    # Storage and identity
+    data_dir: Path = Field(
+        Path("data"), description="Folder for the SQLite file, the secret key and the Maildir."
+    )
+    database_url: str | None = Field(
+        None,
+        description="sqlite:///path or postgresql://user@host/db (default: SQLite in data_dir).",
+    )
+    base_url: str = Field(
+        "http://127.0.0.1:8000", description="Public URL of the site, used in every link."
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Signs links and CSRF tokens; generated once into the data folder when unset.",
+    )
+    old_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated previous keys still accepted for links (rotation).",
+    )
+    site_name: str = Field(
+        "clippost", description="Name shown on pages and in the From display name."
+    )
+
+    # Mail
+    mail_from: str = Field(
+        "clippost@localhost", description="Sender address (envelope and From header)."
+    )
+    mail_transport: TransportName = Field(
+        "maildir", description="maildir, smtp, ses, postmark, sendgrid or console."
+    )
+    maildir_path: Path | None = Field(
+        None, description="Maildir folder for the maildir transport; default: <data_dir>/mail."
+    )
+    maildir_fsync: bool = Field(
+        False, description="fsync each Maildir message before counting it delivered (slower)."
+    )
+    staging_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Comma-separated addresses or @domains: when set, mail to anyone else "
+            "is recorded as suppressed, never sent."
+        ),
+    )
+    send_rate_per_second: float = Field(
+        0.0,
+        description="Messages per second for the transport, shared by all workers (0: unlimited).",
+    )
+
+    smtp_host: str = Field("127.0.0.1", description="SMTP server host.")
+    smtp_port: int = Field(25, description="SMTP server port.")
+    smtp_username: str | None = Field(
+        None, description="SMTP AUTH user name (AUTH is used when set)."
+    )
+    smtp_password: SecretStr | None = Field(None, description="SMTP AUTH password.")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "none", description="starttls, tls (implicit, port 465) or none."
+    )
+    smtp_pool_size: int = Field(
+        8, ge=1, le=256, description="Persistent SMTP connections per worker process."
+    )
+    smtp_timeout: float = Field(
+        30.0, gt=0, description="Seconds before an SMTP command counts as a transient failure."
+    )
+    smtp_reconnect_every: int = Field(
+        1000, ge=1, description="Open a fresh SMTP connection after this many messages."
+    )
+    smtp_validate_certs: bool = Field(
+        True, description="Verify the SMTP server's TLS certificate (turn off only for testing)."
+    )
+
+    ses_region: str = Field("us-east-1", description="Amazon SES region.")
+    ses_access_key_id: str | None = Field(None, description="Amazon SES access key id.")
+    ses_secret_access_key: SecretStr | None = Field(
+        None, description="Amazon SES secret access key."
+    )
+    ses_endpoint: str | None = Field(
+        None, description="Override the SES API URL (testing, VPC endpoints)."
+    )
+    ses_configuration_set: str | None = Field(
+        None, description="Amazon SES configuration set (event publishing, IP pools)."
+    )
+
+    postmark_server_token: SecretStr | None = Field(None, description="Postmark server token.")
+    postmark_message_stream: str = Field(
+        "outbound", description="Postmark message stream for digests."
+    )
+    postmark_endpoint: str = Field("https://api.postmarkapp.com", description="Postmark API URL.")
+
+    sendgrid_api_key: SecretStr | None = Field(None, description="SendGrid API key.")
+    sendgrid_endpoint: str = Field("https://api.sendgrid.com", description="SendGrid API URL.")
+    http_timeout: float = Field(
+        30.0, gt=0, description="Seconds before an email API request counts as a transient failure."
+    )
+
+    # Worker
+    worker_batch_size: int = Field(200, ge=1, le=5000, description="Outbox rows claimed per batch.")
+    worker_poll_interval: float = Field(
+        0.5, gt=0, description="Seconds between looks for new due rows when idle."
+    )
+    lease_seconds: int = Field(
+        300,
+        ge=10,
+        description="How long a claimed row stays reserved before another worker may take it.",
+    )
+    retry_deadline_hours: float = Field(
+        48.0, gt=0, description="Transient failures are retried until this long after queueing."
+    )
+    retry_base_seconds: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "Longest first retry delay after a transient failure; doubles with each attempt "
+            "(random jitter below it, capped at an hour)."
+        ),
+    )
+
+    # Reader side
+    max_upload_mb: float = Field(20.0, gt=0, description="Largest accepted upload, in megabytes.")
+    confirm_link_hours: float = Field(
+        72.0, gt=0, description="Lifetime of confirmation and add-highlights links."
+    )
+    manage_link_minutes: float = Field(60.0, gt=0, description="Lifetime of manage (magic) links.")
+    emails_per_address_per_hour: int = Field(
+        3, ge=1, description="Confirmation and magic-link emails one address may receive per hour."
+    )
+    signups_per_client_per_hour: int = Field(
+        30, ge=1, description="Sign-ups one client IP address may make per hour."
+    )
+    trust_forwarded_for: bool = Field(
+        False,
+        description="Take the client address from X-Forwarded-For (behind a trusted proxy only).",
+    )
+
+    @field_validator("old_secret_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("staging_allowlist", mode="before")
+    @classmethod
+    def _split_allowlist(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    # Derived values: computed from the fields, never stored twice.
+    @property
+    def resolved_database_url(self) -> str:
+        return normalise_database_url(
+            self.database_url or f"sqlite:///{self.data_dir / 'clippost.db'}"
+        )
+
+    @property
+    def resolved_maildir(self) -> Path:
+        return self.maildir_path or self.data_dir / "mail"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    def ensure_secret_key(self) -> str:
+        """The signing key: the configured one, or one generated once into the data folder."""
+        if self.secret_key is not None:
+            key = self.secret_key.get_secret_value()
+            if key.lower() in _PLACEHOLDER_SECRETS or len(key) < 32:
+                raise ConfigurationError(
+                    "CLIPPOST_SECRET_KEY must be at least 32 random characters."
+                )
+            return key
+        return _load_or_create_key(self.data_dir / "secret_key")
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def normalise_database_url(url: str) -> str:
+    """Map the plain URLs operators write onto the async drivers clippost uses."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url
+
+
+def _load_or_create_key(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: when two processes start at once, exactly one key wins and both use it.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

@@ -1,0 +1,64 @@
+"""Apply Alembic migrations with the application's own engine; safe to run concurrently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
+
+from clippost.config import Settings
+from clippost.db.engine import Database
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# Any constant: every clippost process that upgrades PostgreSQL takes the same lock.
+_PG_MIGRATION_LOCK = 7_301_947_118
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
+    config.attributes["connection"] = connection
+    return config
+
+
+async def upgrade(db: Database) -> None:
+    """Bring the schema to the newest revision; a no-op when it already is."""
+    async with db.engine.connect() as connection:
+        await connection.run_sync(_upgrade_sync)
+        await connection.commit()
+
+
+def _upgrade_sync(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Two processes starting at once would otherwise both create alembic_version.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+    command.upgrade(alembic_config(connection), "head")
+
+
+async def current_revision(db: Database) -> str | None:
+    async with db.engine.connect() as connection:
+        return await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def upgrade_command(settings: Settings, *, out: TextIO) -> int:
+    """`clippost db upgrade`: migrate the configured database and say where it stands."""
+    db = Database(settings.resolved_database_url)
+    try:
+        await upgrade(db)
+        revision = await current_revision(db)
+    finally:
+        await db.dispose()
+    out.write(f"database at revision {revision} ({db.dialect})\n")
+    return 0

@@ -1,0 +1,26 @@
+"""Every table, imported here so that `Base.metadata` knows them all (Alembic, tests)."""
+
+from clippost.models.book import BOOK_WEIGHTS, Book, BookFrequency
+from clippost.models.highlight import Highlight
+from clippost.models.outbox import OutboxMessage, OutboxState
+from clippost.models.pending_import import PendingImport
+from clippost.models.rate_limit import RateLimitWindow, TokenBucket
+from clippost.models.subscriber import Subscriber, SubscriberStatus
+from clippost.models.suppression import BLOCKS_REQUESTED_MAIL, Suppression, SuppressionReason
+
+__all__ = [
+    "BLOCKS_REQUESTED_MAIL",
+    "BOOK_WEIGHTS",
+    "Book",
+    "BookFrequency",
+    "Highlight",
+    "OutboxMessage",
+    "OutboxState",
+    "PendingImport",
+    "RateLimitWindow",
+    "Subscriber",
+    "SubscriberStatus",
+    "Suppression",
+    "SuppressionReason",
+    "TokenBucket",
+]

@@ -1,0 +1,51 @@
+"""The outbox: every message clippost sends is a row here first (invariants 1-4)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clippost.db.base import Base, UTCDateTime, utcnow
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"  # waiting, or claimed under a lease
+    SENT = "sent"
+    FAILED = "failed"  # permanent failure or retry deadline passed, reason kept
+    SUPPRESSED = "suppressed"  # recipient suppressed or not on the staging allowlist
+    CANCELLED = "cancelled"  # the cause went away (erased, unsubscribed before sending)
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        # The claim query walks pending rows in due order; nothing else is scanned.
+        Index("ix_outbox_state_due_at", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The same logical message enqueued twice is a no-op: digest:<subscriber>:<slot>, ...
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    # Requested mail (confirmation, magic link) passes an unsubscribe; bulk mail does not.
+    requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    recipient: Mapped[str] = mapped_column(String(320))
+    recipient_hash: Mapped[str] = mapped_column(String(64), index=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), default=None, index=True
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # what the renderer needs
+    state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    provider_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -1,0 +1,26 @@
+"""An uploaded library waiting for its owner to confirm it by email (invariant 8)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clippost.db.base import Base, UTCDateTime, utcnow
+
+
+class PendingImport(Base):
+    __tablename__ = "pending_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    # The merged library, zlib-compressed JSON: parsing happened once, at upload.
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    book_count: Mapped[int] = mapped_column(Integer)
+    highlight_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -1,0 +1,46 @@
+"""A reader: an address, its lifecycle state and delivery preferences."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, Date, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clippost.db.base import Base, UTCDateTime, utcnow
+
+
+class SubscriberStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+    __table_args__ = (
+        CheckConstraint("per_email BETWEEN 1 AND 15", name="per_email_range"),
+        CheckConstraint("hour BETWEEN 0 AND 23", name="hour_range"),
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+        CheckConstraint("day_of_month BETWEEN 1 AND 28", name="day_of_month_range"),
+        # The planner scans confirmed subscribers whose next slot is due.
+        Index("ix_subscribers_status_next_slot_at", "status", "next_slot_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # normalised (see library)
+    status: Mapped[str] = mapped_column(String(16), default=SubscriberStatus.PENDING)
+    cadence: Mapped[str] = mapped_column(String(16), default="weekly")
+    hour: Mapped[int] = mapped_column(Integer, default=7)
+    weekday: Mapped[int] = mapped_column(Integer, default=0)
+    day_of_month: Mapped[int] = mapped_column(Integer, default=1)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    per_email: Mapped[int] = mapped_column(Integer, default=5)
+    paused_until: Mapped[date | None] = mapped_column(Date, default=None)
+    next_slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Bumped on erase and on "sign me out everywhere": manage links name the generation.
+    link_generation: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

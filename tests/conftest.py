@@ -1,0 +1,154 @@
+"""Shared fixtures: settings -> database -> app. Real parts only.
+
+`database` runs every test that uses it twice: on a fresh SQLite file and on a PostgreSQL
+database of its own (created once per test process, emptied before each test). Without a
+reachable PostgreSQL the PostgreSQL half skips, except in CI (CI=true), where it fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+from sqlalchemy import text
+
+from clippost.config import Settings, normalise_database_url
+from clippost.db.base import Base
+from clippost.db.engine import Database
+from clippost.db.migrate import upgrade
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CLIPPOST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+# No per-example deadline: CI machines are shared and slow; speed lives in bench/.
+hypothesis_settings.register_profile(
+    "clippost", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("clippost")
+
+TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+
+def _run(coro: object) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+async def _postgres_reachable() -> str | None:
+    try:
+        conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    await conn.close()
+    return None
+
+
+def require_postgres() -> None:
+    """Skip (or, in CI, fail) when PostgreSQL cannot be reached."""
+    problem = _run(_postgres_reachable())
+    if problem is None:
+        return
+    message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({problem})"
+    if IN_CI:
+        pytest.fail(message + "; CI requires it")
+    pytest.skip(message + "; set CLIPPOST_TEST_POSTGRES_URL to run these tests")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A migrated PostgreSQL database of this test process's own, dropped afterwards."""
+    require_postgres()
+    name = f"clippost_test_{uuid.uuid4().hex[:12]}"
+    _run(_admin(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    _run(_migrate(normalise_database_url(url)))
+    yield url
+    _run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(statement: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def _migrate(url: str) -> None:
+    db = Database(url)
+    try:
+        await upgrade(db)
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies (migrating once is what costs)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    _run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+def fresh_sqlite_url(template: Path, folder: Path) -> str:
+    target = folder / "clippost.db"
+    shutil.copy(template, target)
+    return f"sqlite:///{target}"
+
+
+async def empty_postgres(url: str) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    db = Database(normalise_database_url(url))
+    try:
+        async with db.transaction() as session:
+            await session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) -> str:
+    """A plain database URL, as an operator would write it, for an empty migrated schema."""
+    if request.param == "sqlite":
+        return fresh_sqlite_url(sqlite_template, tmp_path)
+    url: str = request.getfixturevalue("postgres_url")
+    _run(empty_postgres(url))
+    return url
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """Only SQLite, for tests whose subject is not the database."""
+    return fresh_sqlite_url(sqlite_template, tmp_path)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "database_url": database_url,
+        "base_url": "http://testserver",
+        "secret_key": TEST_SECRET,
+        "mail_from": "news@clippost.test",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(normalise_database_url(database_url))
+    yield db
+    await db.dispose()
