@@ -1,0 +1,107 @@
+"""`clippost parse FILE`: read a highlights file and print what it holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+from clippost.clippings import merge, parse
+from clippost.clippings.models import Library, ParseResult
+from clippost.clippings.output import (
+    write_entries_csv,
+    write_entries_jsonl,
+    write_highlights_csv,
+    write_highlights_jsonl,
+    write_markdown,
+    write_summary,
+)
+
+LARGE_FILE = 5 * 1024 * 1024  # above this, an interactive terminal gets a progress bar
+_MAX_PROBLEMS_SHOWN = 50  # the rest are counted, so a broken file cannot flood a terminal
+_BAR_WIDTH = 30
+
+
+class _Progress:
+    """A one-line bar on an interactive stderr: parsing advances it, merging is named."""
+
+    def __init__(self, err: TextIO) -> None:
+        self._err = err
+
+    def parsed(self, done: int, total: int) -> None:
+        filled = _BAR_WIDTH * done // max(total, 1)
+        percent = 100 * done // max(total, 1)
+        self._show(f"parsing [{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {percent:3d}%")
+
+    def stage(self, label: str) -> None:
+        self._show(f"{label}…")
+
+    def done(self) -> None:
+        self._show("")
+
+    def _show(self, text: str) -> None:
+        self._err.write(f"\r{text:<{_BAR_WIDTH + 20}}\r" if text else "\r" + " " * 50 + "\r")
+        self._err.flush()
+
+
+def run_parse(path: Path, *, fmt: str, all_entries: bool, out: TextIO, err: TextIO) -> int:
+    """Print the file's contents in `fmt`; 0 on success, 2 when it cannot be read as highlights."""
+    try:
+        progress = _progress_for(path, fmt, err)
+        data = path.read_bytes()
+    except OSError as exc:
+        err.write(f"clippost: cannot read {path}: {exc.strerror or exc}\n")
+        return 2
+    result = parse(data, progress=progress.parsed if progress else None)
+    del data  # the entries are all that is needed from here: free the bytes
+    if result.error:
+        if progress:
+            progress.done()
+        err.write(f"clippost: {result.error}\n")
+        return 2
+    library = None if all_entries and fmt in ("jsonl", "csv") else _merged(result, progress)
+    if progress:
+        progress.done()
+    _report_problems(result, err)
+    _write(result, library, fmt=fmt, all_entries=all_entries, out=out)
+    return 0
+
+
+def _progress_for(path: Path, fmt: str, err: TextIO) -> _Progress | None:
+    if fmt != "summary" or not err.isatty():
+        return None
+    size = path.stat().st_size
+    return _Progress(err) if size > LARGE_FILE else None
+
+
+def _merged(result: ParseResult, progress: _Progress | None) -> Library:
+    if progress:
+        progress.stage("merging")
+    return merge(result.entries)
+
+
+def _report_problems(result: ParseResult, err: TextIO) -> None:
+    for problem in result.problems[:_MAX_PROBLEMS_SHOWN]:
+        err.write(f"entry {problem.position} (line {problem.line}): {problem.reason}\n")
+    hidden = len(result.problems) - _MAX_PROBLEMS_SHOWN
+    if hidden > 0:
+        err.write(f"... and {hidden} more entries that could not be read\n")
+    if result.missing_columns:
+        names = ", ".join(result.missing_columns)
+        err.write(f"note: this CSV has no column for: {names}\n")
+
+
+def _write(
+    result: ParseResult, library: Library | None, *, fmt: str, all_entries: bool, out: TextIO
+) -> None:
+    if library is None:
+        # --all-entries with jsonl or csv: the raw entries, before merging.
+        writer = write_entries_jsonl if fmt == "jsonl" else write_entries_csv
+        writer(result.entries, out)
+    elif fmt == "summary":
+        write_summary(result, library, out, all_entries=all_entries)
+    elif fmt == "jsonl":
+        write_highlights_jsonl(library, out)
+    elif fmt == "csv":
+        write_highlights_csv(library, out)
+    else:
+        write_markdown(library, out)

@@ -1,0 +1,208 @@
+"""A highlights CSV of the kind highlight services export.
+
+Columns (any order, any case, with or without a BOM): Highlight, Book Title, Book Author,
+Amazon Book ID, Note, Color, Tags, Location Type, Location, Highlighted at. Highlight and
+Book Title are required; the others are optional and reported when absent. A row's Note
+becomes a note entry at the end of the highlight's location, where Kindle would put it.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from clippost.clippings.models import Kind, Problem, RawEntry
+
+COLUMNS = (
+    "Highlight",
+    "Book Title",
+    "Book Author",
+    "Amazon Book ID",
+    "Note",
+    "Color",
+    "Tags",
+    "Location Type",
+    "Location",
+    "Highlighted at",
+)
+REQUIRED = ("Highlight", "Book Title")
+_BY_KEY = {" ".join(c.casefold().split()): c for c in COLUMNS}
+_RANGE = re.compile(r"\s*(\d{1,9})\s*(?:[-–]\s*(\d{1,9}))?\s*$")
+_DELIMITERS = (",", ";", "\t")
+
+if TYPE_CHECKING:
+    from _csv import Reader as _Reader
+
+
+@dataclass(frozen=True, slots=True)
+class CsvResult:
+    entries: list[RawEntry]
+    problems: list[Problem]
+    missing_columns: tuple[str, ...]
+    error: str | None
+
+
+def looks_like_highlights_csv(text: str) -> bool:
+    """True when the first line names at least two of the known columns (or Highlight)."""
+    delimiter, found = _best_header(_first_line(text))
+    return len(found) >= 2 or ("Highlight" in found and delimiter in _first_line(text))
+
+
+def parse_highlights_csv(text: str) -> CsvResult:
+    """Entries in row order; an error naming the required columns that are absent."""
+    delimiter, _ = _best_header(_first_line(text))
+    rows = csv.reader(_lines(text), delimiter=delimiter)
+    try:
+        header = [_column(name) for name in next(rows, [])]
+    except csv.Error:
+        header = []
+    present = {name for name in header if name}
+    missing_required = [c for c in REQUIRED if c not in present]
+    if missing_required:
+        names = " and ".join(f'"{c}"' for c in missing_required)
+        found = ", ".join(f'"{c}"' for c in COLUMNS if c in present) or "none"
+        return CsvResult([], [], (), f"This CSV has no {names} column (columns found: {found}).")
+    missing = tuple(c for c in COLUMNS if c not in present)
+    entries, problems = _read_rows(rows, header)
+    return CsvResult(entries, problems, missing, None)
+
+
+def _first_line(text: str) -> str:
+    lines = text[:65_536].lstrip("\ufeff").splitlines()
+    return lines[0] if lines else ""
+
+
+def _best_header(line: str) -> tuple[str, set[str]]:
+    best: tuple[str, set[str]] = (",", set())
+    for delimiter in _DELIMITERS:
+        try:
+            cells = next(csv.reader([line], delimiter=delimiter), [])
+        except csv.Error:
+            continue
+        names = {_column(cell) for cell in cells}
+        names.discard(None)
+        if len(names) > len(best[1]):
+            best = (delimiter, {n for n in names if n})
+    return best
+
+
+def _column(cell: str | None) -> str | None:
+    key = " ".join((cell or "").lstrip("\ufeff").replace("_", " ").casefold().split())
+    return _BY_KEY.get(key)
+
+
+def _lines(text: str) -> Iterator[str]:
+    # The csv module wants lines; splitlines keeps ends so quoted line breaks survive.
+    yield from text.lstrip("\ufeff").splitlines(keepends=True)
+
+
+def _read_rows(rows: _Reader, header: list[str | None]) -> tuple[list[RawEntry], list[Problem]]:
+    entries: list[RawEntry] = []
+    problems: list[Problem] = []
+    while True:
+        line = rows.line_num + 1  # where the next record starts, for problem reports
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(Problem(len(entries) + 1, line, f"the CSV cannot be read here: {exc}"))
+            break
+        if any(cell.strip() for cell in row):
+            record = {name: cell for name, cell in zip(header, row, strict=False) if name}
+            _add_row(record, line, entries, problems)
+    return entries, problems
+
+
+def _add_row(
+    record: dict[str, str], line: int, entries: list[RawEntry], problems: list[Problem]
+) -> None:
+    position = len(entries) + 1
+    title = record.get("Book Title", "").strip()
+    text = record.get("Highlight", "").strip()
+    note = record.get("Note", "").strip()
+    if not title:
+        problems.append(Problem(position, line, "the row has no book title"))
+        return
+    if not text and not note:
+        problems.append(Problem(position, line, "the row has neither highlight text nor a note"))
+        return
+    base = _base_entry(record, title, line)
+    if text:
+        entries.append(_with(base, Kind.HIGHLIGHT, text, len(entries) + 1))
+    if note:
+        # A note is written at the end of the passage it comments on.
+        at = base.location_end
+        noted = _with(base, Kind.NOTE, note, len(entries) + 1)
+        entries.append(_relocated(noted, at))
+
+
+def _base_entry(record: dict[str, str], title: str, line: int) -> RawEntry:
+    where = record.get("Location", "").strip()
+    is_page = record.get("Location Type", "").strip().casefold() == "page"
+    start, end = (None, None) if is_page else _range(where, record.get("Location Type", ""))
+    author = record.get("Book Author", "").strip() or None
+    return RawEntry(
+        kind=Kind.HIGHLIGHT,
+        title=title,
+        author=author,
+        page=(where or None) if is_page else None,
+        location_start=start,
+        location_end=end,
+        added_at=_timestamp(record.get("Highlighted at", "")),
+        content="",
+        position=0,
+        line=line,
+        title_line=f"{title} ({author})" if author else title,
+        color=record.get("Color", "").strip() or None,
+        tags=tuple(t.strip() for t in record.get("Tags", "").split(",") if t.strip()),
+    )
+
+
+def _range(value: str, location_type: str) -> tuple[int | None, int | None]:
+    # Other location types ("order", "offset", "time") are not Kindle locations.
+    if location_type.strip().casefold() not in ("", "location"):
+        return None, None
+    match = _RANGE.match(value)
+    if match is None:
+        return None, None
+    start = int(match.group(1))
+    return start, max(start, int(match.group(2) or start))
+
+
+def _timestamp(value: str) -> datetime | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    # Devices record local wall-clock time; a zone the service added is dropped, not applied.
+    return parsed.replace(tzinfo=None, microsecond=0)
+
+
+def _with(base: RawEntry, kind: Kind, content: str, position: int) -> RawEntry:
+    return RawEntry(
+        kind=kind,
+        title=base.title,
+        author=base.author,
+        page=base.page,
+        location_start=base.location_start,
+        location_end=base.location_end,
+        added_at=base.added_at,
+        content=content,
+        position=position,
+        line=base.line,
+        title_line=base.title_line,
+        color=base.color if kind is Kind.HIGHLIGHT else None,
+        tags=base.tags if kind is Kind.HIGHLIGHT else (),
+    )
+
+
+def _relocated(entry: RawEntry, at: int | None) -> RawEntry:
+    return replace(entry, location_start=at, location_end=at)

@@ -1,0 +1,134 @@
+"""The Kindle app's notebook export (HTML)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clippost.clippings import SourceFormat, parse
+from clippost.clippings.kindle_html import looks_like_kindle_html, parse_kindle_html
+from clippost.clippings.models import Kind
+
+FIXTURES = Path(__file__).parent / "fixtures" / "html"
+
+
+def _read(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+class TestModernNotebook:
+    def test_entries_in_document_order(self) -> None:
+        """Each noteHeading gives one entry, kinds read from the heading."""
+        entries, problems = parse_kindle_html(_read("notebook_modern.html"))
+        assert problems == []
+        assert [e.kind for e in entries] == [
+            Kind.HIGHLIGHT,
+            Kind.HIGHLIGHT,
+            Kind.NOTE,
+            Kind.HIGHLIGHT,
+            Kind.BOOKMARK,
+        ]
+        assert [e.position for e in entries] == [1, 2, 3, 4, 5]
+
+    def test_title_and_author(self) -> None:
+        """Title and author come from bookTitle and authors, whitespace trimmed."""
+        first = parse_kindle_html(_read("notebook_modern.html"))[0][0]
+        assert first.title == "The Left Hand of Darkness (Hainish Cycle Book 4)"
+        assert first.author == "Le Guin, Ursula K."
+
+    def test_page_and_location(self) -> None:
+        """ "Page 4 · Location 150-152" gives page and both ends of the range."""
+        second = parse_kindle_html(_read("notebook_modern.html"))[0][1]
+        assert (second.page, second.location_start, second.location_end) == ("4", 150, 152)
+
+    def test_location_without_page(self) -> None:
+        """A heading with a location only has no page."""
+        fourth = parse_kindle_html(_read("notebook_modern.html"))[0][3]
+        assert (fourth.page, fourth.location_start, fourth.location_end) == (None, 410, 410)
+
+    def test_colours_are_kept(self) -> None:
+        """The highlight colour from the span's class is kept."""
+        entries = parse_kindle_html(_read("notebook_modern.html"))[0]
+        assert [e.color for e in entries[:2]] == ["yellow", "blue"]
+
+    def test_text_unescaped_and_squeezed(self) -> None:
+        """Entities are decoded and HTML line wrapping collapsed to spaces."""
+        second = parse_kindle_html(_read("notebook_modern.html"))[0][1]
+        assert (
+            second.content
+            == "Light is the left hand of darkness & darkness the right hand of light."
+        )
+
+    def test_line_break_tags_become_newlines(self) -> None:
+        """A <br/> inside the text is a line break."""
+        fourth = parse_kindle_html(_read("notebook_modern.html"))[0][3]
+        assert fourth.content.split("\n") == [
+            "It is good to have an end to journey toward;",
+            "but it is the journey that matters, in the end.",
+        ]
+
+    def test_no_dates(self) -> None:
+        """The export carries no dates."""
+        assert all(e.added_at is None for e in parse_kindle_html(_read("notebook_modern.html"))[0])
+
+    def test_bookmark_has_no_text(self) -> None:
+        """A bookmark heading without noteText gives empty content."""
+        assert parse_kindle_html(_read("notebook_modern.html"))[0][4].content == ""
+
+
+class TestOldNotebook:
+    def test_misclosed_note_text_is_read(self) -> None:
+        """noteText closed by </h3> (older exports) still gives the text, one entry each."""
+        entries, problems = parse_kindle_html(_read("notebook_old.html"))
+        assert problems == []
+        assert [e.kind for e in entries] == [Kind.HIGHLIGHT, Kind.NOTE]
+        assert entries[1].content == "Der berühmte erste Satz."
+
+    def test_german_heading_words(self) -> None:
+        """ "Seite 3 · Position 14" gives page 3, location 14; the colour word is kept."""
+        first, second = parse_kindle_html(_read("notebook_old.html"))[0]
+        assert (first.location_start, first.color) == (12, "orange")
+        assert (second.page, second.location_start) == ("3", 14)
+
+    def test_title_from_h1_wrapped_divs(self) -> None:
+        """Title and author are found inside other markup."""
+        first = parse_kindle_html(_read("notebook_old.html"))[0][0]
+        assert (first.title, first.author) == ("Der Prozess", "Franz Kafka")
+
+
+class TestRobustness:
+    def test_heading_before_any_title_is_a_problem(self) -> None:
+        """An entry with no book title before it is reported, not invented."""
+        html = '<div class="noteHeading">Highlight - Location 3</div><div class="noteText">x</div>'
+        entries, problems = parse_kindle_html(html)
+        assert entries == []
+        assert [(p.position, p.reason) for p in problems] == [(1, "no book title before it")]
+
+    def test_heading_in_unknown_language_uses_last_number(self) -> None:
+        """A heading without a known location word still yields its last number."""
+        html = (
+            '<div class="bookTitle">B</div><div class="noteHeading">Zvýraznění - 77</div>'
+            '<div class="noteText">t</div>'
+        )
+        entry = parse_kindle_html(html)[0][0]
+        assert (entry.kind, entry.location_start) == (Kind.HIGHLIGHT, 77)
+
+    def test_huge_numbers_do_not_crash(self) -> None:
+        """A location with thousands of digits is read, not raised on."""
+        html = (
+            '<div class="bookTitle">B</div>'
+            f'<div class="noteHeading">Note - Location {"9" * 5000}</div>'
+        )
+        assert len(parse_kindle_html(html)[0]) == 1
+
+    def test_detection_needs_markup(self) -> None:
+        """Text mentioning the class names without being markup is not a notebook."""
+        assert not looks_like_kindle_html("noteHeading bookTitle noteText")
+
+    def test_parse_reports_the_format(self) -> None:
+        """parse() on the export says it is the notebook format."""
+        result = parse((FIXTURES / "notebook_modern.html").read_bytes())
+        assert (result.format, result.error, len(result.entries)) == (
+            SourceFormat.KINDLE_HTML,
+            None,
+            5,
+        )
