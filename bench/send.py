@@ -1,0 +1,579 @@
+"""How fast the outbox path sends, beside the C reference and a naive Python sender.
+
+Everything goes into Postfix's `smtp-sink` on loopback, in the same run:
+  1. `smtp-source -s 8 -m N -l 5000`: the C reference client (the ceiling);
+  2. a naive sender: render, stdlib EmailMessage, one aiosmtplib connection, sequential;
+  3. one `clippost worker` process on SQLite: N digest rows (5 KB, text + HTML, each with
+     its own highlights and signed links) enqueued, then claimed, rendered, sent, recorded;
+  4. one, then two worker processes on PostgreSQL (when reachable).
+Worker rates are measured from the rows' own `finished_at` times (first to last recorded
+batch), so process start-up is not counted; the wall time including start-up is shown too.
+
+    python bench/send.py [--n 20000] [--quick] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import random
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import asyncpg
+from sqlalchemy import func, insert, select, text
+
+from clippost.addresses import address_hash
+from clippost.config import Settings, normalise_database_url
+from clippost.db.base import Base
+from clippost.db.engine import Database
+from clippost.db.migrate import upgrade
+from clippost.links import Links
+from clippost.models import OutboxMessage
+from clippost.outbox.render import OutboxRenderer
+from clippost.outbox.repository import ClaimedMessage
+from clippost.rendering.environment import render_email
+from clippost.rendering.mime import build_mime
+from clippost.subscriptions.tokens import Purpose
+
+SECRET = "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-0123"  # noqa: S105 (a bench-only key)
+BASE_URL = "https://clippost.example.org"
+MAIL_FROM = "digest@clippost.example.org"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CLIPPOST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+WORDS = [
+    "the",
+    "of",
+    "memory",
+    "reading",
+    "light",
+    "river",
+    "quiet",
+    "attention",
+    "habit",
+    "moment",
+    "patience",
+    "garden",
+    "letter",
+    "window",
+    "morning",
+    "silence",
+    "wonder",
+    "courage",
+    "library",
+    "margin",
+    "ink",
+    "thought",
+    "stone",
+    "season",
+    "harbour",
+    "lantern",
+    "distance",
+    "promise",
+    "ordinary",
+    "return",
+    "kindness",
+    "question",
+]
+TITLES = [
+    ("Pilgrim at Tinker Creek", "Annie Dillard"),
+    ("The Overstory", "Richard Powers"),
+    ("Middlemarch", "George Eliot"),
+    ("Meditations", "Marcus Aurelius"),
+    ("Gilead", "Marilynne Robinson"),
+    ("A Room of One’s Own", "Virginia Woolf"),
+]
+
+
+@dataclass
+class Figure:
+    name: str
+    messages: int
+    seconds: float
+    cpu_seconds: float | None = None  # user + system time of the worker processes
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+
+# --- realistic digests -------------------------------------------------------------------
+
+
+def sentence(rng: random.Random, words: int) -> str:
+    chosen = " ".join(rng.choice(WORDS) for _ in range(words))
+    return chosen[0].upper() + chosen[1:] + "."
+
+
+def digest_payload(n: int, links: Links, now: datetime, rng: random.Random) -> dict[str, Any]:
+    highlights = []
+    # Two highlights a message: with the digest layout that is about 5 KB of MIME.
+    for k in range(2):
+        title, author = TITLES[(n + k) % len(TITLES)]
+        highlight_id = n * 2 + k
+        highlights.append(
+            {
+                "text": " ".join(sentence(rng, rng.randint(8, 14)) for _ in range(2)),
+                "book_title": title,
+                "book_author": author,
+                "note": sentence(rng, 6) if n % 3 == k else None,
+                "location_start": 100 + 37 * k,
+                "location_end": 104 + 37 * k,
+                "page": None,
+                "favourite": n % 5 == k,
+                "favourite_url": links.url(Purpose.FAVOURITE, highlight_id, now=now),
+                "discard_url": links.url(Purpose.DISCARD, highlight_id, now=now),
+            }
+        )
+    return {
+        "highlights": highlights,
+        "round_status": {"position": 2 * (n % 200), "total": 412},
+        "manage_url": links.url(Purpose.MANAGE, n, now=now, extra="0"),
+        "unsubscribe_url": links.url(Purpose.UNSUBSCRIBE, n, now=now),
+    }
+
+
+def outbox_rows(count: int) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    links = Links(
+        base_url=BASE_URL,
+        secret_key=SECRET,
+        confirm_ttl=timedelta(days=3),
+        manage_ttl=timedelta(days=7),
+        unsubscribe_mailbox=MAIL_FROM,
+    )
+    rng = random.Random(7)
+    due = now - timedelta(seconds=5)
+    return [
+        {
+            "idempotency_key": f"bench:{n}",
+            "message_id": f"<{uuid.uuid4().hex}@clippost.example.org>",
+            "kind": "digest",
+            "requested": False,
+            "recipient": f"reader{n}@example.net",
+            "recipient_hash": address_hash(f"reader{n}@example.net"),
+            "subscriber_id": None,
+            "payload": digest_payload(n, links, now, rng),
+            "state": "pending",
+            "due_at": due,
+            "attempts": 0,
+            "created_at": due,
+        }
+        for n in range(count)
+    ]
+
+
+def renderer() -> OutboxRenderer:
+    links = Links(
+        base_url=BASE_URL,
+        secret_key=SECRET,
+        confirm_ttl=timedelta(days=3),
+        manage_ttl=timedelta(days=7),
+        unsubscribe_mailbox=MAIL_FROM,
+    )
+    return OutboxRenderer(links=links, from_address=MAIL_FROM, from_name="clippost")
+
+
+def as_claimed(row: dict[str, Any], n: int) -> ClaimedMessage:
+    return ClaimedMessage(
+        id=n,
+        message_id=row["message_id"],
+        kind="digest",
+        requested=False,
+        recipient=row["recipient"],
+        recipient_hash=row["recipient_hash"],
+        subscriber_id=n + 1,
+        payload=row["payload"],
+        attempts=1,
+        created_at=row["created_at"],
+        due_at=row["due_at"],
+    )
+
+
+# --- the sink and the reference client ----------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_sink(port: int) -> subprocess.Popen[bytes]:
+    sink = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+    user = ["-u", "root"] if os.geteuid() == 0 else []
+    process = subprocess.Popen([sink, *user, f"127.0.0.1:{port}", "1000"])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("smtp-sink did not start (is the postfix package installed?)")
+
+
+def smtp_source(port: int, count: int) -> Figure:
+    source = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
+    started = time.perf_counter()
+    subprocess.run(
+        [source, "-s", "8", "-m", str(count), "-l", "5000", f"127.0.0.1:{port}"], check=True
+    )
+    return Figure("smtp-source -s 8 (C reference)", count, time.perf_counter() - started)
+
+
+# --- the naive baseline -------------------------------------------------------------------
+
+
+async def naive(port: int, rows: list[dict[str, Any]]) -> Figure:
+    """What a straightforward Python sender does: stdlib MIME, one connection, one by one."""
+    started = time.perf_counter()
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as client:
+        for row in rows:
+            rendered = render_email("digest", row["payload"])
+            message = EmailMessage()
+            message["From"] = f"clippost <{MAIL_FROM}>"
+            message["To"] = row["recipient"]
+            message["Subject"] = rendered.subject
+            message["Date"] = format_datetime(datetime.now(UTC))
+            message["Message-ID"] = row["message_id"]
+            message.set_content(rendered.text)
+            message.add_alternative(rendered.html, subtype="html")
+            await client.send_message(message)
+    return Figure("naive (EmailMessage, 1 connection)", len(rows), time.perf_counter() - started)
+
+
+# --- clippost workers ---------------------------------------------------------------------
+
+
+async def seed(url: str, rows: list[dict[str, Any]]) -> float:
+    db = Database(normalise_database_url(url))
+    started = time.perf_counter()
+    try:
+        async with db.transaction() as session:
+            for start in range(0, len(rows), 2000):
+                await session.execute(insert(OutboxMessage.__table__), rows[start : start + 2000])
+    finally:
+        await db.dispose()
+    return time.perf_counter() - started
+
+
+async def sent_span(url: str) -> tuple[int, float]:
+    """How many rows are sent, and the seconds between the first and last recorded batch."""
+    db = Database(normalise_database_url(url))
+    try:
+        async with db.sessions() as session:
+            count, first, last = (
+                await session.execute(
+                    select(
+                        func.count(),
+                        func.min(OutboxMessage.finished_at),
+                        func.max(OutboxMessage.finished_at),
+                    ).where(OutboxMessage.state == "sent")
+                )
+            ).one()
+    finally:
+        await db.dispose()
+    if not count:
+        return 0, 0.0
+    first_at = first if isinstance(first, datetime) else datetime.fromisoformat(first)
+    last_at = last if isinstance(last, datetime) else datetime.fromisoformat(last)
+    return int(count), (last_at - first_at).total_seconds()
+
+
+async def first_batch_size(url: str) -> int:
+    db = Database(normalise_database_url(url))
+    try:
+        async with db.sessions() as session:
+            first = await session.scalar(
+                select(func.min(OutboxMessage.finished_at)).where(OutboxMessage.state == "sent")
+            )
+            found = await session.scalar(
+                select(func.count()).where(
+                    OutboxMessage.state == "sent", OutboxMessage.finished_at == first
+                )
+            )
+    finally:
+        await db.dispose()
+    return int(found or 0)
+
+
+def worker_env(url: str, port: int, data_dir: Path, args: argparse.Namespace) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLIPPOST_")}
+    env.update(
+        {
+            "CLIPPOST_DATA_DIR": str(data_dir),
+            "CLIPPOST_DATABASE_URL": url,
+            "CLIPPOST_SECRET_KEY": SECRET,
+            "CLIPPOST_BASE_URL": BASE_URL,
+            "CLIPPOST_MAIL_FROM": MAIL_FROM,
+            "CLIPPOST_MAIL_TRANSPORT": "smtp",
+            "CLIPPOST_SMTP_HOST": "127.0.0.1",
+            "CLIPPOST_SMTP_PORT": str(port),
+            "CLIPPOST_SMTP_POOL_SIZE": str(args.pool),
+            "CLIPPOST_WORKER_BATCH_SIZE": str(args.batch),
+            "CLIPPOST_WORKER_POLL_INTERVAL": "0.1",
+        }
+    )
+    return env
+
+
+async def run_workers(
+    name: str, url: str, count: int, processes: int, env: dict[str, str], log_dir: Path
+) -> tuple[Figure, float]:
+    """Start `processes` workers on a seeded outbox; returns (steady figure, wall seconds)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_before = usage.ru_utime + usage.ru_stime
+    started = time.perf_counter()
+    running = []
+    for k in range(processes):
+        log = (log_dir / f"{name.replace(' ', '_')}_{k}.log").open("wb")
+        running.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "clippost", "worker"], env=env, stdout=log, stderr=log
+            )
+        )
+    try:
+        while True:
+            await asyncio.sleep(0.25)
+            done, _ = await sent_span(url)
+            if done >= count:
+                break
+            if any(p.poll() is not None for p in running):
+                raise SystemExit(f"{name}: a worker exited early; see {log_dir}")
+        wall = time.perf_counter() - started
+    finally:
+        for process in running:
+            process.terminate()
+        for process in running:
+            process.wait(timeout=30)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
+    done, span = await sent_span(url)
+    # The first batch's rows all share the first finished_at: measure what came after it.
+    measured = done - await first_batch_size(url)
+    return Figure(name, measured, span, cpu_seconds=cpu), wall
+
+
+async def sqlite_worker(
+    port: int, rows: list[dict[str, Any]], args: argparse.Namespace, folder: Path
+) -> tuple[Figure, float, float]:
+    data = folder / "sqlite"
+    url = f"sqlite:///{data / 'clippost.db'}"
+    db = Database(normalise_database_url(url))
+    await upgrade(db)
+    await db.dispose()
+    seeded = await seed(url, rows)
+    figure, wall = await run_workers(
+        "1 worker, SQLite", url, len(rows), 1, worker_env(url, port, data, args), folder
+    )
+    return figure, wall, seeded
+
+
+async def postgres_reachable() -> bool:
+    try:
+        conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    await conn.close()
+    return True
+
+
+async def postgres_workers(
+    port: int, rows: list[dict[str, Any]], args: argparse.Namespace, folder: Path
+) -> list[tuple[Figure, float]]:
+    name = f"clippost_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    results = []
+    try:
+        db = Database(normalise_database_url(url))
+        await upgrade(db)
+        await db.dispose()
+        for processes in (1, 2):
+            await truncate(url)
+            await seed(url, rows)
+            label = f"{processes} worker{'s' if processes > 1 else ''}, PostgreSQL"
+            env = worker_env(url, port, folder / f"pg{processes}", args)
+            results.append(await run_workers(label, url, len(rows), processes, env, folder))
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    return results
+
+
+async def truncate(url: str) -> None:
+    db = Database(normalise_database_url(url))
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    try:
+        async with db.transaction() as session:
+            await session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        await db.dispose()
+
+
+# --- rendering cost and profile -----------------------------------------------------------
+
+
+def render_cost(rows: list[dict[str, Any]]) -> tuple[float, int]:
+    """Microseconds per message for template + headers + MIME, and the message size."""
+    render = renderer()
+    claimed = [as_claimed(row, n) for n, row in enumerate(rows[:2000])]
+    now = datetime.now(UTC)
+    build_mime(render(claimed[0], now))  # templates compiled outside the timing
+    started = time.perf_counter()
+    size = 0
+    for message in claimed:
+        size = len(build_mime(render(message, now)))
+    return (time.perf_counter() - started) / len(claimed) * 1e6, size
+
+
+async def profile(port: int, rows: list[dict[str, Any]], folder: Path) -> None:
+    """cProfile of one in-process worker draining the outbox: where the time goes."""
+    from clippost.outbox.worker import build_sender
+    from clippost.runtime import open_runtime
+
+    data = folder / "profile"
+    url = f"sqlite:///{data / 'clippost.db'}"
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=data,
+        database_url=url,
+        secret_key=SECRET,
+        base_url=BASE_URL,
+        mail_from=MAIL_FROM,
+        mail_transport="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_pool_size=16,
+        worker_batch_size=500,
+    )
+    async with open_runtime(settings) as runtime:
+        await seed(url, rows)
+        sender = build_sender(runtime, owner="profile")
+        profiler = cProfile.Profile()
+        profiler.enable()
+        while (await sender.run_once()).claimed:
+            pass
+        profiler.disable()
+    stats = pstats.Stats(profiler).sort_stats("tottime")
+    stats.print_stats(12)
+    by_package: dict[str, float] = {}
+    for (path, _, name), (_, _, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        package = _package(path, name)
+        by_package[package] = by_package.get(package, 0.0) + own
+    print("own time by package:")
+    for package, spent in sorted(by_package.items(), key=lambda item: -item[1])[:10]:
+        print(f"  {package:<30}{spent / stats.total_tt * 100:5.1f} %")  # type: ignore[attr-defined]
+    seconds = stats.total_tt  # type: ignore[attr-defined]
+    print(f"total {seconds:.2f} s profiled for {len(rows)} messages")
+    for label, pattern in (
+        ("render (templates + headers)", "render.py:.*__call__"),
+        ("MIME assembly", "mime.py:.*build_mime"),
+        ("claim", "repository.py:.*claim"),
+        ("record results", "repository.py:.*record_results"),
+        ("socket writes", "method 'send' of '_socket"),
+    ):
+        spent = sum(
+            cumulative
+            for (path, line, name), (_, _, _, cumulative, _) in stats.stats.items()  # type: ignore[attr-defined]
+            if re.search(pattern, f"{path}:{line}:{name}")
+        )
+        print(f"  {label:<30}{spent:7.2f} s  {spent / len(rows) * 1e6:6.0f} µs/message")
+
+
+def describe(figure: Figure, walls: dict[str, float], count: int) -> str:
+    if figure.name not in walls:
+        return ""
+    text = f"  [wall incl. start-up {walls[figure.name]:.1f} s"
+    if figure.cpu_seconds is not None:
+        text += f"; worker CPU {figure.cpu_seconds / count * 1e6:.0f} µs/message"
+    return text + "]"
+
+
+def _package(path: str, name: str) -> str:
+    for marker in ("site-packages/", "src/clippost/", "lib/python3.11/"):
+        if marker in path:
+            return path.split(marker, 1)[1].split("/", 1)[0].removesuffix(".py")
+    if path == "~":
+        return name.split(" of ")[0].strip("{<>") if " of " in name else "builtins"
+    return path.rsplit("/", 1)[-1]
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=20_000, help="messages per measurement")
+    parser.add_argument("--quick", action="store_true", help="N=3000, for a fast look")
+    parser.add_argument("--pool", type=int, default=16, help="SMTP connections per worker")
+    parser.add_argument("--batch", type=int, default=500, help="rows claimed per batch")
+    parser.add_argument("--profile", action="store_true", help="cProfile one in-process run")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    count = 3000 if args.quick else args.n
+    rows = outbox_rows(count)
+    port = free_port()
+    sink = start_sink(port)
+    folder = Path(tempfile.mkdtemp(prefix="clippost-bench-"))
+    try:
+        if args.profile:
+            await profile(port, rows, folder)
+            return
+        micros, size = render_cost(rows)
+        print(f"N = {count}; message size {size} bytes; render + MIME {micros:.0f} µs/message")
+        reference = smtp_source(port, count)
+        baseline = await naive(port, rows[: min(count, 2000)])
+        one, wall, seeded = await sqlite_worker(port, rows, args, folder)
+        print(f"enqueue (SQLite, executemany): {count / seeded:,.0f} rows/s")
+        figures = [reference, baseline, one]
+        walls = {one.name: wall}
+        pg: list[tuple[Figure, float]] = []
+        if not args.no_postgres and await postgres_reachable():
+            pg = await postgres_workers(port, rows, args, folder)
+            for figure, pg_wall in pg:
+                figures.append(figure)
+                walls[figure.name] = pg_wall
+        else:
+            print("PostgreSQL not reachable: two-worker ratio not measured")
+        print()
+        for figure in figures:
+            print(
+                f"{figure.name:<38}{figure.rate:>9,.0f} msg/s  ({figure.messages} in "
+                f"{figure.seconds:.2f} s){describe(figure, walls, count)}"
+            )
+        print()
+        print(f"1 worker SQLite / smtp-source : {one.rate / reference.rate:.2f}  (target >= 0.3)")
+        print(f"1 worker SQLite / naive       : {one.rate / baseline.rate:.1f}x (target >= 5)")
+        print(f"1 worker SQLite               : {one.rate:,.0f} msg/s (target >= 2,000)")
+        if len(pg) == 2:
+            ratio = pg[1][0].rate / pg[0][0].rate
+            print(f"2 workers PG / 1 worker PG    : {ratio:.2f}x (target >= 1.6)")
+    finally:
+        sink.terminate()
+        sink.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

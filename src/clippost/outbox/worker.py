@@ -1,0 +1,132 @@
+"""A worker: the planner every 30 seconds and the send loop, until told to stop.
+
+`run_worker` serves `clippost worker` and, in-process, `clippost serve`. Any number may run
+at once on PostgreSQL (and several processes on one SQLite file): the planner is idempotent
+(UNIQUE digest keys) and claiming hands each row to one worker at a time.
+`send_due` is the cron/serverless form: plan what is due at a moment, send it, return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from clippost.db.base import utcnow
+from clippost.links import Links
+from clippost.outbox import repository
+from clippost.outbox.render import OutboxRenderer
+from clippost.outbox.sender import BatchReport, Sender, SenderConfig, sleep_unless_stopped
+from clippost.planner.service import plan_due
+from clippost.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+PLAN_EVERY = 30.0
+# On stop, a batch in flight gets this long to finish before it is cancelled and released.
+SHUTDOWN_GRACE = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class SendDueReport:
+    at: datetime
+    planned: int
+    sent: int
+    retried: int
+    failed: int
+    suppressed: int
+
+
+def new_owner() -> str:
+    """A name no other worker has: host, process, and a random part (pids are reused)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def build_sender(runtime: Runtime, *, owner: str) -> Sender:
+    if runtime.transport is None:
+        raise RuntimeError("a worker needs a runtime opened with its transport")
+    settings = runtime.settings
+    links = Links.from_settings(settings, runtime.secret_key)
+    renderer = OutboxRenderer(
+        links=links, from_address=settings.mail_from, from_name=settings.site_name
+    )
+    config = SenderConfig(
+        owner=owner,
+        batch_size=settings.worker_batch_size,
+        poll_interval=settings.worker_poll_interval,
+        lease=timedelta(seconds=settings.lease_seconds),
+        retry_deadline=timedelta(hours=settings.retry_deadline_hours),
+        retry_base=settings.retry_base_seconds,
+    )
+    return Sender(db=runtime.db, transport=runtime.transport, render=renderer, config=config)
+
+
+async def run_worker(runtime: Runtime, stop: asyncio.Event, *, owner: str | None = None) -> None:
+    """Plan and send until `stop` is set; then finish (or release) what is in flight."""
+    owner = owner or new_owner()
+    sender = build_sender(runtime, owner=owner)
+    log.info("worker %s started (transport %s)", owner, sender.transport.name)
+    planner = asyncio.create_task(_plan_forever(runtime, stop))
+    sending = asyncio.create_task(sender.run(stop))
+    await stop.wait()
+    planner.cancel()
+    try:
+        await asyncio.wait_for(sending, timeout=SHUTDOWN_GRACE)
+    except TimeoutError:
+        log.warning(
+            "worker %s: batch still in flight after %.0fs; releasing", owner, SHUTDOWN_GRACE
+        )
+    except Exception:
+        log.exception("worker %s: send loop ended with an error", owner)
+    await asyncio.gather(planner, return_exceptions=True)
+    released = await repository.release(runtime.db, owner=owner)
+    log.info("worker %s stopped (%d rows released)", owner, released)
+
+
+async def _plan_forever(runtime: Runtime, stop: asyncio.Event) -> None:
+    links = Links.from_settings(runtime.settings, runtime.secret_key)
+    while not stop.is_set():
+        try:
+            planned = await plan_due(
+                runtime.db, now=utcnow(), links=links, settings=runtime.settings
+            )
+            if planned:
+                log.info("planned %d digests", planned)
+        except Exception:
+            log.exception("planner error; trying again in %.0fs", PLAN_EVERY)
+        await sleep_unless_stopped(stop, PLAN_EVERY)
+
+
+async def send_due(runtime: Runtime, *, at: datetime) -> SendDueReport:
+    """Plan everything due at `at`, then send until nothing due by `at` is left.
+
+    Safe to run concurrently: each run claims its own rows. A row that fails transiently is
+    tried once per run (its retry time is recorded); the next run, or a worker, tries again.
+    """
+    links = Links.from_settings(runtime.settings, runtime.secret_key)
+    planned = await plan_due(runtime.db, now=at, links=links, settings=runtime.settings)
+    owner = new_owner()
+    sender = build_sender(runtime, owner=owner)
+    total = BatchReport()
+    tried: set[int] = set()
+    try:
+        while True:
+            report = await sender.run_once(due_by=at, skip=tried)
+            total.add(report)
+            tried.update(report.retried_ids)
+            if report.claimed == 0:
+                break
+    finally:
+        await repository.release(runtime.db, owner=owner)
+    return SendDueReport(
+        at=at,
+        planned=planned,
+        sent=total.sent,
+        retried=total.retried,
+        failed=total.failed,
+        suppressed=total.suppressed,
+    )

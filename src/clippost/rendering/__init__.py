@@ -1,0 +1,1 @@
+"""Rendering: email templates and fast, safe MIME."""

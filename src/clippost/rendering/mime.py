@@ -1,0 +1,136 @@
+"""Fast MIME assembly: a Message to the bytes of a multipart/alternative email.
+
+The stdlib `email` package builds a tree of objects and a generator walks it, about 1.5 ms
+a message; a sender doing hundreds a second spends its time there. Here a message is a few
+string pieces joined once, and the bodies go through the C encoders in `binascii`.
+
+The boundary starts with "=_": quoted-printable writes "=" only before two hex digits or a
+line break and base64 has no "_", so no encoded body can contain it; a 7bit body is only
+used when it does not contain "=_" either. No scanning, no random boundary needed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+from datetime import datetime
+
+from clippost.rendering.headers import (
+    InvalidAddress,
+    check_field_name,
+    check_message_id,
+    mailbox,
+    unstructured,
+)
+from clippost.transports.base import Message, Permanent, SendResult, Transient
+
+BOUNDARY = "=_clippost_alt_7f3a"
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# What 7bit may carry (besides the line length): printable ASCII, CR, LF and tab. Deleting
+# these with bytes.translate leaves nothing for a clean body; a regex scan is 4x slower.
+_7BIT_OK = bytes(range(0x20, 0x7F)) + b"\r\n\t"
+_HEAD_TAIL = (
+    f'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="{BOUNDARY}"\r\n\r\n'
+).encode("ascii")
+_PART = 'Content-Type: text/{}; charset="utf-8"\r\nContent-Transfer-Encoding: {}\r\n\r\n'
+_OPEN = f"--{BOUNDARY}\r\n".encode("ascii")
+_NEXT = f"\r\n--{BOUNDARY}\r\n".encode("ascii")
+_CLOSE = f"\r\n--{BOUNDARY}--\r\n".encode("ascii")
+
+
+def build_mime(message: Message) -> bytes:
+    """The message as it goes on the wire: CRLF line endings, ASCII only, every line
+    under 998 octets, every header value safe. Raises ValueError for a malformed
+    Message-ID, address or custom header name (programming errors, not user data)."""
+    return b"".join(
+        (
+            _head(message),
+            _HEAD_TAIL,
+            _OPEN,
+            _part("plain", message.text),
+            _NEXT,
+            _part("html", message.html),
+            _CLOSE,
+        )
+    )
+
+
+def refusal(exc: ValueError, message: Message) -> SendResult:
+    """The result for a message build_mime refused. An unusable recipient is a bounce (the
+    address is suppressed); an unusable sender is the operator's configuration, so the
+    message waits for it to be fixed; anything else is a programming error: failed."""
+    if isinstance(exc, InvalidAddress) and exc.address == message.to:
+        return Permanent(str(exc), bounce=True)
+    if isinstance(exc, InvalidAddress):
+        return Transient(f"the sender address is unusable, check the settings: {exc}")
+    return Permanent(f"cannot build the message: {exc}")
+
+
+def _head(message: Message) -> bytes:
+    lines = [
+        f"From: {mailbox(message.from_name, message.from_address)}\r\n",
+        f"To: {mailbox('', message.to)}\r\n",
+        unstructured("Subject", message.subject),
+        f"Date: {format_date(message.date)}\r\n",
+        f"Message-ID: {check_message_id(message.message_id)}\r\n",
+    ]
+    lines.extend(unstructured(check_field_name(n), v) for n, v in message.headers.items())
+    return "".join(lines).encode("ascii")
+
+
+@functools.lru_cache(maxsize=64)  # a batch is rendered within the same few seconds
+def format_date(moment: datetime) -> str:
+    """RFC 5322 date-time in the moment's own offset, e.g. `Sun, 22 Nov 2026 21:56:02 +0100`."""
+    offset = moment.utcoffset()
+    if offset is None:
+        raise ValueError("message date must be timezone-aware")
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, mins = divmod(abs(minutes), 60)
+    return (
+        f"{_DAYS[moment.weekday()]}, {moment.day:02d} {_MONTHS[moment.month - 1]} "
+        f"{moment.year:04d} {moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} "
+        f"{sign}{hours:02d}{mins:02d}"
+    )
+
+
+def _part(subtype: str, body: str) -> bytes:
+    """Part headers and body. ASCII stays 7bit when it can; mostly-ASCII text goes
+    quoted-printable (readable, small); text dense in other scripts goes base64, where
+    quoted-printable would triple every byte."""
+    body = canonical_lines(body)
+    if body.isascii():
+        data = body.encode("ascii")
+        if b"=_" not in data and _short_lines(body) and not data.translate(None, _7BIT_OK):
+            return _PART.format(subtype, "7bit").encode("ascii") + data
+        return _PART.format(subtype, "quoted-printable").encode("ascii") + _qp(data)
+    data = body.encode("utf-8", "replace")
+    if (len(data) - len(body)) * 6 < len(data):
+        return _PART.format(subtype, "quoted-printable").encode("ascii") + _qp(data)
+    return _PART.format(subtype, "base64").encode("ascii") + _base64(data)
+
+
+def canonical_lines(text: str) -> str:
+    """CRLF line endings, as RFC 2045 requires of text parts (a lone CR or LF is a line
+    break, as every mail client reads it)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\n", "\r\n")
+
+
+def _short_lines(body: str) -> bool:
+    return len(body) < 998 or max(map(len, body.split("\r\n"))) < 998
+
+
+def _qp(data: bytes) -> bytes:
+    encoded = binascii.b2a_qp(data, istext=True)
+    # b2a_qp copies the first line ending it meets (always CRLF here) into its soft line
+    # breaks; with no line ending at all it falls back to a bare LF.
+    return encoded if b"\n" in data else encoded.replace(b"\n", b"\r\n")
+
+
+def _base64(data: bytes) -> bytes:
+    encoded = base64.b64encode(data)
+    return b"\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))

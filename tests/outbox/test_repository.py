@@ -1,0 +1,323 @@
+"""The outbox store on SQLite and PostgreSQL: enqueue, claim, leases, suppression, results."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from clippost.addresses import address_hash
+from clippost.config import normalise_database_url
+from clippost.db.engine import Database
+from clippost.models import OutboxMessage, Suppression
+from clippost.outbox import repository
+from clippost.outbox.enqueue import enqueue
+from clippost.outbox.repository import Delivered, Failed, RetryLater, Withheld
+
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=5)
+
+
+async def add(
+    db: Database,
+    count: int,
+    *,
+    kind: str = "digest",
+    recipient: str = "reader{i}@example.org",
+    requested: bool = False,
+    due_at: datetime = NOW,
+    prefix: str = "k",
+) -> None:
+    async with db.transaction() as session:
+        for i in range(count):
+            await enqueue(
+                session,
+                kind=kind,
+                recipient=recipient.format(i=i),
+                idempotency_key=f"{prefix}{i}",
+                payload={"n": i},
+                due_at=due_at,
+                domain="clippost.test",
+                requested=requested,
+            )
+
+
+async def rows(db: Database) -> list[OutboxMessage]:
+    async with db.sessions() as session:
+        return list((await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all())
+
+
+async def suppress(db: Database, email: str, reason: str) -> None:
+    async with db.transaction() as session:
+        session.add(Suppression(address_hash=address_hash(email), reason=reason))
+
+
+class TestEnqueue:
+    async def test_same_key_twice_is_one_row(self, database: Database) -> None:
+        """Enqueueing the same idempotency key twice leaves one row."""
+        await add(database, 1)
+        await add(database, 1)
+        assert len(await rows(database)) == 1
+
+    async def test_concurrent_transactions_with_one_key_insert_one_row(
+        self, postgres_url: str
+    ) -> None:
+        """Two concurrent PostgreSQL transactions enqueueing one key: exactly one inserts."""
+        key = f"race-{uuid.uuid4().hex}"
+        dbs = [Database(normalise_database_url(postgres_url)) for _ in range(2)]
+        both_open = asyncio.Barrier(2)
+
+        async def enqueue_once(db: Database) -> bool:
+            async with db.transaction() as session:
+                await session.execute(select(1))
+                await both_open.wait()  # both transactions are open before either inserts
+                return await enqueue(
+                    session,
+                    kind="digest",
+                    recipient="reader@example.org",
+                    idempotency_key=key,
+                    payload={},
+                    due_at=NOW,
+                    domain="clippost.test",
+                )
+
+        try:
+            inserted = await asyncio.wait_for(
+                asyncio.gather(*(enqueue_once(db) for db in dbs)), timeout=10
+            )
+            async with dbs[0].sessions() as session:
+                stored = await session.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.idempotency_key == key)
+                )
+        finally:
+            for db in dbs:
+                await db.dispose()
+        assert sorted(inserted) == [False, True]
+        assert stored == 1
+
+
+class TestClaim:
+    async def test_claims_due_rows_in_due_order_with_a_lease(self, database: Database) -> None:
+        """Claimed rows are the due ones, earliest first, leased to the claimer."""
+        await add(database, 2, due_at=NOW - timedelta(minutes=1), prefix="a")
+        await add(database, 1, due_at=NOW - timedelta(minutes=5), prefix="b")
+        await add(database, 1, due_at=NOW + timedelta(minutes=1), prefix="later")
+        claimed = await repository.claim(database, owner="w1", limit=10, now=NOW, lease=LEASE)
+        assert [c.payload["n"] for c in claimed] == [0, 0, 1]
+        assert claimed[0].due_at == NOW - timedelta(minutes=5)
+        stored = {r.id: r for r in await rows(database)}
+        for message in claimed:
+            assert stored[message.id].lease_owner == "w1"
+            assert stored[message.id].lease_expires_at == NOW + LEASE
+            assert stored[message.id].attempts == 1
+
+    async def test_limit_bounds_the_batch(self, database: Database) -> None:
+        """No more than `limit` rows are claimed."""
+        await add(database, 5)
+        assert len(await repository.claim(database, owner="w", limit=3, now=NOW, lease=LEASE)) == 3
+
+    async def test_leased_rows_are_not_claimed_again(self, database: Database) -> None:
+        """A row under a live lease is invisible to the next claimer."""
+        await add(database, 3)
+        first = await repository.claim(database, owner="w1", limit=2, now=NOW, lease=LEASE)
+        second = await repository.claim(database, owner="w2", limit=10, now=NOW, lease=LEASE)
+        assert len(first) == 2
+        assert len(second) == 1
+        assert {m.id for m in first}.isdisjoint({m.id for m in second})
+
+    async def test_expired_lease_is_taken_over(self, database: Database) -> None:
+        """Once a lease has expired, another worker claims the row and owns it."""
+        await add(database, 1)
+        await repository.claim(database, owner="dead", limit=10, now=NOW, lease=LEASE)
+        later = NOW + LEASE + timedelta(seconds=1)
+        taken = await repository.claim(database, owner="alive", limit=10, now=later, lease=LEASE)
+        assert len(taken) == 1
+        assert taken[0].attempts == 2
+        [row] = await rows(database)
+        assert row.lease_owner == "alive"
+
+    async def test_due_by_bounds_what_counts_as_due(self, database: Database) -> None:
+        """`due_by` later than now claims rows due up to that moment."""
+        await add(database, 1, due_at=NOW + timedelta(hours=2))
+        assert await repository.claim(database, owner="w", limit=5, now=NOW, lease=LEASE) == []
+        claimed = await repository.claim(
+            database, owner="w", limit=5, now=NOW, lease=LEASE, due_by=NOW + timedelta(hours=3)
+        )
+        assert len(claimed) == 1
+
+    async def test_concurrent_claimers_never_share_a_row(self, database_url: str) -> None:
+        """Eight claimers on separate connections racing over 400 rows get disjoint sets."""
+        dbs = [Database(normalise_database_url(database_url)) for _ in range(8)]
+        try:
+            await add(dbs[0], 400)
+
+            async def drain(db: Database, name: str) -> list[int]:
+                got: list[int] = []
+                while batch := await repository.claim(
+                    db, owner=name, limit=7, now=NOW, lease=LEASE
+                ):
+                    got.extend(m.id for m in batch)
+                return got
+
+            results = await asyncio.gather(*(drain(db, f"w{i}") for i, db in enumerate(dbs)))
+        finally:
+            for db in dbs:
+                await db.dispose()
+        every = [row_id for result in results for row_id in result]
+        assert len(every) == 400
+        assert len(set(every)) == 400
+        assert sum(1 for result in results if result) > 1
+
+
+class TestSuppressionAtClaim:
+    async def test_suppressed_bulk_recipient_is_settled_not_returned(
+        self, database: Database
+    ) -> None:
+        """A digest to an unsubscribed address becomes `suppressed` with the reason."""
+        await add(database, 2)
+        await suppress(database, "reader1@example.org", "unsubscribed")
+        claimed = await repository.claim(database, owner="w", limit=10, now=NOW, lease=LEASE)
+        assert [m.recipient for m in claimed] == ["reader0@example.org"]
+        stored = {r.recipient: r for r in await rows(database)}
+        blocked = stored["reader1@example.org"]
+        assert blocked.state == "suppressed"
+        assert blocked.last_error == "recipient suppressed (unsubscribed)"
+        assert blocked.lease_owner is None
+        assert blocked.finished_at == NOW
+
+    async def test_requested_mail_passes_an_unsubscribe(self, database: Database) -> None:
+        """A magic link to an unsubscribed address is still sent (the reader asked for it)."""
+        await add(database, 1, kind="magic_link", requested=True)
+        await suppress(database, "reader0@example.org", "unsubscribed")
+        claimed = await repository.claim(database, owner="w", limit=10, now=NOW, lease=LEASE)
+        assert len(claimed) == 1
+
+    async def test_requested_mail_stops_for_a_bounce(self, database: Database) -> None:
+        """A magic link to a hard-bounced address is suppressed."""
+        await add(database, 1, kind="magic_link", requested=True)
+        await suppress(database, "reader0@example.org", "bounced")
+        assert await repository.claim(database, owner="w", limit=10, now=NOW, lease=LEASE) == []
+        [row] = await rows(database)
+        assert row.state == "suppressed"
+
+
+class TestRecordResults:
+    async def test_each_outcome_sets_its_final_state(self, database: Database) -> None:
+        """Sent, retry-later, failed and withheld rows end in their states, leases cleared."""
+        await add(database, 4)
+        a, b, c, d = await repository.claim(database, owner="w", limit=10, now=NOW, lease=LEASE)
+        retry_at = NOW + timedelta(minutes=3)
+        outcomes = [
+            Delivered(a.id, "provider-1"),
+            RetryLater(b.id, retry_at, "451 try later"),
+            Failed(c.id, "552 too big"),
+            Withheld(d.id, "not on the staging allowlist"),
+        ]
+        updated = await repository.record_results(database, owner="w", outcomes=outcomes, now=NOW)
+        assert updated == 4
+        stored = {r.id: r for r in await rows(database)}
+        ra, rb, rc, rd = (stored[m.id] for m in (a, b, c, d))
+        assert (ra.state, ra.provider_id, ra.finished_at) == ("sent", "provider-1", NOW)
+        assert (rb.state, rb.due_at, rb.last_error) == ("pending", retry_at, "451 try later")
+        assert (rc.state, rc.last_error) == ("failed", "552 too big")
+        assert (rd.state, rd.last_error) == ("suppressed", "not on the staging allowlist")
+        assert all(r.lease_owner is None and r.lease_expires_at is None for r in (ra, rb, rc, rd))
+
+    async def test_a_taken_over_row_is_not_overwritten(self, database: Database) -> None:
+        """A late result from a worker whose lease was taken over changes nothing."""
+        await add(database, 1)
+        [old] = await repository.claim(database, owner="slow", limit=1, now=NOW, lease=LEASE)
+        later = NOW + LEASE + timedelta(seconds=1)
+        await repository.claim(database, owner="fast", limit=1, now=later, lease=LEASE)
+        updated = await repository.record_results(
+            database, owner="slow", outcomes=[Failed(old.id, "550 late")], now=later
+        )
+        assert updated == 0
+        [row] = await rows(database)
+        assert (row.state, row.lease_owner) == ("pending", "fast")
+
+    async def test_bounce_suppresses_and_settles_other_pending_mail(
+        self, database: Database
+    ) -> None:
+        """A hard bounce adds a `bounced` suppression and settles that address's other rows."""
+        await add(database, 1, recipient="gone@example.org", prefix="now")
+        await suppress(database, "gone@example.org", "unsubscribed")
+        later = NOW + timedelta(days=1)
+        await add(database, 1, recipient="gone@example.org", prefix="later", due_at=later)
+        await add(
+            database,
+            1,
+            kind="magic_link",
+            requested=True,
+            recipient="gone@example.org",
+            prefix="asked",
+            due_at=later,
+        )
+        # the unsubscribe suppresses the digest at claim; the magic link gets through
+        [asked] = await repository.claim(database, owner="w", limit=5, now=later, lease=LEASE)
+        failure = Failed(
+            asked.id, "550 no such user", bounce=True, recipient_hash=asked.recipient_hash
+        )
+        await repository.record_results(database, owner="w", outcomes=[failure], now=later)
+        async with database.sessions() as session:
+            suppression = await session.get(Suppression, address_hash("gone@example.org"))
+            assert suppression is not None
+            assert suppression.reason == "bounced"
+        assert {r.state for r in await rows(database)} == {"suppressed", "failed"}
+
+    async def test_release_gives_rows_back(self, database: Database) -> None:
+        """Released rows lose their lease and are claimable at once."""
+        await add(database, 3)
+        await repository.claim(database, owner="w", limit=10, now=NOW, lease=LEASE)
+        assert await repository.release(database, owner="w") == 3
+        again = await repository.claim(database, owner="v", limit=10, now=NOW, lease=LEASE)
+        assert len(again) == 3
+        assert {m.attempts for m in again} == {1}
+
+
+class TestStats:
+    async def test_counts_by_state(self, database: Database) -> None:
+        """Stats count rows by state, due rows and leased rows."""
+        await add(database, 3)
+        [first, *_] = await repository.claim(database, owner="w", limit=1, now=NOW, lease=LEASE)
+        await repository.record_results(
+            database, owner="w", outcomes=[Delivered(first.id)], now=NOW
+        )
+        found = await repository.stats(database, now=NOW)
+        assert found.by_state == {"sent": 1, "pending": 2}
+        assert found.due_now == 2
+        assert found.leased == 0
+
+
+class TestExtendLease:
+    async def test_extending_keeps_a_slow_batch_from_being_taken_over(
+        self, database: Database
+    ) -> None:
+        """A lease pushed back by its owner is not taken over at the old expiry."""
+        await add(database, 2)
+        claimed = await repository.claim(database, owner="slow", limit=2, now=NOW, lease=LEASE)
+        halfway = NOW + LEASE / 2
+        extended = await repository.extend_lease(
+            database, owner="slow", ids=[m.id for m in claimed], now=halfway, lease=LEASE
+        )
+        assert extended == 2
+        after_old_expiry = NOW + LEASE + timedelta(seconds=1)
+        assert (
+            await repository.claim(
+                database, owner="other", limit=5, now=after_old_expiry, lease=LEASE
+            )
+            == []
+        )
+
+    async def test_another_owners_rows_are_not_extended(self, database: Database) -> None:
+        """Only the owner's own leases are extended."""
+        await add(database, 1)
+        [row] = await repository.claim(database, owner="a", limit=1, now=NOW, lease=LEASE)
+        assert (
+            await repository.extend_lease(database, owner="b", ids=[row.id], now=NOW, lease=LEASE)
+            == 0
+        )

@@ -1,0 +1,429 @@
+"""Email templates: every kind renders, user data stays data (HTML and headers), text reads well."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from jinja2 import UndefinedError
+
+from clippost.planner.slots import Cadence, Schedule
+from clippost.rendering.environment import (
+    EMAIL_KINDS,
+    RenderedEmail,
+    duration,
+    email_environment,
+    one_line,
+    render_email,
+    when,
+)
+from clippost.selection import RoundStatus
+
+SCRIPT = "<script>alert(1)</script>"
+ATTRIBUTE_BREAK = '"><img src=x onerror=alert(1)>'
+HEADER_BREAK = "Meditations\r\nBcc: victim@example.org"
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes, and the text outside tags."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(html: str) -> Tags:
+    parser = Tags()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def book(
+    title: str = "Meditations", author: str | None = "Marcus Aurelius", count: int = 3
+) -> dict[str, Any]:
+    return {"title": title, "author": author, "highlight_count": count}
+
+
+def highlight(number: int = 1, **overrides: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "text": f"The obstacle is the way, number {number}.",
+        "book_title": "Meditations",
+        "book_author": "Marcus Aurelius",
+        "note": None,
+        "page": None,
+        "location_start": 100 + number,
+        "location_end": 104 + number,
+        "favourite": False,
+        "favourite_url": f"https://clippost.test/favourite/F{number}",
+        "discard_url": f"https://clippost.test/discard/D{number}",
+    }
+    item.update(overrides)
+    return item
+
+
+def confirm_context(**overrides: Any) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "confirm_url": "https://clippost.test/confirm/TOKEN",
+        "expires_in": 48 * 3600.0,  # seconds: outbox payloads are JSON
+        "highlight_count": 120,
+        "book_count": 3,
+        "books": [book(), book("Walden", "Henry David Thoreau", 100), book("Notes", None, 17)],
+    }
+    context.update(overrides)
+    return context
+
+
+def import_context(**overrides: Any) -> dict[str, Any]:
+    context = confirm_context(add_url="https://clippost.test/add/TOKEN")
+    del context["confirm_url"]
+    context.update(overrides)
+    return context
+
+
+def digest_context(**overrides: Any) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "highlights": [highlight(1), highlight(2, book_title="Walden", book_author=None)],
+        "round_status": {"position": 37, "total": 412},
+        "manage_url": "https://clippost.test/manage/M",
+        "unsubscribe_url": "https://clippost.test/unsubscribe/U",
+    }
+    context.update(overrides)
+    return context
+
+
+def welcome_context() -> dict[str, Any]:
+    return {
+        "highlight_count": 412,
+        "book_count": 9,
+        "schedule_text": Schedule(
+            cadence=Cadence.WEEKLY, hour=7, timezone="Europe/Paris", weekday=0
+        ).describe(),
+        "per_email": 5,
+        "first_digest_at": "2026-11-23T06:00:00+00:00",  # the slot, in UTC
+        "timezone": "Europe/Paris",
+        "manage_url": "https://clippost.test/manage/M",
+        "unsubscribe_url": "https://clippost.test/unsubscribe/U",
+    }
+
+
+CONTEXTS = {
+    "confirm": confirm_context,
+    "already_subscribed_import": import_context,
+    "magic_link": lambda: {
+        "manage_url": "https://clippost.test/manage/M",
+        "expires_in": 1800,
+    },
+    "digest": digest_context,
+    "welcome": welcome_context,
+}
+
+
+class TestEveryKind:
+    @pytest.mark.parametrize("kind", sorted(EMAIL_KINDS))
+    def test_renders_subject_text_and_html(self, kind: str) -> None:
+        """Each kind gives a one-line subject, a text body and a complete HTML document."""
+        email = render_email(kind, CONTEXTS[kind]())
+        assert isinstance(email, RenderedEmail)
+        assert email.subject
+        assert "\n" not in email.subject
+        assert "\r" not in email.subject
+        assert email.text.strip()
+        assert "<" not in email.text.replace("<script>", "")
+        assert email.html.startswith("<!DOCTYPE html>")
+        assert email.html.rstrip().endswith("</html>")
+
+    @pytest.mark.parametrize("kind", sorted(EMAIL_KINDS))
+    def test_html_is_phone_friendly_single_column(self, kind: str) -> None:
+        """HTML emails declare a viewport and both colour schemes, and use no tables."""
+        tags = parse(render_email(kind, CONTEXTS[kind]()).html).tags
+        names = {name for name, _ in tags}
+        metas = {attrs.get("name"): attrs.get("content") for name, attrs in tags if name == "meta"}
+        assert "table" not in names
+        assert metas["viewport"] == "width=device-width, initial-scale=1"
+        assert metas["color-scheme"] == "light dark"
+
+    @pytest.mark.parametrize("kind", sorted(EMAIL_KINDS))
+    def test_every_template_documents_its_context(self, kind: str) -> None:
+        """Each template opens with a Jinja comment listing its context."""
+        loader = email_environment().loader
+        assert loader is not None
+        for extension in ("txt", "html"):
+            source = loader.get_source(email_environment(), f"email/{kind}.{extension}")[0]
+            assert source.startswith("{#")
+            assert "Context" in source.split("#}")[0]
+
+    @pytest.mark.parametrize("kind", sorted(EMAIL_KINDS))
+    def test_context_survives_json(self, kind: str) -> None:
+        """The documented contexts are JSON: an outbox row's payload renders the same email."""
+        context = CONTEXTS[kind]()
+        assert render_email(kind, json.loads(json.dumps(context))) == render_email(kind, context)
+
+    def test_python_objects_work_too(self) -> None:
+        """A timedelta lifetime, a RoundStatus and an aware datetime are accepted as well."""
+        magic = render_email("magic_link", {"manage_url": "u", "expires_in": timedelta(hours=1)})
+        assert "1 hour" in magic.text
+        digest = render_email("digest", digest_context(round_status=RoundStatus(3, 9)))
+        assert "3 of your 9 highlights" in digest.text
+        context = welcome_context()
+        context["first_digest_at"] = datetime(2026, 11, 23, 6, tzinfo=UTC)
+        assert (
+            "Monday 23 November 2026 at 07:00 (Europe/Paris)"
+            in render_email("welcome", context).text
+        )
+
+    def test_missing_variable_is_an_error(self) -> None:
+        """A context without a documented variable fails loudly instead of rendering blank."""
+        context = confirm_context()
+        del context["confirm_url"]
+        with pytest.raises(UndefinedError):
+            render_email("confirm", context)
+
+    def test_unknown_kind(self) -> None:
+        """An unknown kind is a programming error naming the known ones."""
+        with pytest.raises(ValueError, match="unknown email kind"):
+            render_email("../../etc/passwd", {})
+
+    def test_environment_built_once(self) -> None:
+        """The environment (and its template cache) is shared by every render."""
+        assert email_environment() is email_environment()
+        assert email_environment().autoescape is not False
+
+
+class TestConfirm:
+    def test_states_what_will_be_imported(self) -> None:
+        """The confirmation says how many highlights and books, and lists the books."""
+        email = render_email("confirm", confirm_context())
+        for body in (email.text, " ".join(parse(email.html).text)):
+            assert "120 highlights from 3 books" in body
+            assert "Walden" in body
+            assert "Henry David Thoreau" in body
+        assert "120 highlights from 3 books" in email.subject
+
+    def test_link_and_expiry(self) -> None:
+        """The link appears in both bodies (as an href in HTML) with its lifetime."""
+        email = render_email("confirm", confirm_context())
+        hrefs = [a.get("href") for name, a in parse(email.html).tags if name == "a"]
+        assert "https://clippost.test/confirm/TOKEN" in hrefs
+        assert "https://clippost.test/confirm/TOKEN" in email.text
+        assert "2 days" in email.text
+        assert "2 days" in email.html
+
+    @pytest.mark.parametrize("given_books", [8, 5])
+    def test_long_book_lists_are_cut(self, given_books: int) -> None:
+        """Beyond five books the email counts the rest, even when the caller sent only five."""
+        books = [book(f"Book {i}") for i in range(given_books)]
+        email = render_email("confirm", confirm_context(books=books, book_count=8))
+        assert "Book 4" in email.text
+        assert "Book 5" not in email.text
+        assert "and 3 more books" in email.text
+        assert "and 3 more books" in email.html
+
+    def test_short_book_lists_have_no_more_line(self) -> None:
+        """When every book is listed, there is no "more books" line."""
+        email = render_email("confirm", confirm_context())
+        assert "more book" not in email.text
+        assert "more book" not in email.html
+
+
+class TestAlreadySubscribedImport:
+    def test_asks_to_add_new_highlights(self) -> None:
+        """The subject asks "Add 120 new highlights from 3 books?" and the body has the link."""
+        email = render_email("already_subscribed_import", import_context())
+        assert email.subject == "Add 120 new highlights from 3 books?"
+        assert "https://clippost.test/add/TOKEN" in email.text
+        assert "https://clippost.test/add/TOKEN" in email.html
+
+    def test_nothing_new_has_no_link(self) -> None:
+        """An upload with nothing new says so and offers no link."""
+        email = render_email(
+            "already_subscribed_import", import_context(highlight_count=0, book_count=0, books=[])
+        )
+        assert "nothing new" in email.subject
+        assert "/add/" not in email.text
+        assert "/add/" not in email.html
+
+
+class TestMagicLink:
+    def test_link_and_expiry(self) -> None:
+        """The sign-in email carries the manage link and says when it expires."""
+        email = render_email("magic_link", CONTEXTS["magic_link"]())
+        assert "https://clippost.test/manage/M" in email.text
+        assert "30 minutes" in email.text
+        assert "30 minutes" in email.html
+
+
+class TestDigest:
+    def test_highlight_source_and_links(self) -> None:
+        """Each highlight shows its text, book, author, location and its own two links."""
+        email = render_email("digest", digest_context())
+        for body in (email.text, email.html):
+            assert "The obstacle is the way, number 1." in body
+            assert "Meditations" in body
+            assert "Marcus Aurelius" in body
+            assert "location 101-105" in body
+            for link in ("favourite/F1", "discard/D1", "favourite/F2", "discard/D2"):
+                assert link in body
+        quotes = [name for name, _ in parse(email.html).tags if name == "blockquote"]
+        assert len(quotes) == 2
+        assert "> The obstacle is the way, number 1." in email.text
+
+    def test_footer_has_manage_and_unsubscribe(self) -> None:
+        """The footer links to the manage page and to unsubscribe, in both bodies."""
+        email = render_email("digest", digest_context())
+        hrefs = {a.get("href") for name, a in parse(email.html).tags if name == "a"}
+        assert {"https://clippost.test/manage/M", "https://clippost.test/unsubscribe/U"} <= hrefs
+        footer = email.text.split("\n-- \n")[1]
+        assert "https://clippost.test/unsubscribe/U" in footer
+        assert "https://clippost.test/manage/M" in footer
+
+    def test_round_status(self) -> None:
+        """The digest says where the reader is in the round."""
+        email = render_email("digest", digest_context())
+        assert "37 of your 412 highlights in this round" in email.text
+        assert "37 of your 412 highlights in this round" in email.html
+
+    def test_note_shown_only_when_present(self) -> None:
+        """A highlight's note is shown; a highlight without one shows no note line."""
+        with_note = digest_context(highlights=[highlight(1, note="Read again in spring")])
+        assert "Your note: Read again in spring" in render_email("digest", with_note).text
+        assert "Your note" not in render_email("digest", digest_context()).text
+
+    def test_page_only_location(self) -> None:
+        """A PDF highlight with only a page shows "page xii"."""
+        item = highlight(1, page="xii", location_start=None, location_end=None)
+        assert "page xii" in render_email("digest", digest_context(highlights=[item])).text
+
+    def test_optional_fields_may_be_absent(self) -> None:
+        """Items need only text, title and links; author, note, location are optional."""
+        item = {
+            "text": "Bare",
+            "book_title": "T",
+            "favourite_url": "https://f",
+            "discard_url": "https://d",
+        }
+        email = render_email("digest", digest_context(highlights=[item]))
+        assert "Bare" in email.text
+
+    def test_favourite_shown_as_such(self) -> None:
+        """A highlight already favourited says so instead of offering the favourite link."""
+        email = render_email("digest", digest_context(highlights=[highlight(1, favourite=True)]))
+        assert "One of your favourites" in email.text
+        assert "favourite/F1" not in email.text
+
+    def test_subject_names_books(self) -> None:
+        """The subject counts highlights and names the first book and how many others."""
+        email = render_email("digest", digest_context())
+        assert email.subject == "2 highlights from Meditations and 1 other book"
+
+    def test_subject_shortens_long_titles(self) -> None:
+        """A very long title is cut so the subject stays readable."""
+        item = highlight(1, book_title="Long " * 100)
+        assert len(render_email("digest", digest_context(highlights=[item])).subject) < 100
+
+    def test_plain_text_is_not_escaped(self) -> None:
+        """Ampersands and angle brackets read as themselves in the text body."""
+        item = highlight(1, text="Q&A <ideas>", book_title="Pride & Prejudice")
+        email = render_email("digest", digest_context(highlights=[item]))
+        assert "> Q&A <ideas>" in email.text
+        assert "Pride & Prejudice" in email.text
+        assert "Q&amp;A &lt;ideas&gt;" in email.html
+
+
+class TestWelcome:
+    def test_first_digest_in_reader_time(self) -> None:
+        """The welcome says the schedule and when the first email arrives, on the reader's clock."""
+        email = render_email("welcome", welcome_context())
+        assert "every Monday at 07:00 (Europe/Paris)" in email.text
+        assert "Monday 23 November 2026 at 07:00 (Europe/Paris)" in email.text
+        assert email.subject.endswith("Monday 23 November")
+
+
+class TestInjection:
+    @pytest.mark.parametrize("title", [SCRIPT, ATTRIBUTE_BREAK])
+    def test_markup_in_user_data_is_inert_in_html(self, title: str) -> None:
+        """Markup in titles, authors, texts and notes is escaped text, never tags."""
+        item = highlight(1, book_title=title, book_author=title, text=title, note=title)
+        emails = [
+            render_email("digest", digest_context(highlights=[item])),
+            render_email("confirm", confirm_context(books=[book(title, title)])),
+            render_email("already_subscribed_import", import_context(books=[book(title, title)])),
+        ]
+        for email in emails:
+            parsed = parse(email.html)
+            assert not any(name in {"script", "img"} for name, _ in parsed.tags)
+            assert not any("onerror" in attrs for _, attrs in parsed.tags)
+            assert title in "".join(parsed.text)
+
+    @pytest.mark.parametrize(
+        "title", [HEADER_BREAK, "A\nB", "A\rB", "A\u2028B", "A\x85B", "A\x0bB\x00C"]
+    )
+    def test_line_breaks_never_reach_the_subject(self, title: str) -> None:
+        """A title with CR, LF or any line separator gives a one-line subject."""
+        email = render_email("digest", digest_context(highlights=[highlight(1, book_title=title)]))
+        assert email.subject == one_line(email.subject)
+        assert not any(ch in email.subject for ch in "\r\n\u2028\x85\x0b\x00")
+        if title == HEADER_BREAK:
+            assert email.subject == "1 highlight from Meditations Bcc: victim@example.org"
+
+    @given(title=st.text(max_size=80), author=st.text(max_size=40))
+    def test_any_title_round_trips_as_text(self, title: str, author: str) -> None:
+        """For any title, the subject is one line and the HTML shows the title as plain text."""
+        item = highlight(1, book_title=title, book_author=author)
+        email = render_email("digest", digest_context(highlights=[item]))
+        assert "\n" not in email.subject
+        assert "\r" not in email.subject
+        parsed = parse(email.html)
+        assert {name for name, _ in parsed.tags} <= {
+            "html", "head", "meta", "title", "style", "body", "div", "blockquote", "p",
+            "cite", "span", "strong", "a",
+        }  # fmt: skip
+        assert one_line(title) in "".join(parsed.text)
+
+
+class TestFilters:
+    @pytest.mark.parametrize(
+        ("value", "words"),
+        [
+            (timedelta(minutes=30), "30 minutes"),
+            (timedelta(hours=1), "1 hour"),
+            (timedelta(hours=48), "2 days"),
+            (timedelta(minutes=90), "90 minutes"),
+            (timedelta(seconds=5), "1 minute"),
+            (259200.0, "3 days"),
+            (900, "15 minutes"),
+        ],
+    )
+    def test_duration_in_words(self, value: timedelta, words: str) -> None:
+        """Link lifetimes read naturally."""
+        assert duration(value) == words
+
+    def test_one_line_collapses_whitespace(self) -> None:
+        """one_line turns any run of breaks and spaces into one space and trims."""
+        assert one_line("  a\r\n\t b \u2028 c ") == "a b c"
+
+    def test_when_uses_the_moment_offset_without_a_zone(self) -> None:
+        """Without a timezone, a time is shown on its own clock and labelled so."""
+        assert (
+            when(datetime(2026, 11, 23, 6, tzinfo=UTC)) == "Monday 23 November 2026 at 06:00 (UTC)"
+        )
+        paris = datetime(2026, 7, 1, 9, tzinfo=ZoneInfo("Europe/Paris"))
+        assert when(paris) == "Wednesday 1 July 2026 at 09:00 (Europe/Paris)"
+
+    def test_when_refuses_naive_times(self) -> None:
+        """A naive time would be shown as if local: it is refused."""
+        with pytest.raises(ValueError, match="aware"):
+            when("2026-11-23T06:00:00")

@@ -1,0 +1,87 @@
+"""SendgridTransport against a local /v3/mail/send endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from clippost.transports.base import Message, Permanent, Sent, Transient
+from clippost.transports.sendgrid import SendgridTransport
+
+KEY = "SG.test-key"
+
+
+def sendgrid_app(received: list[dict[str, Any]]) -> Starlette:
+    async def send(request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {KEY}":
+            return JSONResponse({"errors": [{"message": "unauthorized"}]}, 401)
+        payload = await request.json()
+        to = payload["personalizations"][0]["to"][0]["email"]
+        if to.startswith("throttle"):
+            return JSONResponse({"errors": []}, 429, {"Retry-After": "11"})
+        if to.startswith("bad"):
+            return JSONResponse({"errors": [{"message": "invalid"}]}, 400)
+        if to.startswith("boom"):
+            return Response("unavailable", status_code=503)
+        received.append(payload)
+        return Response(status_code=202, headers={"X-Message-Id": f"sg-{len(received)}"})
+
+    return Starlette(routes=[Route("/v3/mail/send", send, methods=["POST"])])
+
+
+class TestSendgridTransport:
+    async def test_accepted_message_carries_ids_and_headers(
+        self, serve_app: Callable[[Any], str], message_factory: Callable[..., Message]
+    ) -> None:
+        """202 is Sent with SendGrid's id; Message-ID and custom headers are passed."""
+        received: list[dict[str, Any]] = []
+        transport = SendgridTransport(api_key=KEY, endpoint=serve_app(sendgrid_app(received)))
+        message = message_factory(2)
+        results = await transport.send_many([message])
+        await transport.close()
+        assert results == [Sent(provider_id="sg-1")]
+        sent = received[0]
+        assert sent["headers"]["Message-ID"] == message.message_id
+        assert sent["headers"]["List-Unsubscribe"] == message.headers["List-Unsubscribe"]
+        assert sent["from"] == {"email": "news@clippost.test", "name": "Clippost Ré"}
+        assert [c["type"] for c in sent["content"]] == ["text/plain", "text/html"]
+
+    async def test_errors_are_classified(
+        self, serve_app: Callable[[Any], str], message_factory: Callable[..., Message]
+    ) -> None:
+        """429 and 503 are transient (Retry-After kept), 400 permanent, others still sent."""
+        transport = SendgridTransport(api_key=KEY, endpoint=serve_app(sendgrid_app([])))
+        recipients = ["throttle@a.org", "bad@a.org", "boom@a.org", "ok@a.org"]
+        results = await transport.send_many(
+            [message_factory(n, to=to) for n, to in enumerate(recipients)]
+        )
+        await transport.close()
+        assert isinstance(results[0], Transient)
+        assert results[0].retry_after == 11
+        assert isinstance(results[1], Permanent)
+        assert not results[1].bounce
+        assert isinstance(results[2], Transient)
+        assert isinstance(results[3], Sent)
+
+    async def test_bad_key_is_transient(
+        self, serve_app: Callable[[Any], str], message_factory: Callable[..., Message]
+    ) -> None:
+        """A refused key (401) is retried, not failed."""
+        transport = SendgridTransport(api_key="nope", endpoint=serve_app(sendgrid_app([])))
+        results = await transport.send_many([message_factory(1)])
+        await transport.close()
+        assert isinstance(results[0], Transient)
+
+    async def test_network_error_is_transient(
+        self, unused_port: int, message_factory: Callable[..., Message]
+    ) -> None:
+        """Nothing listening is Transient, never an exception."""
+        transport = SendgridTransport(api_key=KEY, endpoint=f"http://127.0.0.1:{unused_port}")
+        results = await transport.send_many([message_factory(1)])
+        await transport.close()
+        assert isinstance(results[0], Transient)
