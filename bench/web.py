@@ -1,0 +1,279 @@
+"""Web benchmark against a real `clippost serve` on loopback (SQLite, temporary data dir).
+
+Measures, each beside a trivial endpoint on the same server (`/healthz`: no I/O) as the
+ceiling, with httpx.AsyncClient and keep-alive:
+  1. sign-up with a 1 MB My Clippings.txt at 8 concurrent clients: p50/p95 latency
+     (target p95 < 300 ms on SQLite);
+  2. RFC 8058 one-click unsubscribe throughput (target >= 1,000 requests/s).
+
+The server runs without its in-process worker (`--no-worker`): the figures are the web
+path's (parse, store, queue), not the sender's (bench/send.py measures that). Sign-up rate
+limits are raised through the environment for the run.
+
+    .venv/bin/python bench/web.py [--signups 80] [--clients 8] [--unsubscribes 6000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from clippost.config import Settings
+from clippost.links import Links
+from clippost.subscriptions.tokens import Purpose
+
+# A fixed key so this script can mint the unsubscribe links the server accepts.
+SECRET = "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEF"  # noqa: S105
+CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+PREFERENCES = {
+    "cadence": "weekly",
+    "hour": "7",
+    "weekday": "0",
+    "day_of_month": "1",
+    "timezone": "Europe/Paris",
+    "per_email": "5",
+}
+
+
+@dataclass
+class Result:
+    name: str
+    latencies: list[float]  # seconds
+    elapsed: float
+    failures: int
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+    def percentile(self, share: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+
+def clippings_file(size: int) -> bytes:
+    """A Kindle-style file of about `size` bytes: 40 books, distinct highlights."""
+    parts: list[str] = []
+    total = index = 0
+    while total < size:
+        book = index % 40
+        text = f"Highlight number {index} of the benchmark, with words enough to be realistic. " * 3
+        entry = (
+            f"Benchmark Book {book} (Author {book})\r\n- Your Highlight on page {index % 300} | "
+            f"Location {index * 10}-{index * 10 + 3} | Added on Monday, 2 January 2023 10:00:00"
+            f"\r\n\r\n{text}\r\n==========\r\n"
+        )
+        parts.append(entry)
+        total += len(entry)
+        index += 1
+    return "".join(parts).encode()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server(data_dir: Path, port: int) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "CLIPPOST_DATA_DIR": str(data_dir),
+        "CLIPPOST_BASE_URL": f"http://127.0.0.1:{port}",
+        "CLIPPOST_SECRET_KEY": SECRET,
+        "CLIPPOST_SIGNUPS_PER_CLIENT_PER_HOUR": "1000000",
+        "CLIPPOST_EMAILS_PER_ADDRESS_PER_HOUR": "1000000",
+    }
+    env.pop("CLIPPOST_DATABASE_URL", None)
+    command = [sys.executable, "-m", "clippost", "serve", "--no-worker", "--host", "127.0.0.1"]
+    return subprocess.Popen(
+        [*command, "--port", str(port)],
+        cwd=data_dir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+async def wait_until_up(base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        for _ in range(200):
+            try:
+                if (await client.get("/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                await asyncio.sleep(0.05)
+    raise SystemExit("the server did not start")
+
+
+async def run_clients(
+    name: str,
+    base_url: str,
+    *,
+    clients: int,
+    requests: int,
+    call: Callable[[httpx.AsyncClient, int], Awaitable[bool]],
+    prepare: Callable[[httpx.AsyncClient], Awaitable[None]] | None = None,
+) -> Result:
+    """`requests` calls spread over `clients` keep-alive clients running at once."""
+    latencies: list[float] = []
+    failures = 0
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    sessions = [
+        httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) for _ in range(clients)
+    ]
+    if prepare is not None:
+        await asyncio.gather(*(prepare(session) for session in sessions))
+
+    async def worker(session: httpx.AsyncClient, start: int) -> None:
+        nonlocal failures
+        for number in range(start, requests, clients):
+            began = time.perf_counter()
+            ok = await call(session, number)
+            latencies.append(time.perf_counter() - began)
+            failures += 0 if ok else 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(session, i) for i, session in enumerate(sessions)))
+    elapsed = time.perf_counter() - began
+    await asyncio.gather(*(session.aclose() for session in sessions))
+    return Result(name, latencies, elapsed, failures)
+
+
+async def healthz(session: httpx.AsyncClient, _number: int) -> bool:
+    return (await session.get("/healthz")).status_code == 200
+
+
+async def take_csrf(session: httpx.AsyncClient) -> None:
+    page = await session.get("/")
+    found = CSRF.search(page.text)
+    if found is None:
+        raise SystemExit("no CSRF token on the landing page")
+    session.headers["x-bench-csrf"] = found.group(1)
+
+
+def signup_call(upload: bytes) -> Callable[[httpx.AsyncClient, int], Awaitable[bool]]:
+    async def call(session: httpx.AsyncClient, number: int) -> bool:
+        form = {
+            "email": f"reader{number}@example.org",
+            "csrf_token": session.headers["x-bench-csrf"],
+            **PREFERENCES,
+        }
+        files = {"file": ("My Clippings.txt", upload, "text/plain")}
+        response = await session.post("/signup", data=form, files=files)
+        return response.status_code == 303
+
+    return call
+
+
+def unsubscribe_call(paths: list[str]) -> Callable[[httpx.AsyncClient, int], Awaitable[bool]]:
+    body = b"List-Unsubscribe=One-Click"
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+
+    async def call(session: httpx.AsyncClient, number: int) -> bool:
+        response = await session.post(paths[number % len(paths)], content=body, headers=headers)
+        return response.status_code == 200
+
+    return call
+
+
+def unsubscribe_paths(base_url: str, subscribers: int) -> list[str]:
+    settings = Settings(_env_file=None, base_url=base_url, secret_key=SECRET)  # type: ignore[call-arg]
+    links = Links.from_settings(settings, SECRET)
+    now = datetime.now(UTC)
+    return [
+        links.url(Purpose.UNSUBSCRIBE, number, now=now).removeprefix(base_url)
+        for number in range(1, subscribers + 1)
+    ]
+
+
+def print_table(rows: list[tuple[Result, Result]]) -> None:
+    header = f"{'measure':<34}{'requests':>9}{'fail':>6}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}"
+    print(header)
+    print("-" * len(header))
+    for measured, ceiling in rows:
+        for result in (measured, ceiling):
+            print(
+                f"{result.name:<34}{len(result.latencies):>9}{result.failures:>6}"
+                f"{result.rate:>10.0f}{result.percentile(0.5):>9.1f}{result.percentile(0.95):>9.1f}"
+            )
+        print(
+            f"{'  ratio to ceiling (req/s)':<34}{'':>15}{measured.rate / ceiling.rate:>10.2f}"
+            f"{measured.percentile(0.5) / ceiling.percentile(0.5):>9.1f}x"
+            f"{measured.percentile(0.95) / ceiling.percentile(0.95):>8.1f}x"
+        )
+
+
+async def main(args: argparse.Namespace) -> int:
+    upload = clippings_file(1_000_000)
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="clippost-bench-") as folder:
+        server = start_server(Path(folder), port)
+        try:
+            await wait_until_up(base_url)
+            return await measure(args, base_url, upload)
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
+
+
+async def measure(args: argparse.Namespace, base_url: str, upload: bytes) -> int:
+    clients = args.clients
+    print(f"clippost web bench: {base_url}, SQLite, upload {len(upload) / 1e6:.2f} MB")
+    # Warm-up: imports, the first parse, SQLite pages.
+    await run_clients(
+        "warm-up", base_url, clients=1, requests=2, call=signup_call(upload), prepare=take_csrf
+    )
+    signups = await run_clients(
+        f"sign-up 1 MB, {clients} clients", base_url,
+        clients=clients, requests=args.signups, call=signup_call(upload), prepare=take_csrf,
+    )  # fmt: skip
+    ceiling_signup = await run_clients(
+        f"/healthz, {clients} clients",
+        base_url,
+        clients=clients,
+        requests=args.signups * 20,
+        call=healthz,
+    )
+    paths = unsubscribe_paths(base_url, args.signups)
+    unsubscribes = await run_clients(
+        f"one-click unsubscribe, {args.concurrency} clients", base_url,
+        clients=args.concurrency, requests=args.unsubscribes, call=unsubscribe_call(paths),
+    )  # fmt: skip
+    ceiling_unsubscribe = await run_clients(
+        f"/healthz, {args.concurrency} clients", base_url,
+        clients=args.concurrency, requests=args.unsubscribes, call=healthz,
+    )  # fmt: skip
+    print_table([(signups, ceiling_signup), (unsubscribes, ceiling_unsubscribe)])
+    p95 = signups.percentile(0.95)
+    print(f"\nsign-up p95 {p95:.0f} ms (target < 300): {'met' if p95 < 300 else 'NOT met'}")
+    rate = unsubscribes.rate
+    verdict = "met" if rate >= 1000 else "NOT met"
+    print(f"one-click unsubscribe {rate:.0f} req/s (target >= 1000): {verdict}")
+    return 1 if signups.failures or unsubscribes.failures else 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--signups", type=int, default=80)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--unsubscribes", type=int, default=6000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    sys.exit(asyncio.run(main(parser.parse_args())))

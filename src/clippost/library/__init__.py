@@ -1,0 +1,1 @@
+"""Library: a reader's books and highlights, merged by content identity."""

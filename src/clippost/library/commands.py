@@ -1,0 +1,81 @@
+"""`clippost import` and `clippost preview`: an operator's view of one reader's library.
+
+Both find the reader by address. `import` merges a file exactly as an upload from the
+manage page does (re-imports never duplicate); `preview` renders the next digest the
+planner would choose, and changes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+from clippost.addresses import normalise_email
+from clippost.config import Settings
+from clippost.db.base import utcnow
+from clippost.errors import BadInput, NotFound
+from clippost.library import service
+from clippost.library.upload import parse_upload
+from clippost.links import Links
+from clippost.outbox.render import render_payload
+from clippost.planner.service import preview_digest
+from clippost.runtime import open_runtime
+from clippost.subscriptions import repository as subscribers
+from clippost.subscriptions.context import ServiceContext
+
+_NO_READER = "No reader with the address {address} (they sign up on the home page first)."
+
+
+async def import_file(settings: Settings, email: str, path: Path, *, out: TextIO) -> int:
+    """Merge the highlights in `path` into the library of the reader at `email`."""
+    address = normalise_email(email)
+    data = _read(path)
+    # The operator is trusted with any size; the web's upload limit guards the public form.
+    library = parse_upload(data, max_bytes=max(len(data), 1))
+    async with open_runtime(settings, with_transport=False) as runtime:
+        ctx = ServiceContext(
+            settings=settings,
+            links=Links.from_settings(settings, runtime.secret_key),
+            now=utcnow(),
+        )
+        async with runtime.db.transaction() as session:
+            reader = await subscribers.by_email(session, address)
+            if reader is None:
+                raise NotFound(_NO_READER.format(address=address))
+            result = await service.upload_more(session, ctx, reader.id, library)
+    out.write(
+        f"{address}: added {result.new_highlights} new highlights from {result.new_books} "
+        f"new books; {result.total_highlights} highlights in the library\n"
+    )
+    return 0
+
+
+async def preview(settings: Settings, email: str, *, html: bool, out: TextIO) -> int:
+    """Print the reader's next digest (text, or HTML with --html) without sending it."""
+    address = normalise_email(email)
+    async with open_runtime(settings, with_transport=False) as runtime:
+        async with runtime.db.sessions() as session:
+            reader = await subscribers.by_email(session, address)
+        if reader is None:
+            raise NotFound(_NO_READER.format(address=address))
+        links = Links.from_settings(settings, runtime.secret_key)
+        payload = await preview_digest(runtime.db, reader.id, now=utcnow(), links=links)
+    if payload is None:
+        out.write(f"{address}: nothing to send (the library is empty or all discarded)\n")
+        return 1
+    rendered = render_payload("digest", payload)
+    out.write(f"Subject: {rendered.subject}\n\n")
+    out.write(rendered.html if html else rendered.text)
+    out.write("\n")
+    return 0
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise BadInput(f"No file at {path}.") from exc
+    except IsADirectoryError as exc:
+        raise BadInput(f"{path} is a folder; give the path of the highlights file.") from exc
+    except OSError as exc:
+        raise BadInput(f"Cannot read {path}: {exc.strerror}.") from exc

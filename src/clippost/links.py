@@ -1,0 +1,68 @@
+"""Every URL clippost puts in a page or an email: signed, purpose-scoped tokens (invariant 7).
+
+Confirm, add-import and manage links expire; unsubscribe, favourite and discard links in
+digests do not (a reader may act on an old email), but they only ever do that one thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import quote
+
+from clippost.config import Settings
+from clippost.subscriptions.tokens import Purpose, TokenData, make_token, read_token
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    base_url: str
+    secret_key: str
+    confirm_ttl: timedelta
+    manage_ttl: timedelta
+    old_secret_keys: tuple[str, ...] = ()
+    unsubscribe_mailbox: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, secret_key: str) -> Links:
+        return cls(
+            base_url=settings.base_url,
+            secret_key=secret_key,
+            confirm_ttl=timedelta(hours=settings.confirm_link_hours),
+            manage_ttl=timedelta(minutes=settings.manage_link_minutes),
+            old_secret_keys=tuple(k.get_secret_value() for k in settings.old_secret_keys),
+            unsubscribe_mailbox=settings.mail_from,
+        )
+
+    def token(self, purpose: Purpose, subject: int, *, now: datetime, extra: str = "") -> str:
+        ttl = {
+            Purpose.CONFIRM: self.confirm_ttl,
+            Purpose.ADD_IMPORT: self.confirm_ttl,
+            Purpose.MANAGE: self.manage_ttl,
+        }.get(purpose)
+        return make_token(self.secret_key, purpose, str(subject), now=now, ttl=ttl, extra=extra)
+
+    def read(self, purpose: Purpose, token: str, *, now: datetime) -> TokenData:
+        """The token's data; raises InvalidLink for forged, altered, expired or mis-scoped."""
+        return read_token(
+            self.secret_key, purpose, token, now=now, old_secrets=self.old_secret_keys
+        )
+
+    def url(self, purpose: Purpose, subject: int, *, now: datetime, extra: str = "") -> str:
+        token = self.token(purpose, subject, now=now, extra=extra)
+        return f"{self.base_url}/{_PATHS[purpose]}/{token}"
+
+    def mailto_unsubscribe(self, subscriber_id: int, *, now: datetime) -> str:
+        token = self.token(Purpose.UNSUBSCRIBE, subscriber_id, now=now)
+        return f"mailto:{self.unsubscribe_mailbox}?subject={quote('unsubscribe ' + token)}"
+
+
+# URL path of each purpose; the web routes mount exactly these.
+_PATHS = {
+    Purpose.CONFIRM: "confirm",
+    Purpose.ADD_IMPORT: "add",
+    Purpose.MANAGE: "manage",
+    Purpose.UNSUBSCRIBE: "unsubscribe",
+    Purpose.FAVOURITE: "favourite",
+    Purpose.DISCARD: "discard",
+}

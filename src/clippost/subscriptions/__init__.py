@@ -1,0 +1,1 @@
+"""Subscriptions: the reader lifecycle, signed links, rate limits."""

@@ -1,0 +1,83 @@
+"""Fixed-window rate limits held in the database, so they hold across processes and machines.
+
+One statement per check: an upsert that either opens a new window (count 1) or counts one
+more event in the current one, and returns the count. PostgreSQL takes a row lock for the
+conflicting key, so concurrent checks of the same key queue behind each other and each sees
+the previous one's count; SQLite serializes writers (BEGIN IMMEDIATE). The check runs inside
+the caller's transaction: when the request fails (or is refused), its count rolls back with
+it, so only events that really happened are counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, literal
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clippost.errors import RateLimited
+from clippost.models import RateLimitWindow
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    key: str
+    allowed: int
+    window: timedelta
+    refusal: str  # what the reader is told, before "Please try again after ..."
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    count: int
+    window_start: datetime
+
+
+async def hit(session: AsyncSession, limit: Limit, *, now: datetime) -> None:
+    """Count one event under `limit`; raises RateLimited when it is one too many."""
+    counted = await count_event(session, limit.key, window=limit.window, now=now)
+    if counted.count > limit.allowed:
+        retry_at = counted.window_start + limit.window
+        raise RateLimited(f"{limit.refusal} Please try again after {_minutes(retry_at, now)}.")
+
+
+async def count_event(
+    session: AsyncSession, key: str, *, window: timedelta, now: datetime
+) -> Count:
+    """Add one event to `key`'s current window (opening a new one if it expired)."""
+    table = RateLimitWindow.__table__
+    expired = table.c.window_start <= now - window
+    # Typed like the column, so both drivers bind it as the UTC timestamp it is.
+    opened = literal(now, type_=table.c.window_start.type)
+    statement = (
+        _insert(session)
+        .values(key=key, window_start=now, count=1)
+        .on_conflict_do_update(
+            index_elements=[table.c.key],
+            # Both dialects evaluate every SET expression against the row as it was.
+            set_={
+                "count": case((expired, 1), else_=table.c.count + 1),
+                "window_start": case((expired, opened), else_=table.c.window_start),
+            },
+        )
+        .returning(table.c.count, table.c.window_start)
+    )
+    row = (await session.execute(statement)).one()
+    count, window_start = row
+    return Count(count=int(count), window_start=window_start)
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    if dialect == "postgresql":
+        return pg_insert(RateLimitWindow)
+    return sqlite_insert(RateLimitWindow)
+
+
+def _minutes(retry_at: datetime, now: datetime) -> str:
+    minutes = max(1, int((retry_at - now).total_seconds() // 60) + 1)
+    return "a minute" if minutes == 1 else f"{minutes} minutes"

@@ -1,0 +1,1 @@
+"""Web: FastAPI routes and server-rendered pages."""

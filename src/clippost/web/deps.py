@@ -1,0 +1,198 @@
+"""What every route needs: the runtime, a service context, bounded form reading, pages.
+
+Routes stay thin: parse input with these helpers, call one service function inside
+`transaction()`, return a page. The transaction commits when its block ends, before the
+response is built, so a reader never sees a page for a change that was not stored.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.types import Message
+
+from clippost.clippings.models import Library
+from clippost.config import Settings
+from clippost.errors import BadInput, PayloadTooLarge
+from clippost.library.upload import parse_upload
+from clippost.links import Links
+from clippost.runtime import Runtime
+from clippost.subscriptions.service import Preferences, ServiceContext
+from clippost.web.security import CSRF_FIELD, CsrfTokens, csrf_cookie_name
+from clippost.web.timefmt import local_datetime, local_hour
+
+TEMPLATES = Path(__file__).parent / "templates"
+# Room for the form's text fields and multipart framing around an upload.
+FORM_OVERHEAD_BYTES = 64 * 1024
+# Forms without a file (preferences, buttons) never need more than this.
+SMALL_FORM_BYTES = 16 * 1024
+PREFERENCE_FIELDS = (
+    "cadence",
+    "hour",
+    "weekday",
+    "day_of_month",
+    "timezone",
+    "per_email",
+    "paused_until",
+)
+
+
+@functools.cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,  # every page: nothing a reader uploaded can become markup
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["local_datetime"] = local_datetime
+    env.filters["local_hour"] = local_hour
+    return env
+
+
+def runtime(request: Request) -> Runtime:
+    value: Runtime = request.app.state.runtime
+    return value
+
+
+def settings(request: Request) -> Settings:
+    return runtime(request).settings
+
+
+def links(request: Request) -> Links:
+    value: Links = request.app.state.links
+    return value
+
+
+def context(request: Request) -> ServiceContext:
+    return ServiceContext(settings=settings(request), links=links(request), now=datetime.now(UTC))
+
+
+@asynccontextmanager
+async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
+    async with runtime(request).db.transaction() as session:
+        yield session
+
+
+def render(
+    request: Request, template: str, values: dict[str, Any] | None = None, *, status: int = 200
+) -> HTMLResponse:
+    """A page: the template with the values every page uses (site name, CSRF token)."""
+    page = (
+        _environment()
+        .get_template(template)
+        .render(
+            site_name=settings(request).site_name,
+            csrf_field=CSRF_FIELD,
+            csrf_token=_csrf(request).token_for(request.state.csrf_cookie),
+            **(values or {}),
+        )
+    )
+    return HTMLResponse(page, status_code=status)
+
+
+def render_plain(template: str, values: dict[str, Any]) -> str:
+    """A page body without a request (error pages rendered before the app has state)."""
+    return _environment().get_template(template).render(csrf_field=CSRF_FIELD, **values)
+
+
+def _csrf(request: Request) -> CsrfTokens:
+    value: CsrfTokens = request.app.state.csrf
+    return value
+
+
+async def read_form(request: Request, *, limit: int, csrf: bool = True) -> FormData:
+    """The POSTed form, refused (413) past `limit` bytes, from Content-Length at once and
+    while streaming; then the CSRF check unless the caller proves itself otherwise."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(request)
+    bounded = Request(request.scope, _bounded_receive(request, limit))
+    form = await bounded.form(max_files=1, max_fields=32)
+    if csrf:
+        check_csrf(request, form)
+    return form
+
+
+def check_csrf(request: Request, form: FormData) -> None:
+    cookie = request.cookies.get(csrf_cookie_name(https=_https(request)))
+    submitted = form.get(CSRF_FIELD)
+    _csrf(request).verify(cookie, submitted if isinstance(submitted, str) else None)
+
+
+def _https(request: Request) -> bool:
+    return settings(request).base_url.startswith("https://")
+
+
+def _bounded_receive(request: Request, limit: int) -> Any:
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _too_large(request)
+        return message
+
+    return receive
+
+
+def _too_large(request: Request) -> PayloadTooLarge:
+    mb = settings(request).max_upload_mb
+    return PayloadTooLarge(
+        f"That file is too large: the limit is {mb:g} MB. Export fewer books, or split the "
+        "file, and upload each part."
+    )
+
+
+def text_field(form: FormData, name: str) -> str:
+    """A text field's value; a missing one is empty, a file sent in its place is refused."""
+    value = form.get(name, "")
+    if not isinstance(value, str):
+        raise BadInput(f"The field {name!r} must be text, not a file.")
+    return value
+
+
+def preferences(form: FormData) -> Preferences:
+    return Preferences.from_form({name: text_field(form, name) for name in PREFERENCE_FIELDS})
+
+
+async def uploaded_library(request: Request, form: FormData) -> Library:
+    """The uploaded file, parsed in a worker thread so the event loop keeps serving."""
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise BadInput(
+            "Choose your highlights file (My Clippings.txt, or the Kindle app's notebook "
+            "export) and try again."
+        )
+    try:
+        data = await upload.read()
+    finally:
+        await upload.close()  # its spooled temporary file goes now, not at garbage collection
+    limit = settings(request).max_upload_bytes
+    return await anyio.to_thread.run_sync(functools.partial(parse_upload, data, max_bytes=limit))
+
+
+def client_ip(request: Request) -> str:
+    """The address rate limits count: the socket's peer, or the last X-Forwarded-For hop
+    when the operator says a trusted proxy (which appends the real peer) is in front."""
+    if settings(request).trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-1][:64]
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,40 @@
+"""Unsubscribe links: GET shows one button; POST unsubscribes at once.
+
+The same URL takes the RFC 8058 one-click POST that mail providers send from the
+`List-Unsubscribe-Post` header: body `List-Unsubscribe=One-Click`, no cookies, so no CSRF
+token; the signed, purpose-scoped URL is the proof. It answers 200 with a short text, never
+a redirect (providers do not follow one).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from clippost.subscriptions.service import unsubscribe
+from clippost.subscriptions.tokens import Purpose
+from clippost.web import deps
+
+router = APIRouter()
+
+
+@router.get("/unsubscribe/{token}")
+async def unsubscribe_page(request: Request, token: str) -> Response:
+    deps.links(request).read(Purpose.UNSUBSCRIBE, token, now=datetime.now(UTC))
+    return deps.render(request, "unsubscribe.html", {"action": f"/unsubscribe/{token}"})
+
+
+@router.post("/unsubscribe/{token}")
+async def unsubscribe_submit(request: Request, token: str) -> Response:
+    form = await deps.read_form(request, limit=deps.SMALL_FORM_BYTES, csrf=False)
+    one_click = form.get("List-Unsubscribe") == "One-Click"
+    if not one_click:
+        deps.check_csrf(request, form)
+    async with deps.transaction(request) as session:
+        await unsubscribe(session, deps.context(request), token)
+    if one_click:
+        return PlainTextResponse("You are unsubscribed.\n")
+    return deps.render(request, "unsubscribed.html")

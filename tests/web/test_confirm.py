@@ -1,0 +1,110 @@
+"""Confirmation and add-highlights links: one button on GET, the change on POST."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from clippost.models import SubscriberStatus
+from clippost.subscriptions.tokens import Purpose
+
+
+class TestConfirm:
+    async def test_get_shows_a_button_and_changes_nothing(self, web):
+        """Opening the link (as a link scanner would) confirms nothing."""
+        await web.sign_up("reader@example.org")
+        link = await web.last_link("confirm", "confirm_url")
+        before = await web.counts()
+        page = await web.client.get(link)
+        assert page.status_code == 200
+        assert f'action="{link}"' in page.text
+        assert "<button" in page.text
+        assert await web.counts() == before
+        subscriber = await web.subscriber("reader@example.org")
+        assert subscriber.status == SubscriberStatus.PENDING
+
+    async def test_post_confirms_and_imports(self, web):
+        """Pressing the button confirms the address and imports the uploaded highlights."""
+        await web.sign_up("reader@example.org")
+        link = await web.last_link("confirm", "confirm_url")
+        page = await web.post_form(link, csrf_from=link)
+        assert page.status_code == 200
+        assert "You are subscribed" in page.text
+        assert "3 highlights" in page.text
+        assert "2 books" in page.text
+        counts = await web.counts()
+        assert counts["highlights"] == 3
+        subscriber = await web.subscriber("reader@example.org")
+        assert subscriber.status == SubscriberStatus.CONFIRMED
+
+    async def test_first_email_time_is_in_the_readers_timezone(self, web):
+        """The page gives the first email's date and hour in the reader's own timezone."""
+        await web.sign_up("reader@example.org", timezone="America/New_York", hour="6")
+        link = await web.last_link("confirm", "confirm_url")
+        page = await web.post_form(link, csrf_from=link)
+        subscriber = await web.subscriber("reader@example.org")
+        local = subscriber.next_slot_at.astimezone(ZoneInfo("America/New_York"))
+        assert local.hour == 6
+        assert f"{local.day} {local:%B %Y} at 06:00" in page.text
+        assert "America/New_York" in page.text
+
+    async def test_page_previews_highlights(self, web):
+        """The page shows what the first email will contain."""
+        await web.sign_up("reader@example.org")
+        link = await web.last_link("confirm", "confirm_url")
+        page = await web.post_form(link, csrf_from=link)
+        assert "What your first email will contain" in page.text
+        assert "Marcus Aurelius" in page.text or "Henry David Thoreau" in page.text
+
+    async def test_confirming_twice_imports_once(self, web):
+        """A second press shows the same summary and imports nothing twice."""
+        await web.sign_up("reader@example.org")
+        link = await web.last_link("confirm", "confirm_url")
+        first = await web.post_form(link, csrf_from=link)
+        second = await web.post_form(link, csrf_from=link)
+        assert second.status_code == 200
+        assert "3 highlights" in first.text
+        assert "3 highlights" in second.text
+        assert (await web.counts())["highlights"] == 3
+
+    async def test_expired_link_gets_a_clear_page(self, web):
+        """A confirmation link past its lifetime: 400 page, nothing confirmed."""
+        await web.sign_up("reader@example.org")
+        subscriber_id = await web.subscriber_id("reader@example.org")
+        pending = (await web.outbox("confirm"))[-1].payload["confirm_url"]
+        extra_source = web.app.state.links.read(
+            Purpose.CONFIRM, pending.rsplit("/", 1)[1], now=datetime.now(UTC)
+        ).extra
+        old = datetime.now(UTC) - timedelta(days=30)
+        link = web.link(Purpose.CONFIRM, subscriber_id, now=old, extra=extra_source)
+        before = await web.counts()
+        for response in (await web.client.get(link), await web.post_form(link)):
+            assert response.status_code == 400
+            assert "expired" in response.text.lower()
+        assert await web.counts() == before
+
+
+class TestAddImport:
+    async def _offer(self, web) -> str:
+        await web.confirmed_reader("reader@example.org")
+        more = web.clippings_file(("Dune", "Frank Herbert", ["Fear is the mind-killer."]))
+        await web.sign_up("reader@example.org", more)
+        return await web.last_link("already_subscribed_import", "add_url")
+
+    async def test_get_shows_a_button_and_changes_nothing(self, web):
+        """Opening the add link adds nothing."""
+        link = await self._offer(web)
+        before = await web.counts()
+        page = await web.client.get(link)
+        assert page.status_code == 200
+        assert "Add them to my library" in page.text
+        assert await web.counts() == before
+
+    async def test_post_adds_the_new_highlights(self, web):
+        """Pressing the button adds the new highlights and says how many."""
+        link = await self._offer(web)
+        page = await web.post_form(link, csrf_from=link)
+        assert page.status_code == 200
+        assert "1 new highlight from 1 new book" in page.text
+        assert "4 highlights" in page.text
+        assert (await web.counts())["highlights"] == 4
