@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -87,7 +87,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clippost.web.server import serve
 
         return serve(settings, host=args.host, port=args.port, with_worker=not args.no_worker)
-    return asyncio.run(_dispatch_async(args, settings))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(_dispatch_async(args, settings))
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (not on Windows): a worker spends a good
+    part of each message in the event loop, and uvloop's costs less. Else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def _dispatch_async(args: argparse.Namespace, settings: Settings) -> int:

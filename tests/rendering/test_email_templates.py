@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -281,6 +282,14 @@ class TestDigest:
         assert len(quotes) == 2
         assert "> The obstacle is the way, number 1." in email.text
 
+    def test_subject_is_in_the_html_title_and_context_left_alone(self) -> None:
+        """The subject reaches the HTML <title>; the caller's context is not changed."""
+        context = digest_context()
+        before = dict(context)
+        email = render_email("digest", context)
+        assert f"<title>{email.subject}</title>" in email.html
+        assert context == before
+
     def test_footer_has_manage_and_unsubscribe(self) -> None:
         """The footer links to the manage page and to unsubscribe, in both bodies."""
         email = render_email("digest", digest_context())
@@ -414,6 +423,17 @@ class TestFilters:
     def test_one_line_collapses_whitespace(self) -> None:
         """one_line turns any run of breaks and spaces into one space and trims."""
         assert one_line("  a\r\n\t b \u2028 c ") == "a b c"
+
+    @given(
+        value=st.text(max_size=60)
+        | st.lists(
+            st.sampled_from(["a", " ", "  ", "\t", "\r\n", "\xa0", "\u2028", "\x85", "\u3000"])
+        ).map("".join)
+    )
+    def test_one_line_fast_path_agrees_with_the_regexes(self, value: str) -> None:
+        """For any text, one_line gives what the two regexes alone give."""
+        slow = re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f\x7f\x85\u2028\u2029]+", " ", value))
+        assert one_line(value) == slow.strip()
 
     def test_when_uses_the_moment_offset_without_a_zone(self) -> None:
         """Without a timezone, a time is shown on its own clock and labelled so."""

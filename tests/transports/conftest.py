@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,6 +88,44 @@ class Scripted:
         return "250 2.0.0 OK queued"
 
 
+@dataclass
+class Pipelining(Scripted):
+    """Scripted, on a server that offers PIPELINING (RFC 2920; aiosmtpd reads commands line
+    by line, so it serves a pipelining client as it is). For each MAIL it records whether the
+    RCPT and DATA of that transaction had already arrived with it (the client pipelined),
+    for each body whether the next MAIL came with it; MAIL from a sender starting with
+    "deferred" is refused with 451."""
+
+    grouped: list[bool] = field(default_factory=list)
+    carried: list[bool] = field(default_factory=list)  # next MAIL came with this body
+
+    async def handle_EHLO(
+        self,
+        server: SMTPServer,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname  # the 5-argument hook is responsible for it
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_MAIL(
+        self, server: SMTPServer, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        buffered = bytes(getattr(server._reader, "_buffer", b""))
+        self.grouped.append(b"RCPT TO:" in buffered and b"DATA\r\n" in buffered)
+        if address.startswith("deferred"):
+            return "451 4.3.0 sender deferred"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        self.carried.append(b"MAIL FROM:" in bytes(getattr(server._reader, "_buffer", b"")))
+        return await super().handle_DATA(server, session, envelope)
+
+
 class CountingController(Controller):
     """An aiosmtpd controller that counts the connections it accepts."""
 
@@ -119,6 +158,83 @@ def start_smtp() -> Iterator[Callable[..., CountingController]]:
     yield start
     for controller in started:
         controller.stop()
+
+
+Reply = Callable[[bytes], bytes | None]
+HANG_UP = b"<hang up>"  # a RawSmtp answer ending in this closes the connection after it
+
+
+class RawSmtp:
+    """A few lines of SMTP server on loopback that say whatever `script` says, for replies
+    aiosmtpd never gives (354 after a refused RCPT, a reply out of turn, multiline replies).
+
+    `script(line)` gets each command line (without CRLF) and returns the bytes to write, or
+    None for the default answer: EHLO offers PIPELINING, MAIL, RCPT and RSET get 250, DATA
+    354, QUIT 221. After a 354 the body is read up to CRLF "." CRLF, kept in `bodies`, and
+    answered with `script(b"<body>")` (default 250). An answer ending in HANG_UP closes the
+    connection once the rest is written."""
+
+    def __init__(self, script: Reply | None = None) -> None:
+        self.script = script or (lambda line: None)
+        self.connections = 0
+        self.commands: list[bytes] = []
+        self.bodies: list[bytes] = []
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> RawSmtp:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    def _answer(self, line: bytes) -> bytes:
+        scripted = self.script(line)
+        if scripted is not None:
+            return scripted
+        verb = line[:4].upper()
+        if verb == b"EHLO":
+            return b"250-raw.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+        if verb == b"DATA":
+            return b"354 go ahead\r\n"
+        if verb == b"QUIT":
+            return b"221 bye\r\n"
+        return b"250 2.0.0 OK\r\n"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        writer.write(b"220 raw.test ready\r\n")
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while line := (await reader.readline()).rstrip(b"\r\n"):
+                self.commands.append(line)
+                answer = self._answer(line)
+                if answer.startswith(b"354"):
+                    writer.write(answer)
+                    self.bodies.append(await reader.readuntil(b"\r\n.\r\n"))
+                    answer = self._answer(b"<body>")
+                writer.write(answer.removesuffix(HANG_UP))
+                if line.upper() == b"QUIT" or answer.endswith(HANG_UP):
+                    break
+                await writer.drain()
+        writer.close()
+
+
+@pytest.fixture
+async def raw_smtp() -> AsyncIterator[Callable[..., Awaitable[RawSmtp]]]:
+    """Start RawSmtp servers in the test's event loop (stopped at the end of the test)."""
+    started: list[RawSmtp] = []
+
+    async def start(script: Reply | None = None) -> RawSmtp:
+        server = await RawSmtp(script).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        await server.stop()
 
 
 @pytest.fixture(scope="session")

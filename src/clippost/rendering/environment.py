@@ -40,10 +40,9 @@ class RenderedEmail:
 def render_email(kind: str, context: Mapping[str, Any]) -> RenderedEmail:
     """Render one email of `kind` (one of EMAIL_KINDS) with `context`."""
     text_template, html_template = _templates(kind)
-    subject = one_line(
-        "".join(text_template.blocks["subject"](text_template.new_context(dict(context))))
-    )
-    full = {**context, "email_subject": subject}
+    full = dict(context)
+    subject = one_line("".join(text_template.blocks["subject"](text_template.new_context(full))))
+    full["email_subject"] = subject
     return RenderedEmail(
         subject=subject, text=text_template.render(full), html=html_template.render(full)
     )
@@ -83,7 +82,13 @@ def email_environment() -> Environment:
 
 def one_line(value: object) -> str:
     """`value` as a single line: every line break or control character becomes a space."""
-    return _SPACES.sub(" ", _LINE_BREAKS.sub(" ", str(value))).strip()
+    text = str(value)
+    # str.isprintable() is False for every control, line break and Unicode space but the
+    # ASCII one: a printable text needs at most its runs of spaces folded. This is the case
+    # of nearly every title, in a fraction of the time of the two regexes.
+    if text.isprintable() and "  " not in text:
+        return text.strip()
+    return _SPACES.sub(" ", _LINE_BREAKS.sub(" ", text)).strip()
 
 
 def duration(value: timedelta | float) -> str:
