@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
 import httpx
 from sqlalchemy import select
 
-from clippost.models import Highlight, SubscriberStatus, Suppression
+from clippost.models import Highlight, OutboxState, SubscriberStatus, Suppression
+from clippost.outbox.enqueue import enqueue
 from clippost.subscriptions.tokens import Purpose
+
+ONE_CLICK = b"List-Unsubscribe=One-Click"
+FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
 async def _unsubscribe_link(web) -> str:
@@ -96,6 +103,53 @@ class TestUnsubscribe:
         )
         assert response.status_code == 400
         assert await _status(web) == SubscriberStatus.CONFIRMED
+
+    async def test_one_click_cancels_the_queued_digest(self, web):
+        """A one-click POST cancels the reader's queued digest and suppresses the address."""
+        link = await _unsubscribe_link(web)
+        subscriber_id = await web.subscriber_id("reader@example.org")
+        async with web.db.transaction() as session:
+            await enqueue(
+                session,
+                kind="digest",
+                recipient="reader@example.org",
+                idempotency_key=f"digest:{subscriber_id}:next",
+                payload={},
+                due_at=datetime.now(UTC),
+                domain="clippost.test",
+                subscriber_id=subscriber_id,
+            )
+        response = await web.client.post(link, content=ONE_CLICK, headers=FORM)
+        assert response.status_code == 200
+        (digest,) = await web.outbox("digest")
+        assert (digest.state, digest.last_error) == (OutboxState.CANCELLED, "unsubscribed")
+        async with web.db.transaction() as session:
+            assert await session.scalar(select(Suppression.reason)) == "unsubscribed"
+
+    async def test_concurrent_one_clicks_all_commit(self, web):
+        """Many readers' one-click POSTs at once: each answers 200 after its change is stored."""
+        emails = [f"reader{n}@example.org" for n in range(6)]
+        for email in emails:
+            await web.sign_up(email)
+        links = [web.link(Purpose.UNSUBSCRIBE, await web.subscriber_id(e)) for e in emails]
+        responses = await asyncio.gather(
+            *(web.client.post(link, content=ONE_CLICK, headers=FORM) for link in links * 2)
+        )
+        assert [r.status_code for r in responses] == [200] * len(links) * 2
+        for email in emails:
+            assert (await web.subscriber(email)).status == SubscriberStatus.UNSUBSCRIBED
+        async with web.db.transaction() as session:
+            suppressed = (await session.scalars(select(Suppression.reason))).all()
+        assert suppressed == ["unsubscribed"] * len(emails)
+
+    async def test_one_click_carries_the_security_headers(self, web):
+        """The one-click answer has the same security headers as every page."""
+        link = await _unsubscribe_link(web)
+        response = await web.client.post(link, content=ONE_CLICK, headers=FORM)
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert response.headers["cache-control"] == "no-store"
 
 
 class TestFeedbackLinks:

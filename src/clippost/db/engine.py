@@ -7,17 +7,25 @@ another. Within one process an asyncio lock queues writers before they reach SQL
 wait in order instead of sleeping in SQLite's busy handler.
 PostgreSQL runs with a connection pool; claiming uses `FOR UPDATE SKIP LOCKED`
 (see outbox/repository.py).
+
+Group commit (`Database.commit_together`): small writes of one kind that arrive at once (a
+burst of one-click unsubscribes) share one write transaction instead of queueing for the
+write lock one by one; each caller still returns only after its own change has committed.
+On a SQLite file that transaction runs on a writer thread with a plain sqlite3 connection
+(same pragmas, same BEGIN IMMEDIATE, under the same write lock): through aiosqlite every
+statement is several round trips between the event loop and the driver's thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -28,6 +36,16 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Items one group-commit transaction takes at most; the rest wait for the next one. Batch
+# writes may bind one parameter per item (an IN list): this stays under SQLite's oldest
+# limit of 999 host parameters.
+GROUP_COMMIT_LIMIT = 500
+
+T = TypeVar("T")
+# Applies a batch of items inside the transaction whose connection it is given; never
+# commits. Synchronous, so that one function runs on the SQLite writer thread and, through
+# `AsyncConnection.run_sync`, on PostgreSQL.
+BatchWrite = Callable[[Connection, Sequence[T]], None]
 
 
 class Database:
@@ -39,6 +57,8 @@ class Database:
         self.engine = _create_engine(url, echo=echo, pool_size=pool_size)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock()
+        self._groups: dict[object, GroupCommit[Any]] = {}
+        self._writer: _SqliteWriter | None = None
 
     @property
     def dialect(self) -> str:
@@ -59,8 +79,160 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
+    async def run_write(self, write: Callable[[Connection], None]) -> None:
+        """Run a synchronous write in a transaction of its own, committed on return."""
+        if self.is_sqlite and _is_file(self.url):
+            if self._writer is None:
+                self._writer = _SqliteWriter(self.url, echo=self.engine.echo)
+            async with self._write_lock:
+                await self._writer.run(write)
+            return
+        async with self.transaction() as session:
+            connection = await session.connection()
+            await connection.run_sync(write)
+
+    async def commit_together(self, write: BatchWrite[T], item: T) -> None:
+        """Apply `item` with `write`, in one transaction shared with the callers of the same
+        `write` waiting at this moment; return once that transaction has committed."""
+        group = self._groups.get(write)
+        if group is None:
+            group = self._groups[write] = GroupCommit(self, write)
+        await group.submit(item)
+
     async def dispose(self) -> None:
+        if self._writer is not None:
+            self._writer.dispose()
+            self._writer = None
         await self.engine.dispose()
+
+
+class _SqliteWriter:
+    """Runs whole write transactions on one thread, with a synchronous sqlite3 connection.
+
+    One round trip to the thread per transaction, where aiosqlite makes three or four per
+    statement (cursor, execute, fetch, close), each paid on the event loop and often spent
+    waiting for the GIL. Callers hold `Database._write_lock`, so in this process it never
+    competes with the async engine's writers; other processes wait in BEGIN IMMEDIATE.
+    """
+
+    def __init__(self, url: str, *, echo: bool) -> None:
+        sync_url = make_url(url).set(drivername="sqlite")
+        self.engine: Engine = create_engine(
+            sync_url,
+            echo=echo,
+            pool_size=1,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+        _configure_sqlite(self.engine)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clippost-sqlite")
+
+    async def run(self, write: Callable[[Connection], None]) -> None:
+        future = asyncio.get_running_loop().run_in_executor(self._thread, self._commit, write)
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # A thread cannot be interrupted: let the transaction end (commit or roll back)
+            # before the caller gives up the write lock.
+            await asyncio.wait([future])
+            raise
+
+    def _commit(self, write: Callable[[Connection], None]) -> None:
+        with self.engine.begin() as connection:
+            write(connection)
+
+    def dispose(self) -> None:
+        self._thread.shutdown(wait=True)
+        self.engine.dispose()
+
+
+class GroupCommit(Generic[T]):
+    """Coalesces concurrent writes of one kind into one transaction (group commit).
+
+    Callers queue their item and wait on a future. One flusher task at a time takes every
+    queued item, applies them together in one `Database.run_write` transaction and resolves
+    their futures only after it has committed. While it holds the write lock new items queue
+    up, so the batch size follows the load: one item when idle, many under a burst, with no
+    timer and no added latency. A batch that fails is retried item by item, each in its own
+    transaction, so one bad item fails only its own caller. A caller that goes away before
+    its batch is taken (a dropped connection) is skipped: nothing is written for an answer
+    nobody receives.
+    """
+
+    def __init__(
+        self, db: Database, write: BatchWrite[T], *, limit: int = GROUP_COMMIT_LIMIT
+    ) -> None:
+        self._db = db
+        self._write = write
+        self._limit = limit
+        self._queued: list[tuple[T, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued.append((item, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush(), name="clippost-group-commit")
+        await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._queued:
+                batch = self._queued[: self._limit]
+                del self._queued[: self._limit]
+                await self._commit([entry for entry in batch if not entry[1].done()])
+        finally:
+            self._flusher = None
+            # Only reached with items left when this task itself was cancelled (shutdown).
+            for _, future in self._queued:
+                future.cancel()
+            self._queued.clear()
+
+    async def _commit(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
+        try:
+            await self._commit_batch(batch)
+        except BaseException:
+            # This task was cancelled (shutdown): no caller may wait for ever.
+            for _, future in batch:
+                if not future.done():
+                    future.cancel()
+            raise
+
+    async def _commit_batch(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
+        if not batch:
+            return
+        try:
+            await self._apply([item for item, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0][1], exc)
+                return
+            for item, future in batch:
+                _settle(future, await self._alone(item))
+        else:
+            for _, future in batch:
+                _settle(future, None)
+
+    async def _alone(self, item: T) -> Exception | None:
+        try:
+            await self._apply([item])
+        except Exception as exc:
+            return exc
+        return None
+
+    async def _apply(self, items: Sequence[T]) -> None:
+        def write(connection: Connection) -> None:
+            self._write(connection, items)
+
+        await self._db.run_write(write)
+
+
+def _settle(future: asyncio.Future[None], error: Exception | None) -> None:
+    if future.done():  # its caller was cancelled while the batch ran
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 def _create_engine(url: str, *, echo: bool, pool_size: int) -> AsyncEngine:
@@ -78,7 +250,17 @@ def _create_sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
     engine = create_async_engine(
         url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     )
-    sync_engine = engine.sync_engine
+    _configure_sqlite(engine.sync_engine)
+    return engine
+
+
+def _is_file(url: str) -> bool:
+    database = make_url(url).database or ""
+    return bool(database) and ":memory:" not in database and "mode=memory" not in url
+
+
+def _configure_sqlite(sync_engine: Engine) -> None:
+    """WAL, a busy timeout and BEGIN IMMEDIATE on every connection the engine opens."""
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -95,5 +277,3 @@ def _create_sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
