@@ -1,9 +1,10 @@
 """The web app: `create_app(settings)` builds it; its lifespan opens the runtime.
 
 Settings are passed in (tests build a fresh app per test). The lifespan opens the database
-(migrations applied), and, with `with_worker`, runs the outbox worker as a task in the same
-process (the embedded default: one process serves pages and sends mail) and stops it
-cleanly on shutdown: it stops claiming and finishes or releases what it holds.
+(migrations applied) and the processes that parse uploads (`parse_processes`), and, with
+`with_worker`, runs the outbox worker as a task in the same process (the embedded default:
+one process serves pages and sends mail) and stops it cleanly on shutdown: it stops
+claiming and finishes or releases what it holds.
 """
 
 from __future__ import annotations
@@ -68,10 +69,14 @@ def _lifespan(
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(settings, with_transport=with_worker) as runtime:
+        async with (
+            open_runtime(settings, with_transport=with_worker) as runtime,
+            _upload_parsers(settings) as parsers,
+        ):
             app.state.runtime = runtime
             app.state.links = Links.from_settings(settings, runtime.secret_key)
             app.state.csrf = CsrfTokens(runtime.secret_key)
+            app.state.parsers = parsers
             if not with_worker:
                 yield
                 return
@@ -79,6 +84,15 @@ def _lifespan(
                 yield
 
     return lifespan
+
+
+@asynccontextmanager
+async def _upload_parsers(settings: Settings) -> AsyncIterator[deps.UploadParsers]:
+    parsers = deps.UploadParsers(settings.parse_processes)
+    try:
+        yield parsers
+    finally:
+        await parsers.aclose()
 
 
 @asynccontextmanager

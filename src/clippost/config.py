@@ -159,6 +159,15 @@ class Settings(BaseSettings):
         False,
         description="Take the client address from X-Forwarded-For (behind a trusted proxy only).",
     )
+    parse_processes: int = Field(
+        default_factory=lambda: min(2, os.cpu_count() or 1),
+        ge=0,
+        le=64,
+        description=(
+            "Worker processes that parse uploads beside each web process (default: 2, or 1 "
+            "on a one-core machine); 0 parses in a thread of the web process."
+        ),
+    )
 
     @field_validator("old_secret_keys", mode="before")
     @classmethod

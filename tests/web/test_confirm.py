@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import zlib
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from clippost.models import SubscriberStatus
+from sqlalchemy import select, update
+
+from clippost.models import Highlight, PendingImport, SubscriberStatus
 from clippost.subscriptions.tokens import Purpose
 
 
@@ -108,3 +112,60 @@ class TestAddImport:
         assert "1 new highlight from 1 new book" in page.text
         assert "4 highlights" in page.text
         assert (await web.counts())["highlights"] == 4
+
+
+class TestPendingPayload:
+    """What a pending import stores is what confirming imports."""
+
+    async def test_confirming_imports_the_upload_with_its_notes(self, web):
+        """The confirmed library holds every highlight of the upload, notes attached."""
+        upload = (
+            b"Dune (Frank Herbert)\r\n- Your Highlight on Location 100-103 | Added on Monday, "
+            b"4 March 2024 10:00:00\r\n\r\nFear is the mind-killer.\r\n==========\r\n"
+            b"Dune (Frank Herbert)\r\n- Your Note on Location 103 | Added on Monday, "
+            b"4 March 2024 10:01:00\r\n\r\nThe litany.\r\n==========\r\n"
+        )
+        await web.confirmed_reader("reader@example.org", upload)
+        async with web.db.transaction() as session:
+            [stored] = (await session.scalars(select(Highlight))).all()
+        assert (stored.text, stored.note) == ("Fear is the mind-killer.", "The litany.")
+
+    async def test_payload_of_the_earlier_layout_confirms(self, web):
+        """A pending import stored by the previous release (one zlib stream) still confirms."""
+        await web.sign_up("reader@example.org")
+        document = {
+            "library": {
+                "books": [
+                    {
+                        "identity": "b" * 32,
+                        "title": "Dune",
+                        "author": "Frank Herbert",
+                        "highlights": [
+                            {
+                                "identity": "h" * 32,
+                                "text": "Fear is the mind-killer.",
+                                "page": None,
+                                "location_start": 100,
+                                "location_end": 103,
+                                "added_at": "2024-03-04T10:00:00",
+                                "notes": [],
+                                "color": None,
+                                "tags": [],
+                            }
+                        ],
+                    }
+                ],
+                "clipping_limit_entries": 0,
+            },
+            "preferences": None,
+        }
+        async with web.db.transaction() as session:
+            await session.execute(
+                update(PendingImport).values(payload=zlib.compress(json.dumps(document).encode()))
+            )
+        link = await web.last_link("confirm", "confirm_url")
+        page = await web.post_form(link, csrf_from=link)
+        assert page.status_code == 200
+        async with web.db.transaction() as session:
+            texts = (await session.scalars(select(Highlight.text))).all()
+        assert texts == ["Fear is the mind-killer."]

@@ -3,9 +3,12 @@ the page that is the same for every address (invariant 8)."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 
 import httpx
+import pytest
 
 from clippost.models import SubscriberStatus
 from clippost.subscriptions.tokens import Purpose
@@ -259,3 +262,68 @@ class TestRateLimits:
                 "two@example.org", headers={"x-forwarded-for": "198.51.100.2"}
             )
             assert (first.status_code, second.status_code) == (303, 303)
+
+
+class TestUploadParsing:
+    """Where sign-up parses uploads: worker processes by default, a thread without them."""
+
+    async def test_uploads_are_parsed_in_worker_processes(self, web):
+        """By default the upload is parsed by a worker process, not by the web process."""
+        response = await web.sign_up("new@example.org")
+        assert response.status_code == 303
+        parsers = web.app.state.parsers
+        assert parsers.uses_processes
+        assert parsers.process_ids
+        assert os.getpid() not in parsers.process_ids
+        [email] = await web.outbox("confirm")
+        assert (email.payload["highlight_count"], email.payload["book_count"]) == (3, 2)
+
+    async def test_without_processes_a_thread_parses(self, web_app, web_settings):
+        """With parse_processes=0 sign-up works the same, parsed in a thread."""
+        threaded = web_settings.model_copy(update={"parse_processes": 0})
+        async with web_app(threaded) as web:
+            assert not web.app.state.parsers.uses_processes
+            assert (await web.sign_up("new@example.org")).status_code == 303
+            [email] = await web.outbox("confirm")
+            assert (email.payload["highlight_count"], email.payload["book_count"]) == (3, 2)
+            link = await web.last_link("confirm", "confirm_url")
+            page = await web.post_form(link, csrf_from=link)
+            assert "3 highlights" in page.text
+
+    async def test_refusal_from_a_process_is_the_same_page(self, web_app, web_settings):
+        """A file refused in a worker process gets the page a thread would give."""
+        pages = []
+        for processes in (2, 0):
+            chosen = web_settings.model_copy(update={"parse_processes": processes})
+            async with web_app(chosen) as web:
+                response = await web.sign_up("a@example.org", b"\xef\xbb\xbf\r\n")
+                pages.append((response.status_code, _without_csrf(response.text)))
+                assert await web.counts() == dict.fromkeys(await web.counts(), 0)
+        assert pages[0] == pages[1]
+        assert pages[0][0] == 400
+
+    async def test_a_killed_worker_does_not_fail_sign_ups(self, web):
+        """A worker process killed by the system: the next sign-ups still succeed."""
+        await web.sign_up("first@example.org")
+        parsers = web.app.state.parsers
+        killed = parsers.process_ids
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
+        for email in ("second@example.org", "third@example.org"):
+            assert (await web.sign_up(email)).status_code == 303
+        assert len(await web.outbox("confirm")) == 3
+        # The broken pool was replaced (it had worked), and the new one parsed the third.
+        assert parsers.process_ids
+        assert set(parsers.process_ids).isdisjoint(killed)
+
+    async def test_closing_the_app_stops_its_processes(self, web_app, web_settings):
+        """When the app shuts down, its parsing processes are gone."""
+        async with web_app(web_settings) as web:
+            await web.sign_up("new@example.org")
+            parsers = web.app.state.parsers
+            started = parsers.process_ids
+            assert started
+        assert not parsers.uses_processes
+        for pid in started:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)

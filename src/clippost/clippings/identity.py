@@ -22,7 +22,15 @@ def normalise_text(text: str) -> str:
         if not unicodedata.is_normalized("NFKC", text):
             text = unicodedata.normalize("NFKC", text)
         text = text.replace("\ufeff", "")
-    return " ".join(text.casefold().split()).rstrip(_TRAILING).rstrip()
+    folded = text.casefold()
+    # Every whitespace character but the space is unprintable, so printable text without a
+    # double space only needs its ends trimmed: a third of the time of split and join,
+    # and most highlights are like that.
+    if folded.isprintable() and "  " not in folded:
+        collapsed = folded.strip(" ")
+    else:
+        collapsed = " ".join(folded.split())
+    return collapsed.rstrip(_TRAILING).rstrip()
 
 
 def normalise_title(title: str) -> str:

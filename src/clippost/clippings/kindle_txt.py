@@ -245,19 +245,21 @@ class _Parser:
         if names is None:
             names = self._titles[title_line] = split_title_author(title_line)
         start, end = plan.location(numbers)
+        # Positional, in RawEntry's field order: keywords cost twice as much (0.6 vs 0.3 us)
+        # in what runs once per entry.
         return RawEntry(
-            kind=plan.kind or (Kind.HIGHLIGHT if content else Kind.BOOKMARK),
-            title=names[0],
-            author=names[1],
-            page=plan.page(numbers),
-            location_start=start,
-            location_end=end,
-            added_at=added_at,
-            content=content,
-            position=position,
-            line=line,
-            title_line=title_line,
-            clipping_limit=content[-1:] == ">" and _is_clipping_limit(content),
+            plan.kind or (Kind.HIGHLIGHT if content else Kind.BOOKMARK),  # kind
+            names[0],  # title
+            names[1],  # author
+            plan.page(numbers),  # page
+            start,  # location_start
+            end,  # location_end
+            added_at,
+            content,
+            position,
+            line,
+            title_line,
+            content[-1:] == ">" and _is_clipping_limit(content),  # clipping_limit
         )
 
     def _date(self, text: str) -> datetime | None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +25,12 @@ from clippost.subscriptions.preferences import Preferences
 # Suppressions a reader lifts by asking for mail again (confirming, resubscribing). Bounces
 # and complaints are the operator's to lift: the reader cannot prove the mailbox works now.
 _LIFTED_BY_READER = (SuppressionReason.UNSUBSCRIBED, SuppressionReason.ERASED)
+
+
+# Core tables for the set-based statements below: no ORM load, flush or session sync.
+_subscribers = cast(Table, Subscriber.__table__)
+_suppressions = cast(Table, Suppression.__table__)
+_outbox = cast(Table, OutboxMessage.__table__)
 
 
 def _dialect_insert(session: AsyncSession) -> Any:
@@ -116,6 +122,42 @@ async def set_status(
     if status is SubscriberStatus.UNSUBSCRIBED:
         values["unsubscribed_at"] = now
     await session.execute(update(Subscriber).where(Subscriber.id == subscriber_id).values(values))
+
+
+# The unsubscribe batch (subscriptions.service.unsubscribe_all): Core statements on a
+# synchronous Connection, as the group commit runs them (a SQLite writer thread, or run_sync
+# on PostgreSQL). Built once: they run at high rates, and a prebuilt statement skips
+# SQLAlchemy's per-call construction and cache-key work. Expanding IN takes any list length.
+_UNSUBSCRIBE = (
+    update(_subscribers)
+    .where(_subscribers.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status=SubscriberStatus.UNSUBSCRIBED.value,
+        next_slot_at=None,
+        unsubscribed_at=func.coalesce(
+            _subscribers.c.unsubscribed_at,
+            bindparam("now", type_=_subscribers.c.unsubscribed_at.type),
+        ),
+    )
+    .returning(_subscribers.c.email)
+)
+
+
+def unsubscribe_all(
+    connection: Connection, subscriber_ids: Sequence[int], *, now: datetime
+) -> list[str]:
+    """Mark these readers unsubscribed in one statement; the addresses of those that exist.
+
+    One `UPDATE ... RETURNING` (SQLite 3.35+, PostgreSQL) rather than a load and a flush: the
+    returned addresses are what the suppressions are keyed on. Already-unsubscribed readers
+    are returned too (a repeated unsubscribe restores a suppression an operator removed) but
+    keep the time they first left. Ids are sorted so that concurrent batches on PostgreSQL
+    lock rows in the same order.
+    """
+    if not subscriber_ids:
+        return []
+    result = connection.execute(_UNSUBSCRIBE, {"ids": sorted(subscriber_ids), "now": now})
+    return [email for (email,) in result]
 
 
 async def mark_confirmed(session: AsyncSession, subscriber_id: int, *, now: datetime) -> None:
@@ -222,6 +264,33 @@ async def suppress(
     )
 
 
+_SUPPRESS_MANY = {
+    dialect: insert(_suppressions).on_conflict_do_nothing(index_elements=["address_hash"])
+    for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
+
+
+def suppress_all(
+    connection: Connection,
+    address_hashes: Sequence[str],
+    reason: SuppressionReason,
+    *,
+    now: datetime,
+) -> None:
+    """`suppress` for many addresses in one executemany; existing suppressions are kept.
+
+    Sorted, so that two batches inserting the same hashes on PostgreSQL wait on each other's
+    unique-index entries in one order and cannot deadlock.
+    """
+    if not address_hashes:
+        return
+    rows = [
+        {"address_hash": hashed, "reason": reason.value, "created_at": now}
+        for hashed in sorted(set(address_hashes))
+    ]
+    connection.execute(_SUPPRESS_MANY[connection.dialect.name], rows)
+
+
 async def mark_erased(session: AsyncSession, address_hash: str, *, now: datetime) -> None:
     """Keep only "erased" for the address, unless a bounce or complaint must stay."""
     await lift_reader_suppressions(session, address_hash)
@@ -247,31 +316,36 @@ async def suppression_reason(session: AsyncSession, address_hash: str) -> str | 
 # Queued mail -------------------------------------------------------------------------------
 
 
-def _not_in_flight(now: datetime) -> Any:
-    # A row leased to a worker is being sent right now and cannot be called back; the
-    # worker's result decides it. Everything else still waiting is cancelled.
-    return or_(OutboxMessage.lease_expires_at.is_(None), OutboxMessage.lease_expires_at < now)
+_NOW = bindparam("now", type_=_outbox.c.finished_at.type)
+# A row leased to a worker is being sent right now and cannot be called back; the worker's
+# result decides it. Everything else still waiting (a lapsed lease included) is cancelled.
+_CANCEL_QUEUED = (
+    update(_outbox)
+    .where(
+        _outbox.c.subscriber_id.in_(bindparam("ids", expanding=True)),
+        _outbox.c.state == OutboxState.PENDING.value,
+        _outbox.c.kind.in_(bindparam("kinds", expanding=True)),
+        or_(_outbox.c.lease_expires_at.is_(None), _outbox.c.lease_expires_at < _NOW),
+    )
+    .values(state=OutboxState.CANCELLED.value, last_error=bindparam("reason"), finished_at=_NOW)
+)
 
 
-async def cancel_queued(
-    session: AsyncSession,
-    subscriber_id: int,
+def cancel_queued_for_all(
+    connection: Connection,
+    subscriber_ids: Sequence[int],
     *,
     kinds: Sequence[str],
     reason: str,
     now: datetime,
 ) -> int:
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.subscriber_id == subscriber_id,
-            OutboxMessage.state == OutboxState.PENDING,
-            OutboxMessage.kind.in_(kinds),
-            _not_in_flight(now),
-        )
-        .values(state=OutboxState.CANCELLED, last_error=reason, finished_at=now)
-    )
-    return int(getattr(result, "rowcount", 0))
+    """Cancel these readers' queued mail of `kinds`, with `reason`, in one statement
+    (ix_outbox_subscriber_id finds the rows); returns how many rows it cancelled."""
+    if not subscriber_ids:
+        return 0
+    values = {"ids": sorted(subscriber_ids), "kinds": list(kinds), "reason": reason, "now": now}
+    result = connection.execute(_CANCEL_QUEUED, values)
+    return int(result.rowcount)
 
 
 async def scrub_mail(

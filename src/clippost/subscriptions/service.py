@@ -9,10 +9,12 @@ requests do the same visible things whatever the address's state; only the email
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.addresses import address_hash, normalise_email
@@ -29,6 +31,7 @@ from clippost.subscriptions import pending as pending_codec
 from clippost.subscriptions import ratelimit
 from clippost.subscriptions import repository as repo
 from clippost.subscriptions.context import ServiceContext
+from clippost.subscriptions.pending import BookCount, EncodedLibrary
 from clippost.subscriptions.preferences import Preferences
 from clippost.subscriptions.tokens import Purpose
 
@@ -37,6 +40,7 @@ __all__ = [
     "Preferences",
     "ServiceContext",
     "SubscriberView",
+    "Unsubscription",
     "add_import",
     "confirm",
     "erase",
@@ -45,6 +49,8 @@ __all__ = [
     "sign_up",
     "subscriber_from_manage_token",
     "unsubscribe",
+    "unsubscribe_all",
+    "unsubscription",
     "update_preferences",
 ]
 
@@ -86,10 +92,14 @@ async def sign_up(
     *,
     email: str,
     preferences: Preferences,
-    library: Library,
+    library: EncodedLibrary,
     client_ip: str,
 ) -> None:
-    """Store the upload as a pending import and email the address what applies to it."""
+    """Store the upload as a pending import and email the address what applies to it.
+
+    `library` comes encoded (`pending.prepare_upload`, run where the upload was parsed):
+    it is stored as it is, so a sign-up never encodes a library inside its transaction.
+    """
     address = normalise_email(email)
     await _limit_client(session, ctx, "signup", client_ip)
     await _limit_address(session, ctx, address)
@@ -108,7 +118,7 @@ async def _ask_confirmation(
     session: AsyncSession,
     ctx: ServiceContext,
     subscriber: Subscriber,
-    library: Library,
+    library: EncodedLibrary,
     preferences: Preferences,
 ) -> None:
     pending_id = await _store_pending(session, ctx, subscriber.id, library, preferences)
@@ -118,19 +128,22 @@ async def _ask_confirmation(
         ),
         "expires_in": ctx.links.confirm_ttl.total_seconds(),
         "highlight_count": library.highlight_count,
-        "book_count": len(library.books),
-        "books": _book_summaries(library),
+        "book_count": library.book_count,
+        "books": _book_summaries(library.books),
     }
     await _send(session, ctx, subscriber, "confirm", f"confirm:{pending_id}", payload)
 
 
 async def _offer_import(
-    session: AsyncSession, ctx: ServiceContext, subscriber: Subscriber, library: Library
+    session: AsyncSession, ctx: ServiceContext, subscriber: Subscriber, upload: EncodedLibrary
 ) -> None:
     """A confirmed address: its library changes only through the link in this email."""
+    # Decoded here, not carried back from the parsing process: few sign-ups come from
+    # confirmed readers, and only they need the identities.
+    library = pending_codec.library_of(upload)
     known = await library_repository.known_identities(session, subscriber.id, library)
     new = _only_new(library, known)
-    pending_id = await _store_pending(session, ctx, subscriber.id, library, None)
+    pending_id = await _store_pending(session, ctx, subscriber.id, upload, None)
     payload = {
         "add_url": ctx.links.url(
             Purpose.ADD_IMPORT, subscriber.id, now=ctx.now, extra=str(pending_id)
@@ -138,7 +151,7 @@ async def _offer_import(
         "expires_in": ctx.links.confirm_ttl.total_seconds(),
         "highlight_count": new.highlight_count,
         "book_count": len(new.books),
-        "books": _book_summaries(new),
+        "books": _book_summaries(pending_codec.book_counts(new)),
     }
     key = f"add:{pending_id}"
     await _send(session, ctx, subscriber, "already_subscribed_import", key, payload)
@@ -153,11 +166,11 @@ def _only_new(library: Library, known: set[str]) -> Library:
     return Library(books=tuple(books))
 
 
-def _book_summaries(library: Library) -> list[dict[str, Any]]:
-    books = sorted(library.books, key=lambda book: -len(book.highlights))
+def _book_summaries(books: Sequence[BookCount]) -> list[dict[str, Any]]:
+    listed = sorted(books, key=lambda book: -book.highlight_count)
     return [
-        {"title": book.title, "author": book.author, "highlight_count": len(book.highlights)}
-        for book in books[:_BOOKS_LISTED]
+        {"title": book.title, "author": book.author, "highlight_count": book.highlight_count}
+        for book in listed[:_BOOKS_LISTED]
     ]
 
 
@@ -165,14 +178,14 @@ async def _store_pending(
     session: AsyncSession,
     ctx: ServiceContext,
     subscriber_id: int,
-    library: Library,
+    library: EncodedLibrary,
     preferences: Preferences | None,
 ) -> int:
     return await repo.replace_pending_import(
         session,
         subscriber_id,
         payload=pending_codec.encode(library, preferences),
-        book_count=len(library.books),
+        book_count=library.book_count,
         highlight_count=library.highlight_count,
         now=ctx.now,
         expires_at=ctx.now + ctx.links.confirm_ttl,
@@ -421,20 +434,39 @@ def _next_slot_if_confirmed(
 # Leaving and coming back ------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Unsubscription:
+    """A checked unsubscribe link: whom it stops, and when it was used."""
+
+    subscriber_id: int
+    at: datetime
+
+
+def unsubscription(ctx: ServiceContext, token: str) -> Unsubscription:
+    """Read an unsubscribe link; InvalidLink (before any database work) if it is not one."""
+    data = ctx.links.read(Purpose.UNSUBSCRIBE, token, now=ctx.now)
+    return Unsubscription(subscriber_id=_int(data.subject), at=ctx.now)
+
+
 async def unsubscribe(session: AsyncSession, ctx: ServiceContext, token: str) -> None:
     """Stop the digests at once; idempotent, and quiet for an address already erased."""
-    data = ctx.links.read(Purpose.UNSUBSCRIBE, token, now=ctx.now)
-    subscriber = await repo.by_id(session, _int(data.subject))
-    if subscriber is None:
+    leaving = [unsubscription(ctx, token)]
+    connection = await session.connection()
+    await connection.run_sync(unsubscribe_all, leaving)
+
+
+def unsubscribe_all(connection: Connection, requests: Sequence[Unsubscription]) -> None:
+    """`unsubscribe` for many links in one transaction, in three statements for any number
+    of readers. Synchronous: the web's group commit of one-click unsubscribes runs it on the
+    SQLite writer thread (or through run_sync on PostgreSQL)."""
+    if not requests:
         return
-    await repo.set_status(
-        session, subscriber.id, SubscriberStatus.UNSUBSCRIBED, now=ctx.now, next_slot_at=None
-    )
-    hashed = address_hash(subscriber.email)
-    await repo.suppress(session, hashed, SuppressionReason.UNSUBSCRIBED, now=ctx.now)
-    await repo.cancel_queued(
-        session, subscriber.id, kinds=("digest",), reason="unsubscribed", now=ctx.now
-    )
+    ids = sorted({request.subscriber_id for request in requests})
+    now = max(request.at for request in requests)
+    emails = repo.unsubscribe_all(connection, ids, now=now)
+    hashes = [address_hash(email) for email in emails]
+    repo.suppress_all(connection, hashes, SuppressionReason.UNSUBSCRIBED, now=now)
+    repo.cancel_queued_for_all(connection, ids, kinds=("digest",), reason="unsubscribed", now=now)
 
 
 async def resubscribe(

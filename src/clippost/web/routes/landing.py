@@ -34,7 +34,7 @@ async def signup(request: Request) -> Response:
     form = await deps.read_form(request, limit=limit)
     email = normalise_email(deps.text_field(form, "email"))
     preferences = deps.preferences(form)
-    library = await deps.uploaded_library(request, form)
+    library = await deps.uploaded_import(request, form)
     async with deps.transaction(request) as session:
         await sign_up(
             session,
