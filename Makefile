@@ -19,6 +19,9 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# Links in emails must point where `make run` listens (PORT=9000 make run included);
+# an explicit CLIPPOST_BASE_URL (a public https URL) wins.
+run: export CLIPPOST_BASE_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(BIN)/clippost serve --host $(HOST) --port $(PORT)
 
