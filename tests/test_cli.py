@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,23 @@ class TestArguments:
         with pytest.raises(SystemExit):
             main(["send-due", "--at", "next tuesday"])
         assert "not an ISO date-time" in capsys.readouterr().err
+
+
+class TestPipes:
+    def test_a_closed_pipe_ends_quietly(self, tmp_path: Path) -> None:
+        """`clippost parse FILE | head` exits 141 (as SIGPIPE would) without a traceback."""
+        entry = (
+            "Dune (Frank Herbert)\n- Your Highlight on Location {n}-{m} | "
+            "Added on Monday, March 4, 2024 10:00:00 AM\n\nPassage number {n}.\n==========\n"
+        )
+        source = tmp_path / "My Clippings.txt"
+        source.write_text("".join(entry.format(n=n, m=n + 2) for n in range(5000)))
+        command = [sys.executable, "-m", "clippost", "parse", str(source), "--format", "jsonl"]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert process.stdout is not None
+        assert process.stderr is not None
+        assert process.stdout.read(100)
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        assert process.wait(timeout=60) == 141
+        assert "Traceback" not in stderr

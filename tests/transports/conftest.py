@@ -60,10 +60,20 @@ def message_factory() -> Callable[..., Message]:
 class Scripted:
     """An SMTP handler answering by recipient local part, deterministically:
     bounce* 550 5.1.1 at RCPT, busy* 451 at DATA, close* 421 at RCPT, big* 552 at DATA,
-    spam* 554 5.7.1 at DATA; anything else is accepted and kept."""
+    spam* 554 5.7.1 at DATA; anything else is accepted and kept. A sender starting with
+    "refused" gets 550 5.1.1 at MAIL (our own address refused, not the reader's)."""
 
     received: list[Envelope] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_MAIL(
+        self, server: SMTPServer, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        if address.startswith("refused"):
+            return "550 5.1.1 sender address rejected"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: SMTPServer, session: Session, envelope: Envelope, address: str, options: Any
@@ -117,9 +127,7 @@ class Pipelining(Scripted):
         self.grouped.append(b"RCPT TO:" in buffered and b"DATA\r\n" in buffered)
         if address.startswith("deferred"):
             return "451 4.3.0 sender deferred"
-        envelope.mail_from = address
-        envelope.mail_options.extend(options)
-        return "250 OK"
+        return await super().handle_MAIL(server, session, envelope, address, options)
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
         self.carried.append(b"MAIL FROM:" in bytes(getattr(server._reader, "_buffer", b"")))

@@ -149,6 +149,23 @@ class TestFailures:
         assert results[4] == Permanent("552 5.3.4 message too big", bounce=False)
         assert results[5] == Permanent("554 5.7.1 rejected as spam", bounce=False)
 
+    @pytest.mark.parametrize("pipelined", [True, False])
+    async def test_refused_sender_fails_without_suppressing_the_reader(
+        self,
+        start_smtp: Callable[..., Any],
+        message_factory: Callable[..., Message],
+        pipelined: bool,
+    ) -> None:
+        """A 550 5.1.1 to MAIL FROM is about our sender: permanent, but not the reader's bounce."""
+        server = pipelining_server(start_smtp) if pipelined else start_smtp()
+        messages = [message_factory(0, from_address="refused@clippost.test")]
+        messages.append(message_factory(1))
+        transport = transport_for(server.port, pool_size=1)
+        results = await transport.send_many(messages)
+        await transport.close()
+        assert results[0] == Permanent("550 5.1.1 sender address rejected", bounce=False)
+        assert isinstance(results[1], Sent)
+
     @pytest.mark.parametrize("failing", ["busy@a.org", "bounce@a.org", "close@a.org"])
     async def test_no_503_cascade_after_a_failure(
         self,

@@ -48,15 +48,20 @@ _RCPT_OK = (250, 251)  # 251: not local, will forward
 _NETWORK_ERRORS = (SMTPException, OSError, TimeoutError)
 
 
-def classify_reply(code: int, text: str) -> SendResult:
+def classify_reply(code: int, text: str, *, to_sender: bool = False) -> SendResult:
     """An SMTP reply as a result: 2xx sent, 4xx try again, 5xx never (a bounce when it
-    is about the recipient: 550, 551, 553 or an enhanced 5.1.x / 5.2.1)."""
+    is about the recipient: 550, 551, 553 or an enhanced 5.1.x / 5.2.1).
+
+    `to_sender`: the reply answers MAIL FROM. A refusal there is about our own sender
+    address (unauthorised, unknown domain), never the reader's: it fails the message but
+    must not suppress the reader's address.
+    """
     reason = f"{code} {text}".strip()
     if 200 <= code < 300:
         return Sent(provider_id=text or None)
     if code < 500:
         return Transient(reason)
-    return Permanent(reason, bounce=_is_bounce(code, text))
+    return Permanent(reason, bounce=not to_sender and _is_bounce(code, text))
 
 
 def _is_bounce(code: int, text: str) -> bool:
@@ -241,13 +246,14 @@ class _Session:
         """One command, one reply: for servers that do not offer PIPELINING."""
         try:
             reply = await client.execute_command(b"MAIL", b"FROM:<%b>" % item.mail_from)
-            if reply.code == 250:
+            to_sender = reply.code != 250
+            if not to_sender:
                 reply = await client.execute_command(b"RCPT", b"TO:<%b>" % item.rcpt_to)
                 if reply.code in _RCPT_OK:
                     response = await client.data(item.wire)
                     return classify_reply(response.code, response.message)
         except SMTPResponseException as exc:
-            code, text = exc.code, exc.message
+            code, text, to_sender = exc.code, exc.message, False
         except _NETWORK_ERRORS as exc:
             await self.drop()
             return Transient(f"SMTP connection failed: {_describe(exc)}")
@@ -257,7 +263,7 @@ class _Session:
             await self.drop()
             return Transient(f"unexpected SMTP reply: {code} {text}")
         await self._recover(code)
-        return classify_reply(code, text)
+        return classify_reply(code, text, to_sender=to_sender)
 
     async def _pipeline(self, channel: Channel, item: _Item, work: _Work) -> _Item | None:
         """Send `item`, then the messages after it, over one pipelined connection (RFC
@@ -322,7 +328,8 @@ class _Session:
             await self.drop()
             return Transient(f"unexpected SMTP reply: {refused.code} {refused.text}")
         await self._recover_pipelined(channel, replies)
-        return classify_reply(refused.code, refused.text)
+        to_sender = len(replies) == 3 and refused is replies[0]  # MAIL FROM's own reply
+        return classify_reply(refused.code, refused.text, to_sender=to_sender)
 
     async def _recover_pipelined(self, channel: Channel, replies: list[Reply]) -> None:
         """After a refused pipelined transaction: RSET, or a fresh connection when the
