@@ -21,22 +21,13 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from clippost.clippings.csv_export import COLUMNS as CSV_EXPORT_COLUMNS
 from clippost.library.views import ExportFile
 
 EXPORT_FORMAT = "clippost-library"
 EXPORT_VERSION = 1
-CSV_COLUMNS = (
-    "Highlight",
-    "Book Title",
-    "Book Author",
-    "Amazon Book ID",
-    "Note",
-    "Color",
-    "Tags",
-    "Location Type",
-    "Location",
-    "Highlighted at",
-)
+# The columns the import engine reads, so that an export uploads again as it is.
+CSV_COLUMNS = CSV_EXPORT_COLUMNS
 
 
 @dataclass(slots=True)
