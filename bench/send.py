@@ -299,6 +299,26 @@ async def sent_span(url: str) -> tuple[int, float]:
     return int(count), (last_at - first_at).total_seconds()
 
 
+async def any_pending(url: str) -> bool:
+    """Whether any row is still pending: the cheap poll while workers run.
+
+    It reads the claim's partial index (pending rows only) and stops at the first live row.
+    `sent_span` scans the whole outbox (~14 ms of PostgreSQL time on 20,000 rows, plus the
+    client's): polled 4 times a second it took 6-10 % of a core from the machine under
+    test, which only costs throughput where the cores are saturated (two workers), so it
+    biased the ratio. `sent_span` now runs once pending is empty, to confirm and measure.
+    """
+    db = Database(normalise_database_url(url))
+    try:
+        async with db.sessions() as session:
+            found = await session.scalar(
+                select(OutboxMessage.id).where(OutboxMessage.state == "pending").limit(1)
+            )
+    finally:
+        await db.dispose()
+    return found is not None
+
+
 async def first_batch_size(url: str) -> int:
     db = Database(normalise_database_url(url))
     try:
@@ -354,8 +374,7 @@ async def run_workers(
     try:
         while True:
             await asyncio.sleep(0.25)
-            done, _ = await sent_span(url)
-            if done >= count:
+            if not await any_pending(url) and (await sent_span(url))[0] >= count:
                 break
             if any(p.poll() is not None for p in running):
                 raise SystemExit(f"{name}: a worker exited early; see {log_dir}")

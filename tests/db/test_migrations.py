@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, text
 
 from clippost.config import normalise_database_url
 from clippost.db.base import Base
 from clippost.db.engine import Database
-from clippost.db.migrate import MIGRATIONS, current_revision, head_revision, upgrade
+from clippost.db.migrate import (
+    MIGRATIONS,
+    alembic_config,
+    current_revision,
+    head_revision,
+    upgrade,
+)
 
 
 class TestMigrations:
@@ -47,6 +55,45 @@ class TestMigrations:
         names = [p.name for p in (MIGRATIONS / "versions").glob("*.py")]
         assert names
         assert all(name[:8].isdigit() and name[8] == "_" for name in names)
+
+    async def test_outbox_claim_index_holds_only_pending_rows(self, database: Database) -> None:
+        """Migration 0002 replaces (state, due_at) by a partial index on pending rows' due_at."""
+        if database.dialect == "postgresql":
+            query = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'outbox'"
+        else:
+            query = (
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox'"
+            )
+        async with database.engine.connect() as connection:
+            indexes = dict((await connection.exec_driver_sql(query)).all())
+        assert "ix_outbox_state_due_at" not in indexes
+        definition = " ".join(indexes["ix_outbox_pending_due_at"].split())
+        assert "(due_at)" in definition
+        assert "WHERE" in definition
+        assert "pending" in definition
+
+    async def test_outbox_pages_leave_room_for_hot_updates(self, database: Database) -> None:
+        """On PostgreSQL the outbox table is created half full (fillfactor 50)."""
+        if database.dialect != "postgresql":
+            pytest.skip("fillfactor is a PostgreSQL storage parameter")
+        async with database.engine.connect() as connection:
+            options = await connection.scalar(
+                text("SELECT reloptions FROM pg_class WHERE relname = 'outbox'")
+            )
+        assert options == ["fillfactor=50"]
+
+    async def test_claim_index_migration_downgrades_and_upgrades(self, database: Database) -> None:
+        """Migration 0002 downgrades to 0001 and upgrades back to the head cleanly."""
+
+        def downgrade(connection: Connection) -> None:
+            command.downgrade(alembic_config(connection), "0001")
+
+        async with database.engine.connect() as connection:
+            await connection.run_sync(downgrade)
+            await connection.commit()
+        assert await current_revision(database) == "0001"
+        await upgrade(database)
+        assert await current_revision(database) == head_revision()
 
     async def test_sqlite_runs_in_wal_mode(self, sqlite_url: str) -> None:
         """The embedded database uses WAL, a busy timeout and enforced foreign keys."""

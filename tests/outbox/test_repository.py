@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from clippost.addresses import address_hash
@@ -277,6 +278,176 @@ class TestRecordResults:
         again = await repository.claim(database, owner="v", limit=10, now=NOW, lease=LEASE)
         assert len(again) == 3
         assert {m.attempts for m in again} == {1}
+
+
+class TestBatchedRecording:
+    """`record_results` writes each outcome kind of a batch with one set-based statement."""
+
+    @pytest.mark.parametrize("provider_ids", ["shared", "distinct"])
+    async def test_a_stale_owner_cannot_record_over_a_new_owners_rows(
+        self, database: Database, provider_ids: str
+    ) -> None:
+        """Of a batch whose lease expired, rows taken over by another worker keep their new
+        owner; the rest take the stale owner's results."""
+        await add(database, 4)
+        held = await repository.claim(database, owner="slow", limit=4, now=NOW, lease=LEASE)
+        later = NOW + LEASE + timedelta(seconds=1)
+        taken = await repository.claim(database, owner="fast", limit=2, now=later, lease=LEASE)
+        outcomes = [
+            Delivered(m.id, "250 ok" if provider_ids == "shared" else f"queued as {m.id}")
+            for m in held
+        ]
+        updated = await repository.record_results(
+            database, owner="slow", outcomes=outcomes, now=later
+        )
+        assert updated == 2
+        stored = {r.id: r for r in await rows(database)}
+        taken_ids = {m.id for m in taken}
+        for message in held:
+            row = stored[message.id]
+            if message.id in taken_ids:
+                assert (row.state, row.lease_owner, row.provider_id) == ("pending", "fast", None)
+            else:
+                assert (row.state, row.lease_owner) == ("sent", None)
+
+    async def test_a_stale_owner_cannot_overwrite_any_outcome_kind(
+        self, database: Database
+    ) -> None:
+        """Retry, failure and withheld results from a stale owner change nothing."""
+        await add(database, 3)
+        a, b, c = await repository.claim(database, owner="slow", limit=3, now=NOW, lease=LEASE)
+        later = NOW + LEASE + timedelta(seconds=1)
+        await repository.claim(database, owner="fast", limit=3, now=later, lease=LEASE)
+        outcomes = [
+            RetryLater(a.id, later + timedelta(minutes=1), "451 a"),
+            RetryLater(b.id, later + timedelta(minutes=2), "451 b"),
+            Failed(c.id, "550 gone"),
+        ]
+        updated = await repository.record_results(
+            database, owner="slow", outcomes=outcomes, now=later
+        )
+        assert updated == 0
+        assert {(r.state, r.lease_owner, r.last_error) for r in await rows(database)} == {
+            ("pending", "fast", None)
+        }
+
+    async def test_a_mixed_batch_is_recorded_exactly(self, database: Database) -> None:
+        """Sent (shared and own provider ids), retried, failed and withheld rows of one batch
+        each get exactly their own values."""
+        await add(database, 12)
+        claimed = await repository.claim(database, owner="w", limit=12, now=NOW, lease=LEASE)
+        ids = [m.id for m in claimed]
+        expected: dict[int, tuple[object, ...]] = {}
+        outcomes: list[repository.Outcome] = []
+        for k, row_id in enumerate(ids):
+            kind = k % 6
+            if kind == 0:
+                outcomes.append(Delivered(row_id, f"queued as {row_id}"))
+                expected[row_id] = ("sent", f"queued as {row_id}", None, NOW, NOW)
+            elif kind == 1:
+                outcomes.append(Delivered(row_id, None))
+                expected[row_id] = ("sent", None, None, NOW, NOW)
+            elif kind == 2:
+                due = NOW + timedelta(minutes=k)
+                outcomes.append(RetryLater(row_id, due, "451 busy"))
+                expected[row_id] = ("pending", None, "451 busy", due, None)
+            elif kind == 3:
+                due = NOW + timedelta(minutes=10 + k)
+                outcomes.append(RetryLater(row_id, due, f"421 closing {k}"))
+                expected[row_id] = ("pending", None, f"421 closing {k}", due, None)
+            elif kind == 4:
+                outcomes.append(Failed(row_id, f"552 too big {k}"))
+                expected[row_id] = ("failed", None, f"552 too big {k}", NOW, NOW)
+            else:
+                outcomes.append(Withheld(row_id, "not on the staging allowlist"))
+                expected[row_id] = ("suppressed", None, "not on the staging allowlist", NOW, NOW)
+        updated = await repository.record_results(database, owner="w", outcomes=outcomes, now=NOW)
+        assert updated == 12
+        stored = {r.id: r for r in await rows(database)}
+        got = {
+            row_id: (
+                stored[row_id].state,
+                stored[row_id].provider_id,
+                stored[row_id].last_error,
+                stored[row_id].due_at,
+                stored[row_id].finished_at,
+            )
+            for row_id in ids
+        }
+        assert got == expected
+        assert all(
+            stored[i].lease_owner is None and stored[i].lease_expires_at is None for i in ids
+        )
+
+    async def test_long_error_texts_are_cut(self, database: Database) -> None:
+        """Errors longer than the limit are stored cut, in the batched statements too."""
+        await add(database, 2)
+        a, b = await repository.claim(database, owner="w", limit=2, now=NOW, lease=LEASE)
+        outcomes = [Failed(a.id, "x" * 5000), Failed(b.id, "y" * 5000)]
+        await repository.record_results(database, owner="w", outcomes=outcomes, now=NOW)
+        assert sorted(len(r.last_error or "") for r in await rows(database)) == [2000, 2000]
+
+    async def test_batches_beyond_sqlites_parameter_limit(self, database: Database) -> None:
+        """A batch of 2,100 rows (more than 999 parameters) is claimed and recorded whole,
+        both with one shared provider id and with one per row."""
+        await add(database, 2100)
+        claimed = await repository.claim(database, owner="w", limit=2100, now=NOW, lease=LEASE)
+        assert len(claimed) == 2100
+        first, second = claimed[:1050], claimed[1050:]
+        shared = [Delivered(m.id, "250 2.0.0 Ok") for m in first]
+        own = [Delivered(m.id, f"queued as {m.id}") for m in second]
+        assert (
+            await repository.record_results(database, owner="w", outcomes=shared, now=NOW) == 1050
+        )
+        assert await repository.record_results(database, owner="w", outcomes=own, now=NOW) == 1050
+        stored = await rows(database)
+        assert {r.state for r in stored} == {"sent"}
+        assert {r.provider_id for r in stored if r.id in {m.id for m in second}} == {
+            f"queued as {m.id}" for m in second
+        }
+
+    async def test_suppression_check_beyond_sqlites_parameter_limit(
+        self, database: Database
+    ) -> None:
+        """A claim of 1,200 distinct recipients still settles the suppressed ones."""
+        await add(database, 1200)
+        await suppress(database, "reader1100@example.org", "unsubscribed")
+        claimed = await repository.claim(database, owner="w", limit=1200, now=NOW, lease=LEASE)
+        assert len(claimed) == 1199
+        assert "reader1100@example.org" not in {m.recipient for m in claimed}
+        [blocked] = [r for r in await rows(database) if r.state == "suppressed"]
+        assert blocked.recipient == "reader1100@example.org"
+
+
+class TestClaimPlan:
+    async def test_claim_walks_the_pending_index_in_order(self, database: Database) -> None:
+        """On PostgreSQL the claim reads pending rows through the partial index in due order,
+        even on a table that was never analyzed (no bitmap scan and sort of the queue)."""
+        if database.dialect != "postgresql":
+            pytest.skip("the plan of PostgreSQL's claim; SQLite is serialized by its write lock")
+        await add(database, 300)
+        statement = repository._claim_statement(
+            "postgresql", owner="w", limit=10, now=NOW, lease=LEASE, due_by=NOW
+        )
+        compiled = statement.compile(
+            dialect=database.engine.dialect, compile_kwargs={"literal_binds": True}
+        )
+        async with database.transaction() as session:
+            connection = await session.connection()
+            await connection.execute(repository._ORDERED_SCAN)
+            found = await connection.exec_driver_sql(f"EXPLAIN {compiled}")
+            plan = "\n".join(line for (line,) in found)
+        assert "Index Scan using ix_outbox_pending_due_at" in plan
+        assert "Bitmap" not in plan
+
+    @pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+    def test_claim_names_the_pending_state_in_its_sql(self, dialect: str) -> None:
+        """The claim writes `state = 'pending'` into its SQL, so the partial index stays
+        usable in a prepared statement's generic plan, which knows no bound values."""
+        statement = repository._claim_statement(
+            dialect, owner="w", limit=10, now=NOW, lease=LEASE, due_by=NOW
+        )
+        assert "outbox.state = 'pending'" in str(statement.compile())
 
 
 class TestStats:
