@@ -85,3 +85,14 @@ class TestStartupBanner:
         settings = web_settings.model_copy(update={"mail_transport": "smtp"})
         lines = startup_lines(settings, host="127.0.0.1", port=8000, with_worker=True)
         assert not any("Maildir" in line for line in lines)
+
+
+class TestHead:
+    async def test_head_answers_like_get_without_a_body(self, web):
+        """HEAD on the home page and /healthz is 200 with GET's headers (uptime checks)."""
+        for path in ("/", "/healthz"):
+            got = await web.client.get(path)
+            head = await web.client.head(path)
+            assert head.status_code == 200 == got.status_code
+            assert head.headers["content-type"] == got.headers["content-type"]
+            assert head.content == b""

@@ -9,6 +9,7 @@ from starlette.responses import PlainTextResponse
 router = APIRouter()
 
 
-@router.get("/healthz")
+# HEAD too: uptime checkers and load balancers often probe with it.
+@router.api_route("/healthz", methods=["GET", "HEAD"])
 async def healthz() -> PlainTextResponse:
     return PlainTextResponse("ok\n")

@@ -20,7 +20,7 @@ from clippost.web.choices import form_choices
 router = APIRouter()
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])  # HEAD: uptime checks of the home page
 async def landing(request: Request) -> Response:
     settings = deps.settings(request)
     return deps.render(
