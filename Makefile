@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 CLIPPOST_DATA_DIR ?= data
 export CLIPPOST_DATA_DIR
 
-.PHONY: run test lint bench install browser clean
+.PHONY: run test lint bench bench-tools install browser clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,17 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-bench: install
+# Postfix's smtp-sink and smtp-source, the C reference bench/send.py measures against.
+# Installing postfix starts no mail server here: DEBIAN_FRONTEND=noninteractive with the
+# "No configuration" answer leaves it unconfigured, and the bench runs smtp-sink itself.
+bench-tools:
+	@command -v smtp-sink >/dev/null 2>&1 || [ -x /usr/sbin/smtp-sink ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null; \
+	  else echo "smtp-sink is missing: install Debian's postfix package for bench/send.py"; fi; }
+
+bench: install bench-tools
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/web.py
