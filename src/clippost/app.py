@@ -28,6 +28,7 @@ from clippost.runtime import Runtime, open_runtime
 from clippost.web import deps
 from clippost.web.routes import confirm, feedback, health, landing, manage, unsubscribe
 from clippost.web.security import CsrfTokens, SecurityMiddleware, security_headers
+from clippost.web.upload_parsers import UploadParsers
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,8 @@ def _lifespan(
 
 
 @asynccontextmanager
-async def _upload_parsers(settings: Settings) -> AsyncIterator[deps.UploadParsers]:
-    parsers = deps.UploadParsers(settings.parse_processes)
+async def _upload_parsers(settings: Settings) -> AsyncIterator[UploadParsers]:
+    parsers = UploadParsers(settings.parse_processes)
     try:
         yield parsers
     finally:

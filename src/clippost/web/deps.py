@@ -1,5 +1,5 @@
 """What every route needs: the runtime, a service context, bounded form reading, uploads
-parsed off the event loop (`UploadParsers`), pages.
+parsed off the event loop (through `web.upload_parsers`), pages.
 
 Routes stay thin: parse input with these helpers, call one service function inside
 `transaction()`, return a page. The transaction commits when its block ends, before the
@@ -8,21 +8,14 @@ response is built, so a reader never sees a page for a change that was not store
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
-import multiprocessing
-import signal
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any, TypeVar
 
-import anyio.to_thread
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, UploadFile
@@ -40,6 +33,7 @@ from clippost.subscriptions import pending
 from clippost.subscriptions.service import Preferences, ServiceContext
 from clippost.web.security import CSRF_FIELD, CsrfTokens, csrf_cookie_name
 from clippost.web.timefmt import local_datetime, local_hour
+from clippost.web.upload_parsers import UploadParsers
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -219,91 +213,6 @@ async def _uploaded_bytes(form: FormData) -> bytes:
     finally:
         await upload.close()  # its spooled temporary file goes now, not at garbage collection
     return data
-
-
-class UploadParsers:
-    """Where uploads are parsed: a few worker processes, or a thread of this one.
-
-    Parsing is pure Python, so in a thread the GIL still serialises it with everything the
-    event loop does; in processes it runs on the other cores and the loop stays free. The
-    processes start when the first upload arrives (an app that takes none starts none), from
-    a fork server that has imported the import engine already. Where processes cannot be
-    had (`processes=0`, a platform or sandbox without them, a pool broken by a killed
-    worker), the upload is parsed in a thread instead: slower under load, never refused.
-    """
-
-    def __init__(self, processes: int) -> None:
-        self._processes = processes
-        self._pool = self._new_pool()
-        self._pool_worked = False  # a pool that breaks before any result is not replaced
-
-    @property
-    def uses_processes(self) -> bool:
-        return self._pool is not None
-
-    @property
-    def process_ids(self) -> list[int]:
-        """The worker processes started so far (they start with the first upload)."""
-        pool = self._pool
-        return [] if pool is None else sorted(pool._processes or {})
-
-    async def run(self, call: Callable[[], T]) -> T:
-        """`call()` off the event loop: a module-level function (a process gets it by name)
-        with its arguments bound; what it raises (a ClippostError for a refused upload)
-        is raised here."""
-        pool = self._pool
-        if pool is not None:
-            try:
-                result = await asyncio.wrap_future(pool.submit(call))
-            except (BrokenProcessPool, OSError) as exc:
-                # Raised by the pool, never by the call (pure code: it raises only
-                # ClippostError): a worker was killed, or processes could not be started.
-                log.warning("upload parsing process unavailable (%s); parsing in a thread", exc)
-                self._replace(pool)
-            else:
-                self._pool_worked = True
-                return result
-        return await anyio.to_thread.run_sync(call)
-
-    async def aclose(self) -> None:
-        """Stop the processes (an upload still being parsed is waited for)."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await anyio.to_thread.run_sync(functools.partial(pool.shutdown, cancel_futures=True))
-
-    def _new_pool(self) -> ProcessPoolExecutor | None:
-        if self._processes < 1:
-            return None
-        try:
-            # The workers ignore Ctrl-C (sent to the whole process group): stopping them is
-            # the web process's job, at shutdown, without a traceback from each.
-            return ProcessPoolExecutor(
-                self._processes,
-                mp_context=_process_context(),
-                initializer=signal.signal,
-                initargs=(signal.SIGINT, signal.SIG_IGN),
-            )
-        except (OSError, NotImplementedError, ValueError) as exc:
-            log.warning("no processes to parse uploads (%s); parsing in a thread", exc)
-            return None
-
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
-        """A new pool for one whose worker died; none if processes never worked here."""
-        if self._pool is not broken:
-            return  # another request that saw it break has replaced it already
-        broken.shutdown(wait=False, cancel_futures=True)
-        self._pool = self._new_pool() if self._pool_worked else None
-        self._pool_worked = False
-
-
-def _process_context() -> BaseContext:
-    """A fork server where there is one: forking this process itself would copy the locks
-    its other threads (database, worker) may hold; spawning re-imports clippost each time."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["clippost.subscriptions.pending"])
-    return context
 
 
 def client_ip(request: Request) -> str:
