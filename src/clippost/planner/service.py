@@ -16,16 +16,17 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from clippost.config import Settings
 from clippost.db.engine import Database
 from clippost.errors import BadInput
+from clippost.library import repository as library_repository
 from clippost.links import Links
-from clippost.models import BOOK_WEIGHTS, Book, Highlight, Subscriber, SubscriberStatus
+from clippost.models import Book, Highlight, Subscriber, SubscriberStatus
 from clippost.outbox.enqueue import enqueue
 from clippost.planner.slots import Cadence, Schedule, due_slots, next_slot, slot_key
-from clippost.selection import Candidate, describe_round, select_highlights
+from clippost.selection import describe_round, select_highlights
 from clippost.subscriptions.tokens import Purpose
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ async def _plan_one(
         plan = _plan(subscriber, now=now)
         inserted = False
         if plan.slot is not None:
-            digest = await _choose(connection, subscriber, slot=plan.slot, now=now, links=links)
+            digest = await _choose(session, subscriber, slot=plan.slot, now=now, links=links)
             if digest is not None:
                 payload, chosen = digest
                 inserted = await enqueue(
@@ -144,7 +145,7 @@ async def preview_digest(
         if subscriber is None:
             return None
         slot = subscriber.next_slot_at or now
-        digest = await _choose(connection, subscriber, slot=slot, now=now, links=links)
+        digest = await _choose(session, subscriber, slot=slot, now=now, links=links)
         await session.rollback()
     return None if digest is None else digest[0]
 
@@ -174,7 +175,7 @@ def _plan(subscriber: Row[Any], *, now: datetime) -> _Plan:
 
 
 async def _choose(
-    connection: AsyncConnection,
+    session: AsyncSession,
     subscriber: Row[Any],
     *,
     slot: datetime,
@@ -182,12 +183,12 @@ async def _choose(
     links: Links,
 ) -> tuple[dict[str, Any], list[int]] | None:
     """The digest's template context and the chosen highlight ids; None for nothing to send."""
-    candidates = await _candidates(connection, subscriber.id)
+    candidates = await library_repository.candidates(session, subscriber.id)
     key = slot_key(slot)
     chosen = select_highlights(candidates, subscriber.per_email, f"{subscriber.id}:{key}", now=now)
     if not chosen:
         return None
-    rows = await _highlight_rows(connection, chosen)
+    rows = await _highlight_rows(await session.connection(), chosen)
     status = describe_round(candidates, chosen)
     payload = {
         "highlights": [_highlight_context(rows[i], links=links, now=now) for i in chosen],
@@ -198,34 +199,6 @@ async def _choose(
         "unsubscribe_url": links.url(Purpose.UNSUBSCRIBE, subscriber.id, now=now),
     }
     return payload, chosen
-
-
-async def _candidates(connection: AsyncConnection, subscriber_id: int) -> list[Candidate]:
-    found = await connection.execute(
-        select(
-            highlights.c.id,
-            highlights.c.book_id,
-            highlights.c.times_sent,
-            highlights.c.last_sent_at,
-            highlights.c.favourite,
-            highlights.c.discarded,
-            books.c.frequency,
-        )
-        .join(books, books.c.id == highlights.c.book_id)
-        .where(highlights.c.subscriber_id == subscriber_id)
-    )
-    return [
-        Candidate(
-            highlight_id=row.id,
-            book_id=row.book_id,
-            times_sent=row.times_sent,
-            last_sent_at=row.last_sent_at,
-            favourite=bool(row.favourite),
-            discarded=bool(row.discarded),
-            book_weight=BOOK_WEIGHTS.get(row.frequency, 1.0),
-        )
-        for row in found
-    ]
 
 
 async def _highlight_rows(connection: AsyncConnection, ids: list[int]) -> dict[int, Any]:
