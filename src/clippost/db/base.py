@@ -21,6 +21,14 @@ NAMING_CONVENTION = {
 }
 
 
+# Table option for every table whose ids links name (subscribers, books, highlights,
+# pending imports). Without AUTOINCREMENT, SQLite hands the largest rowid out again after
+# that row is deleted, so an erased reader's old unsubscribe or favourite link, or a
+# replaced pending import's confirm link, would act on the next row to get that id.
+# PostgreSQL sequences never reuse a value; the option is SQLite's alone.
+IDS_NEVER_REUSED: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in Python; `timestamptz` on PostgreSQL, naive UTC text on SQLite.
 

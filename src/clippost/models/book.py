@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from clippost.db.base import Base, UTCDateTime, utcnow
+from clippost.db.base import IDS_NEVER_REUSED, Base, UTCDateTime, utcnow
 
 
 class BookFrequency(StrEnum):
@@ -23,7 +23,7 @@ BOOK_WEIGHTS: dict[str, float] = {"never": 0.0, "less": 0.5, "normal": 1.0, "mor
 
 class Book(Base):
     __tablename__ = "books"
-    __table_args__ = (UniqueConstraint("subscriber_id", "identity"),)
+    __table_args__ = (UniqueConstraint("subscriber_id", "identity"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(

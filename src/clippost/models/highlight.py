@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from clippost.db.base import Base, UTCDateTime, utcnow
+from clippost.db.base import IDS_NEVER_REUSED, Base, UTCDateTime, utcnow
 
 
 class Highlight(Base):
@@ -25,6 +25,7 @@ class Highlight(Base):
         # Re-imports merge by content identity: the same highlight is never stored twice.
         UniqueConstraint("subscriber_id", "identity"),
         Index("ix_highlights_subscriber_id_book_id", "subscriber_id", "book_id"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -7,11 +7,12 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, LargeBinary
 from sqlalchemy.orm import Mapped, mapped_column
 
-from clippost.db.base import Base, UTCDateTime, utcnow
+from clippost.db.base import IDS_NEVER_REUSED, Base, UTCDateTime, utcnow
 
 
 class PendingImport(Base):
     __tablename__ = "pending_imports"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(

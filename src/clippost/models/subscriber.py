@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, Date, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from clippost.db.base import Base, UTCDateTime, utcnow
+from clippost.db.base import IDS_NEVER_REUSED, Base, UTCDateTime, utcnow
 
 
 class SubscriberStatus(StrEnum):
@@ -26,6 +26,7 @@ class Subscriber(Base):
         CheckConstraint("day_of_month BETWEEN 1 AND 28", name="day_of_month_range"),
         # The planner scans confirmed subscribers whose next slot is due.
         Index("ix_subscribers_status_next_slot_at", "status", "next_slot_at"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

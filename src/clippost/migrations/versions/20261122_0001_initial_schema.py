@@ -54,6 +54,8 @@ def upgrade() -> None:
         sa.CheckConstraint("weekday BETWEEN 0 AND 6", name=op.f("ck_subscribers_weekday_range")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subscribers")),
         sa.UniqueConstraint("email", name=op.f("uq_subscribers_email")),
+        # Ids named by links are never handed out again after a delete (see db/base.py).
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
         batch_op.create_index(
@@ -94,6 +96,8 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "subscriber_id", "identity", name=op.f("uq_books_subscriber_id_identity")
         ),
+        # Ids named by links are never handed out again after a delete (see db/base.py).
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("books", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_books_subscriber_id"), ["subscriber_id"], unique=False)
@@ -154,6 +158,8 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pending_imports")),
+        # Ids named by links are never handed out again after a delete (see db/base.py).
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("pending_imports", schema=None) as batch_op:
         batch_op.create_index(
@@ -190,6 +196,8 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "subscriber_id", "identity", name=op.f("uq_highlights_subscriber_id_identity")
         ),
+        # Ids named by links are never handed out again after a delete (see db/base.py).
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("highlights", schema=None) as batch_op:
         batch_op.create_index(
