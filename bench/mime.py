@@ -14,8 +14,8 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr
 
+from clippost.mail import Message
 from clippost.rendering.mime import build_mime
-from clippost.transports.base import Message
 
 HIGHLIGHTS = [
     (

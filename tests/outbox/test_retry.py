@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clippost.mail import Transient
 from clippost.outbox.retry import next_attempt
-from clippost.transports.base import Transient
 
 QUEUED = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 

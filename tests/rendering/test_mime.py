@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clippost.mail import Message, Permanent, Transient
 from clippost.rendering.headers import InvalidAddress, clean, clean_phrase
 from clippost.rendering.mime import build_mime, refusal
-from clippost.transports.base import Message, Permanent, Transient
 
 
 def make_message(**overrides: object) -> Message:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from clippost.mail import Message, Sent, Suppressed
 from clippost.transports.allowlist import NOT_ALLOWED, Allowlist, AllowlistTransport
-from clippost.transports.base import Message, Sent, Suppressed
 from clippost.transports.maildir import MaildirTransport
 
 
@@ -27,7 +27,7 @@ class TestAllowlistTransport:
         self, tmp_path: Path, message_factory: Callable[..., Message]
     ) -> None:
         """Allowed messages reach the inner transport; the rest are Suppressed, in order."""
-        inner = MaildirTransport(tmp_path)
+        inner = MaildirTransport(tmp_path, fsync=False)
         transport = AllowlistTransport(inner, Allowlist(["@example.org"]))
         messages = [
             message_factory(1, to="a@example.org"),

@@ -9,7 +9,7 @@ import mailbox
 from collections.abc import Callable
 from pathlib import Path
 
-from clippost.transports.base import Message, Permanent, Sent, Transient
+from clippost.mail import Message, Permanent, Sent, Transient
 from clippost.transports.console import ConsoleTransport
 from clippost.transports.maildir import MaildirTransport
 
@@ -20,7 +20,7 @@ class TestMaildirTransport:
     ) -> None:
         """Each message is one file in new/, readable by the stdlib mailbox module."""
         messages = [message_factory(n) for n in range(3)]
-        transport = MaildirTransport(tmp_path / "mail")
+        transport = MaildirTransport(tmp_path / "mail", fsync=False)
         results = await transport.send_many(messages)
         assert all(isinstance(result, Sent) for result in results)
         assert {p.name for p in (tmp_path / "mail").iterdir()} == {"cur", "new", "tmp"}
@@ -46,7 +46,7 @@ class TestMaildirTransport:
         self, tmp_path: Path, message_factory: Callable[..., Message]
     ) -> None:
         """A message that cannot be built safely is Permanent and writes nothing."""
-        transport = MaildirTransport(tmp_path)
+        transport = MaildirTransport(tmp_path, fsync=False)
         results = await transport.send_many([message_factory(1, to="x@y.org\nBcc: z@w.org")])
         assert isinstance(results[0], Permanent)
         assert list((tmp_path / "new").iterdir()) == []
@@ -56,7 +56,9 @@ class TestMaildirTransport:
     ) -> None:
         """A Maildir that cannot be created (a file is in the way) is Transient."""
         (tmp_path / "mail").write_text("not a folder")
-        results = await MaildirTransport(tmp_path / "mail").send_many([message_factory(1)])
+        results = await MaildirTransport(tmp_path / "mail", fsync=False).send_many(
+            [message_factory(1)]
+        )
         assert isinstance(results[0], Transient)
 
 

@@ -10,8 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from clippost.transports.base import Message, Permanent, Sent, Transient
+from clippost.mail import Message, Permanent, Sent, Transient
 from clippost.transports.postmark import PostmarkTransport, classify_error_code
+from factories import transport_options
 
 TOKEN = "server-token-123"
 
@@ -62,7 +63,11 @@ class TestPostmarkTransport:
     ) -> None:
         """One request carries the batch; each message gets its own result."""
         batches: list[list[dict[str, Any]]] = []
-        transport = PostmarkTransport(server_token=TOKEN, endpoint=serve_app(postmark_app(batches)))
+        transport = PostmarkTransport(
+            **transport_options(
+                "postmark_", server_token=TOKEN, endpoint=serve_app(postmark_app(batches))
+            )
+        )
         recipients = ["ok@a.org", "inactive@a.org", "invalid@a.org", "ok2@a.org"]
         messages = [message_factory(n, to=to) for n, to in enumerate(recipients)]
         results = await transport.send_many(messages)
@@ -81,7 +86,12 @@ class TestPostmarkTransport:
         """The Message-ID, List-Unsubscribe headers, stream and both bodies are sent."""
         batches: list[list[dict[str, Any]]] = []
         transport = PostmarkTransport(
-            server_token=TOKEN, endpoint=serve_app(postmark_app(batches)), message_stream="digest"
+            **transport_options(
+                "postmark_",
+                server_token=TOKEN,
+                endpoint=serve_app(postmark_app(batches)),
+                message_stream="digest",
+            )
         )
         message = message_factory(5, subject="Hi\r\nBcc: x@y.org")
         quoted = message_factory(6, from_name='Ann "The Reader", Ltd')
@@ -104,7 +114,11 @@ class TestPostmarkTransport:
     ) -> None:
         """1,001 messages go in three requests of at most 500."""
         batches: list[list[dict[str, Any]]] = []
-        transport = PostmarkTransport(server_token=TOKEN, endpoint=serve_app(postmark_app(batches)))
+        transport = PostmarkTransport(
+            **transport_options(
+                "postmark_", server_token=TOKEN, endpoint=serve_app(postmark_app(batches))
+            )
+        )
         results = await transport.send_many([message_factory(n) for n in range(1001)])
         await transport.close()
         assert [len(b) for b in batches] == [500, 500, 1]
@@ -116,7 +130,9 @@ class TestPostmarkTransport:
         """HTTP 429 and 503 are transient for every message, keeping Retry-After."""
         for status in (429, 503):
             url = serve_app(postmark_app([], status=status))
-            transport = PostmarkTransport(server_token=TOKEN, endpoint=url)
+            transport = PostmarkTransport(
+                **transport_options("postmark_", server_token=TOKEN, endpoint=url)
+            )
             results = await transport.send_many([message_factory(1), message_factory(2)])
             await transport.close()
             assert all(isinstance(r, Transient) and r.retry_after == 3 for r in results)
@@ -126,7 +142,9 @@ class TestPostmarkTransport:
     ) -> None:
         """A refused token (401) is retried: no reader is failed for the operator's key."""
         url = serve_app(postmark_app([]))
-        transport = PostmarkTransport(server_token="wrong", endpoint=url)
+        transport = PostmarkTransport(
+            **transport_options("postmark_", server_token="wrong", endpoint=url)
+        )
         results = await transport.send_many([message_factory(1)])
         await transport.close()
         assert isinstance(results[0], Transient)

@@ -10,8 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from clippost.transports.base import Message, Permanent, Sent, Transient
+from clippost.mail import Message, Permanent, Sent, Transient
 from clippost.transports.sendgrid import SendgridTransport
+from factories import transport_options
 
 KEY = "SG.test-key"
 
@@ -40,7 +41,11 @@ class TestSendgridTransport:
     ) -> None:
         """202 is Sent with SendGrid's id; Message-ID and custom headers are passed."""
         received: list[dict[str, Any]] = []
-        transport = SendgridTransport(api_key=KEY, endpoint=serve_app(sendgrid_app(received)))
+        transport = SendgridTransport(
+            **transport_options(
+                "sendgrid_", api_key=KEY, endpoint=serve_app(sendgrid_app(received))
+            )
+        )
         message = message_factory(2)
         results = await transport.send_many([message])
         await transport.close()
@@ -55,7 +60,9 @@ class TestSendgridTransport:
         self, serve_app: Callable[[Any], str], message_factory: Callable[..., Message]
     ) -> None:
         """429 and 503 are transient (Retry-After kept), 400 permanent, others still sent."""
-        transport = SendgridTransport(api_key=KEY, endpoint=serve_app(sendgrid_app([])))
+        transport = SendgridTransport(
+            **transport_options("sendgrid_", api_key=KEY, endpoint=serve_app(sendgrid_app([])))
+        )
         recipients = ["throttle@a.org", "bad@a.org", "boom@a.org", "ok@a.org"]
         results = await transport.send_many(
             [message_factory(n, to=to) for n, to in enumerate(recipients)]
@@ -72,7 +79,9 @@ class TestSendgridTransport:
         self, serve_app: Callable[[Any], str], message_factory: Callable[..., Message]
     ) -> None:
         """A refused key (401) is retried, not failed."""
-        transport = SendgridTransport(api_key="nope", endpoint=serve_app(sendgrid_app([])))
+        transport = SendgridTransport(
+            **transport_options("sendgrid_", api_key="nope", endpoint=serve_app(sendgrid_app([])))
+        )
         results = await transport.send_many([message_factory(1)])
         await transport.close()
         assert isinstance(results[0], Transient)
@@ -81,7 +90,11 @@ class TestSendgridTransport:
         self, unused_port: int, message_factory: Callable[..., Message]
     ) -> None:
         """Nothing listening is Transient, never an exception."""
-        transport = SendgridTransport(api_key=KEY, endpoint=f"http://127.0.0.1:{unused_port}")
+        transport = SendgridTransport(
+            **transport_options(
+                "sendgrid_", api_key=KEY, endpoint=f"http://127.0.0.1:{unused_port}"
+            )
+        )
         results = await transport.send_many([message_factory(1)])
         await transport.close()
         assert isinstance(results[0], Transient)

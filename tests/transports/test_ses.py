@@ -14,8 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from clippost.transports.base import Message, Permanent, Sent, Transient
+from clippost.mail import Message, Permanent, Sent, Transient
 from clippost.transports.ses import SesTransport, sign_v4
+from factories import transport_options
 
 KEY_ID, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 
@@ -89,7 +90,9 @@ def ses_app(received: list[dict[str, Any]]) -> Starlette:
 
 def transport(url: str, secret: str = SECRET) -> SesTransport:
     return SesTransport(
-        region="eu-west-1", access_key_id=KEY_ID, secret_access_key=secret, endpoint=url
+        **transport_options(
+            "ses_", region="eu-west-1", access_key_id=KEY_ID, secret_access_key=secret, endpoint=url
+        )
     )
 
 

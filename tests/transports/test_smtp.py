@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from clippost.transports.base import Message, Permanent, Sent, Transient
+from clippost.mail import Message, Permanent, Sent, Transient
 from clippost.transports.ratelimit import TokenBucket
 from clippost.transports.smtp import SmtpTransport, classify_reply
+from factories import transport_options
 
 from .conftest import HANG_UP, Pipelining
 
@@ -23,7 +24,7 @@ from .conftest import HANG_UP, Pipelining
 def transport_for(port: int, **kwargs: Any) -> SmtpTransport:
     options: dict[str, Any] = {"host": "127.0.0.1", "port": port, "security": "none"}
     options.update(kwargs)
-    return SmtpTransport(**options)
+    return SmtpTransport(**transport_options("smtp_", **options))
 
 
 def parsed(envelope: Any) -> email.message.EmailMessage:

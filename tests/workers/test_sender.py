@@ -16,6 +16,7 @@ from clippost.models import OutboxMessage
 from clippost.outbox.render import OutboxRenderer
 from clippost.outbox.sender import Sender, SenderConfig
 from clippost.transports.smtp import SmtpTransport
+from factories import transport_options
 
 LINKS = Links(
     base_url="http://testserver",
@@ -27,7 +28,11 @@ LINKS = Links(
 
 
 def sender(db: Database, port: int, *, owner: str, **config: Any) -> Sender:
-    transport = SmtpTransport(host="127.0.0.1", port=port, security="none", pool_size=1, timeout=5)
+    transport = SmtpTransport(
+        **transport_options(
+            "smtp_", host="127.0.0.1", port=port, security="none", pool_size=1, timeout=5
+        )
+    )
     render = OutboxRenderer(links=LINKS, from_address="news@clippost.test", from_name="clippost")
     return Sender(
         db=db, transport=transport, render=render, config=SenderConfig(owner=owner, **config)

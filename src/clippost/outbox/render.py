@@ -13,10 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from clippost.links import Links
+from clippost.mail import Message
 from clippost.outbox.repository import ClaimedMessage
 from clippost.rendering.environment import RenderedEmail, render_email
 from clippost.subscriptions.tokens import Purpose
-from clippost.transports.base import Message
 
 # Kinds sent because of a schedule, not because the reader just did something: they carry
 # the bulk-mail headers (RFC 2369 / RFC 8058 unsubscribe, List-Id, Precedence).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from clippost.transports.base import Transient
+from clippost.mail import Transient
 
 
 def next_attempt(

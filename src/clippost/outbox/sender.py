@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from clippost.db.base import utcnow
 from clippost.db.engine import Database
+from clippost.mail import Message, Permanent, SendResult, Sent, Suppressed, Transient
 from clippost.outbox import repository
 from clippost.outbox.repository import (
     ClaimedMessage,
@@ -31,15 +32,7 @@ from clippost.outbox.repository import (
     Withheld,
 )
 from clippost.outbox.retry import next_attempt
-from clippost.transports.base import (
-    Message,
-    Permanent,
-    SendResult,
-    Sent,
-    Suppressed,
-    Transient,
-    Transport,
-)
+from clippost.transports.base import Transport
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ import binascii
 import functools
 from datetime import datetime
 
+from clippost.mail import Message, Permanent, SendResult, Transient
 from clippost.rendering.headers import (
     InvalidAddress,
     check_field_name,
@@ -23,7 +24,6 @@ from clippost.rendering.headers import (
     mailbox,
     unstructured,
 )
-from clippost.transports.base import Message, Permanent, SendResult, Transient
 
 BOUNDARY = "=_clippost_alt_7f3a"
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

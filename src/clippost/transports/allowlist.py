@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from clippost.transports.base import Message, SendResult, Suppressed, Transport
+from clippost.mail import Message, SendResult, Suppressed
+from clippost.transports.base import Transport
 
 NOT_ALLOWED = "not on the staging allowlist"
 

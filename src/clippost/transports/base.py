@@ -1,60 +1,15 @@
-"""What every transport speaks: a rendered message in, one result per message out."""
+"""What every transport speaks: a rendered message in, one result per message out.
+
+The message and result types themselves are neutral (`clippost.mail`): rendering builds
+them without knowing any transport.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Protocol
 
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """A message ready to go. Header values here are untrusted until `rendering.mime`
-    has made them safe; every transport builds its wire form through that module."""
-
-    message_id: str  # "<token@domain>", stable for the outbox row
-    from_address: str  # bare address used as envelope sender, e.g. news@example.org
-    from_name: str  # display name for the From header ("" for none)
-    to: str  # bare recipient address
-    subject: str
-    text: str
-    html: str
-    date: datetime  # aware
-    headers: Mapping[str, str] = field(default_factory=dict)  # List-Unsubscribe, ...
-
-
-@dataclass(frozen=True, slots=True)
-class Sent:
-    provider_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Transient:
-    """Try again later (SMTP 4xx, timeouts, connection errors, HTTP 429/5xx)."""
-
-    reason: str
-    retry_after: float | None = None  # seconds, when the server said
-
-
-@dataclass(frozen=True, slots=True)
-class Permanent:
-    """Never retry (SMTP 5xx, HTTP 4xx). `bounce` means the address itself is bad and is
-    suppressed; a permanent failure about the message (too large...) is not a bounce."""
-
-    reason: str
-    bounce: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Suppressed:
-    """Deliberately not sent (a staging allowlist left the recipient out): the outbox
-    records the row as `suppressed` with this reason, never as failed, and never retries."""
-
-    reason: str
-
-
-SendResult = Sent | Transient | Permanent | Suppressed
+from clippost.mail import Message, SendResult
 
 
 class Transport(Protocol):

@@ -6,8 +6,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from clippost.mail import Message, SendResult, Sent
 from clippost.rendering.headers import clean
-from clippost.transports.base import Message, SendResult, Sent
 
 
 class ConsoleTransport:

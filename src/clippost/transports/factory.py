@@ -1,64 +1,132 @@
 """CLIPPOST_* settings to a ready Transport: the one place settings meet transports.
 
-With `send_rate_per_second` set and a database given, the rate limit is the database-held
-bucket, shared by every worker on every machine; without a database (a one-off command),
-the transport's own in-process bucket applies.
+Each transport is built from `Settings` directly, so a setting's default is the one in
+`config.py` and nowhere else. With `send_rate_per_second` set and a database given, the
+rate limit is the database-held bucket, shared by every worker on every machine; without a
+database (a one-off command), an in-process token bucket applies. A configured staging
+allowlist wraps whichever transport is built.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from pydantic import SecretStr
 
 from clippost.config import Settings
 from clippost.db.engine import Database
 from clippost.errors import ConfigurationError
-from clippost.outbox.ratelimit import DatabaseRateLimiter
-from clippost.transports import TransportOptions, build_transport
+from clippost.transports.allowlist import Allowlist, AllowlistTransport
 from clippost.transports.base import Transport
+from clippost.transports.console import ConsoleTransport
+from clippost.transports.maildir import MaildirTransport
+from clippost.transports.postmark import PostmarkTransport
+from clippost.transports.ratelimit import DatabaseRateLimiter, RateLimiter, TokenBucket
+from clippost.transports.sendgrid import SendgridTransport
+from clippost.transports.ses import SesTransport
+from clippost.transports.smtp import SmtpTransport
 
-
-def transport_options(settings: Settings) -> TransportOptions:
-    return TransportOptions(
-        maildir_path=settings.resolved_maildir,
-        maildir_fsync=settings.maildir_fsync,
-        smtp_host=settings.smtp_host,
-        smtp_port=settings.smtp_port,
-        smtp_username=settings.smtp_username,
-        smtp_password=_secret(settings.smtp_password),
-        smtp_security=settings.smtp_security,
-        smtp_validate_certs=settings.smtp_validate_certs,
-        smtp_pool_size=settings.smtp_pool_size,
-        smtp_timeout=settings.smtp_timeout,
-        smtp_reconnect_every=settings.smtp_reconnect_every,
-        ses_region=settings.ses_region,
-        ses_access_key_id=settings.ses_access_key_id,
-        ses_secret_access_key=_secret(settings.ses_secret_access_key),
-        ses_endpoint=settings.ses_endpoint,
-        ses_configuration_set=settings.ses_configuration_set,
-        postmark_server_token=_secret(settings.postmark_server_token),
-        postmark_endpoint=settings.postmark_endpoint,
-        postmark_message_stream=settings.postmark_message_stream,
-        sendgrid_api_key=_secret(settings.sendgrid_api_key),
-        sendgrid_endpoint=settings.sendgrid_endpoint,
-        http_timeout=settings.http_timeout,
-        rate_per_second=settings.send_rate_per_second,
-        allowlist=tuple(settings.staging_allowlist),
-    )
+Builder = Callable[[Settings, RateLimiter | None], Transport]
 
 
 def transport_from_settings(settings: Settings, db: Database | None = None) -> Transport:
     """The configured transport; raises ConfigurationError when settings cannot work."""
-    limiter = None
-    if db is not None and settings.send_rate_per_second > 0:
-        limiter = DatabaseRateLimiter(
-            db, key=f"transport:{settings.mail_transport}", rate=settings.send_rate_per_second
+    builder = _BUILDERS.get(settings.mail_transport)
+    if builder is None:
+        raise ConfigurationError(
+            f"Mail transport {settings.mail_transport}: unknown; one of: {', '.join(KINDS)}"
         )
-    try:
-        return build_transport(
-            settings.mail_transport, transport_options(settings), limiter=limiter
+    transport = builder(settings, _limiter(settings, db))
+    if settings.staging_allowlist:
+        return AllowlistTransport(transport, Allowlist(settings.staging_allowlist))
+    return transport
+
+
+def _limiter(settings: Settings, db: Database | None) -> RateLimiter | None:
+    rate = settings.send_rate_per_second
+    if rate <= 0:
+        return None
+    if db is None:
+        return TokenBucket(rate)
+    return DatabaseRateLimiter(db, key=f"transport:{settings.mail_transport}", rate=rate)
+
+
+def _maildir(settings: Settings, limiter: RateLimiter | None) -> Transport:
+    return MaildirTransport(settings.resolved_maildir, fsync=settings.maildir_fsync)
+
+
+def _console(settings: Settings, limiter: RateLimiter | None) -> Transport:
+    return ConsoleTransport()
+
+
+def _smtp(settings: Settings, limiter: RateLimiter | None) -> Transport:
+    return SmtpTransport(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=_secret(settings.smtp_password),
+        security=settings.smtp_security,
+        pool_size=settings.smtp_pool_size,
+        timeout=settings.smtp_timeout,
+        reconnect_every=settings.smtp_reconnect_every,
+        validate_certs=settings.smtp_validate_certs,
+        limiter=limiter,
+    )
+
+
+def _ses(settings: Settings, limiter: RateLimiter | None) -> Transport:
+    return SesTransport(
+        region=settings.ses_region,
+        access_key_id=_required(settings, settings.ses_access_key_id, "ses_access_key_id"),
+        secret_access_key=_required(
+            settings, _secret(settings.ses_secret_access_key), "ses_secret_access_key"
+        ),
+        endpoint=settings.ses_endpoint,
+        configuration_set=settings.ses_configuration_set,
+        timeout=settings.http_timeout,
+        limiter=limiter,
+    )
+
+
+def _postmark(settings: Settings, limiter: RateLimiter | None) -> Transport:
+    return PostmarkTransport(
+        server_token=_required(
+            settings, _secret(settings.postmark_server_token), "postmark_server_token"
+        ),
+        endpoint=settings.postmark_endpoint,
+        message_stream=settings.postmark_message_stream,
+        timeout=settings.http_timeout,
+        limiter=limiter,
+    )
+
+
+def _sendgrid(settings: Settings, limiter: RateLimiter | None) -> Transport:
+    return SendgridTransport(
+        api_key=_required(settings, _secret(settings.sendgrid_api_key), "sendgrid_api_key"),
+        endpoint=settings.sendgrid_endpoint,
+        timeout=settings.http_timeout,
+        limiter=limiter,
+    )
+
+
+_BUILDERS: dict[str, Builder] = {
+    "maildir": _maildir,
+    "smtp": _smtp,
+    "ses": _ses,
+    "postmark": _postmark,
+    "sendgrid": _sendgrid,
+    "console": _console,
+}
+KINDS = tuple(_BUILDERS)
+
+
+def _required(settings: Settings, value: str | None, name: str) -> str:
+    if not value:
+        raise ConfigurationError(
+            f"Mail transport {settings.mail_transport}: the {name} option is required for "
+            f"this transport (CLIPPOST_{name.upper()})"
         )
-    except ValueError as exc:
-        raise ConfigurationError(f"Mail transport {settings.mail_transport}: {exc}") from exc
+    return value
 
 
 def _secret(value: SecretStr | None) -> str | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from clippost.transports.base import Message, Permanent, SendResult, Transient
+from clippost.mail import Message, Permanent, SendResult, Transient
 
 NETWORK_ERRORS = (httpx.TransportError,)
 _CREDENTIALS = frozenset({401, 403})

@@ -16,8 +16,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from clippost.mail import Message, SendResult, Sent, Transient
 from clippost.rendering.mime import build_mime, refusal
-from clippost.transports.base import Message, SendResult, Sent, Transient
 
 _counter = itertools.count()
 
@@ -25,7 +25,7 @@ _counter = itertools.count()
 class MaildirTransport:
     name = "maildir"
 
-    def __init__(self, path: Path, *, fsync: bool = False) -> None:
+    def __init__(self, path: Path, *, fsync: bool) -> None:
         self.path = path
         self.fsync = fsync
         self._host = socket.gethostname().replace("/", "\\057").replace(":", "\\072")

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from clippost.mail import Message, Permanent, SendResult, Sent, Transient
 from clippost.rendering.headers import (
     check_address,
     check_field_name,
@@ -19,7 +20,6 @@ from clippost.rendering.headers import (
     quoted_mailbox,
 )
 from clippost.rendering.mime import refusal
-from clippost.transports.base import Message, Permanent, SendResult, Sent, Transient
 from clippost.transports.http import (
     NETWORK_ERRORS,
     LazyClient,
@@ -64,9 +64,9 @@ class PostmarkTransport:
         self,
         *,
         server_token: str,
-        endpoint: str = "https://api.postmarkapp.com",
-        message_stream: str = "outbound",
-        timeout: float = 30.0,
+        endpoint: str,
+        message_stream: str,
+        timeout: float,
         limiter: RateLimiter | None = None,
     ) -> None:
         self._token = server_token

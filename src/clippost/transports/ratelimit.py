@@ -1,8 +1,16 @@
 """Rate limits for transports: messages per second, behind one small Protocol.
 
-A transport calls `acquire(n)` before it hands n messages to the server. The in-process
-token bucket here limits one process; a limiter shared by every worker (kept in the
-database) implements the same Protocol, so transports never know which one they have.
+A transport calls `acquire(n)` before it hands n messages to the server, and never knows
+which limiter it has:
+
+- `TokenBucket` limits one process (a one-off command, or no database at hand);
+- `DatabaseRateLimiter` holds the bucket in the database, so one rate is shared by every
+  worker everywhere. One `token_buckets` row per transport: `tokens` refill at `rate` per
+  second up to `burst`, computed from the time elapsed since `updated_at`. Taking tokens
+  is one short transaction (row lock on PostgreSQL, the write lock on SQLite), so two
+  workers never spend the same tokens. A worker asks for a whole batch's worth and takes
+  what is there; it sleeps only for the shortfall, so the database sees a few statements
+  per batch, not one per message.
 """
 
 from __future__ import annotations
@@ -10,7 +18,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, cast
+
+from sqlalchemy import Executable, Table, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from clippost.db.base import utcnow
+from clippost.db.engine import Database
+from clippost.models import TokenBucket as TokenBucketRow
+
+buckets = cast(Table, TokenBucketRow.__table__)
+
+# Never sleep longer than this between looks: other workers may stop and leave tokens.
+_MAX_WAIT = 1.0
 
 
 class RateLimiter(Protocol):
@@ -60,3 +82,64 @@ class TokenBucket:
         now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
         self._updated = now
+
+
+class DatabaseRateLimiter:
+    """`await acquire(n)` returns once `n` sends are allowed by the shared bucket."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        key: str,
+        rate: float,
+        burst: float | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.db = db
+        self.key = key
+        self.rate = rate
+        # One second's worth by default: a burst after idleness stays within the rate.
+        self.burst = burst if burst is not None else max(rate, 1.0)
+        self.clock = clock
+
+    async def acquire(self, n: int = 1) -> None:
+        remaining = float(n)
+        while True:
+            remaining -= await self._take(remaining)
+            if remaining <= 1e-9:
+                return
+            await asyncio.sleep(min(_MAX_WAIT, max(remaining, 1.0) / self.rate))
+
+    async def _take(self, wanted: float) -> float:
+        """Take up to `wanted` tokens now; returns how many were taken."""
+        now = self.clock()
+        async with self.db.transaction() as session:
+            connection = await session.connection()
+            await connection.execute(self._insert_if_missing(now))
+            row = (
+                await connection.execute(
+                    select(buckets.c.tokens, buckets.c.updated_at)
+                    .where(buckets.c.key == self.key)
+                    .with_for_update()
+                )
+            ).one()
+            elapsed = max(0.0, (now - row.updated_at).total_seconds())
+            available = min(self.burst, row.tokens + elapsed * self.rate)
+            taken = min(available, wanted)
+            await connection.execute(
+                update(buckets)
+                .where(buckets.c.key == self.key)
+                .values(tokens=available - taken, updated_at=max(now, row.updated_at))
+            )
+        return float(taken)
+
+    def _insert_if_missing(self, now: datetime) -> Executable:
+        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
+        return (
+            insert(buckets)
+            .values(key=self.key, tokens=self.burst, updated_at=now)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from clippost.mail import Message, SendResult, Sent
 from clippost.rendering.headers import check_address, check_field_name, check_message_id, clean
 from clippost.rendering.mime import refusal
-from clippost.transports.base import Message, SendResult, Sent
 from clippost.transports.http import (
     NETWORK_ERRORS,
     LazyClient,
@@ -29,8 +29,8 @@ class SendgridTransport:
         self,
         *,
         api_key: str,
-        endpoint: str = "https://api.sendgrid.com",
-        timeout: float = 30.0,
+        endpoint: str,
+        timeout: float,
         concurrency: int = 16,
         limiter: RateLimiter | None = None,
     ) -> None:

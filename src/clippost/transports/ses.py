@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
+from clippost.mail import Message, SendResult, Sent, Transient
 from clippost.rendering.mime import build_mime, refusal
-from clippost.transports.base import Message, SendResult, Sent, Transient
 from clippost.transports.http import (
     NETWORK_ERRORS,
     LazyClient,
@@ -99,9 +99,9 @@ class SesTransport:
         region: str,
         access_key_id: str,
         secret_access_key: str,
-        endpoint: str | None = None,
-        configuration_set: str | None = None,
-        timeout: float = 30.0,
+        endpoint: str | None,
+        configuration_set: str | None,
+        timeout: float,
         concurrency: int = 16,
         limiter: RateLimiter | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),

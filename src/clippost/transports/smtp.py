@@ -35,8 +35,8 @@ from typing import Literal, cast
 
 from aiosmtplib import SMTP, SMTPException, SMTPHeloError, SMTPResponseException
 
+from clippost.mail import Message, Permanent, SendResult, Sent, Transient
 from clippost.rendering.mime import build_mime, refusal
-from clippost.transports.base import Message, Permanent, SendResult, Sent, Transient
 from clippost.transports.ratelimit import RateLimiter, Unlimited
 from clippost.transports.smtp_pipeline import Channel, ChannelError, Reply, data_block
 
@@ -80,15 +80,15 @@ class SmtpTransport:
         *,
         host: str,
         port: int,
-        username: str | None = None,
-        password: str | None = None,
-        security: Security = "starttls",
-        pool_size: int = 8,
-        timeout: float = 30.0,
-        reconnect_every: int = 1000,
+        username: str | None,
+        password: str | None,
+        security: Security,
+        pool_size: int,
+        timeout: float,
+        reconnect_every: int,
+        validate_certs: bool,
         limiter: RateLimiter | None = None,
         tls_context: ssl.SSLContext | None = None,
-        validate_certs: bool = True,
         pipelining: bool = True,
     ) -> None:
         if pool_size < 1 or reconnect_every < 1:
