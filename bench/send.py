@@ -47,8 +47,8 @@ from clippost.db.engine import Database
 from clippost.db.migrate import upgrade
 from clippost.links import Links
 from clippost.models import OutboxMessage
+from clippost.outbox.claims import ClaimedMessage
 from clippost.outbox.render import OutboxRenderer
-from clippost.outbox.repository import ClaimedMessage
 from clippost.rendering.environment import render_email
 from clippost.rendering.mime import build_mime
 from clippost.subscriptions.tokens import Purpose

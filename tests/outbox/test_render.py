@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clippost.links import Links
+from clippost.outbox.claims import ClaimedMessage
 from clippost.outbox.render import OutboxRenderer
-from clippost.outbox.repository import ClaimedMessage
 from clippost.rendering.mime import build_mime
 from clippost.subscriptions.tokens import Purpose
 

@@ -16,7 +16,7 @@ from clippost.config import Settings
 from clippost.db.base import utcnow
 from clippost.models import Book, Highlight, OutboxMessage, Subscriber
 from clippost.outbox import commands
-from clippost.outbox.enqueue import enqueue
+from clippost.outbox.repository import enqueue
 from clippost.outbox.worker import run_worker, send_due
 from clippost.runtime import Runtime, open_runtime
 

@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import Connection, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clippost import suppressions
 from clippost.addresses import address_hash
 from clippost.config import normalise_database_url
 from clippost.db.engine import Database, GroupCommit
 from clippost.errors import InvalidLink
 from clippost.models import OutboxMessage, OutboxState, Subscriber, SubscriberStatus, Suppression
 from clippost.models import SuppressionReason as Reason
-from clippost.outbox.enqueue import enqueue
-from clippost.subscriptions import repository as repo
+from clippost.outbox.repository import enqueue
 from clippost.subscriptions import service
 from clippost.subscriptions.context import ServiceContext
 from clippost.subscriptions.service import Unsubscription
@@ -141,7 +141,7 @@ class TestUnsubscribe:
     ) -> None:
         """An existing stronger suppression (a bounce) stays as it is."""
         async with database.transaction() as session:
-            await repo.suppress(session, address_hash(READER), Reason.BOUNCED, now=ctx.now)
+            await suppressions.suppress(session, address_hash(READER), Reason.BOUNCED, now=ctx.now)
         await _unsubscribe(database, ctx, subscriber_id)
         assert await _suppressions(database) == {address_hash(READER): Reason.BOUNCED}
 
@@ -178,7 +178,7 @@ def _suppress_hashes(connection: Connection, hashes: Sequence[str]) -> None:
     """A batch write for the tests below: one suppression per item; "bad" fails."""
     if "bad" in hashes:
         raise ValueError("a bad item")
-    repo.suppress_all(connection, hashes, Reason.BOUNCED, now=_NOW)
+    suppressions.suppress_all(connection, hashes, Reason.BOUNCED, now=_NOW)
 
 
 class TestGroupCommit:

@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import select
 
 from clippost.models import Highlight, OutboxState, SubscriberStatus, Suppression
-from clippost.outbox.enqueue import enqueue
+from clippost.outbox.repository import enqueue
 from clippost.subscriptions.tokens import Purpose
 
 ONE_CLICK = b"List-Unsubscribe=One-Click"

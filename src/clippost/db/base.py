@@ -10,6 +10,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from clippost.db.dialect import SQLITE
+
 # Named constraints make Alembic batch migrations on SQLite (which rebuild tables) and
 # PostgreSQL produce the same names, so a later migration can drop them by name.
 NAMING_CONVENTION = {
@@ -45,7 +47,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetime given for a UTC column")
         value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        # Asked of the Dialect directly: this runs for every datetime bound.
+        return value.replace(tzinfo=None) if dialect.name == SQLITE else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -6,7 +6,7 @@ claim, a rate-limit check) can never interleave with another writer, in this pro
 another. Within one process an asyncio lock queues writers before they reach SQLite, so they
 wait in order instead of sleeping in SQLite's busy handler.
 PostgreSQL runs with a connection pool; claiming uses `FOR UPDATE SKIP LOCKED`
-(see outbox/repository.py).
+(see outbox/claims.py). Any other database URL is refused here, at start-up (db/dialect.py).
 
 Group commit (`Database.commit_together`): small writes of one kind that arrive at once (a
 burst of one-click unsubscribes) share one write transaction instead of queueing for the
@@ -35,6 +35,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from clippost.db.dialect import SQLITE, supported_dialect
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Items one group-commit transaction takes at most; the rest wait for the next one. Batch
 # writes may bind one parameter per item (an IN list): this stays under SQLite's oldest
@@ -53,16 +55,14 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
         self.url = url
-        self.is_sqlite = url.startswith("sqlite")
-        self.engine = _create_engine(url, echo=echo, pool_size=pool_size)
+        # Raises ConfigurationError for anything but SQLite and PostgreSQL (invariant 5).
+        self.dialect = supported_dialect(url)
+        self.is_sqlite = self.dialect == SQLITE
+        self.engine = _create_engine(url, self.is_sqlite, echo=echo, pool_size=pool_size)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock()
         self._groups: dict[object, GroupCommit[Any]] = {}
         self._writer: _SqliteWriter | None = None
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -235,8 +235,8 @@ def _settle(future: asyncio.Future[None], error: Exception | None) -> None:
         future.set_exception(error)
 
 
-def _create_engine(url: str, *, echo: bool, pool_size: int) -> AsyncEngine:
-    if url.startswith("sqlite"):
+def _create_engine(url: str, is_sqlite: bool, *, echo: bool, pool_size: int) -> AsyncEngine:
+    if is_sqlite:
         return _create_sqlite_engine(url, echo=echo)
     return create_async_engine(
         url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True

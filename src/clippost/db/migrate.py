@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
 from clippost.config import Settings
+from clippost.db.dialect import is_postgresql
 from clippost.db.engine import Database
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -35,7 +36,7 @@ async def upgrade(db: Database) -> None:
 
 
 def _upgrade_sync(connection: Connection) -> None:
-    if connection.dialect.name == "postgresql":
+    if is_postgresql(connection):
         # Two processes starting at once would otherwise both create alembic_version.
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
     command.upgrade(alembic_config(connection), "head")

@@ -16,11 +16,10 @@ from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Row, Select, Table, and_, bindparam, case, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.clippings import models as clip
+from clippost.db.dialect import insert_or_ignore
 from clippost.library.views import BookView, HighlightView
 from clippost.models import BOOK_WEIGHTS, Book, Highlight
 from clippost.selection import Candidate
@@ -227,11 +226,8 @@ def _change(current: _Stored, row: dict[str, Any]) -> dict[str, Any] | None:
 async def _insert_ignoring_conflicts(
     session: AsyncSession, model: type[Any], rows: list[dict[str, Any]], keys: list[str]
 ) -> None:
-    dialect = session.bind.dialect.name if session.bind is not None else ""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     for chunk in _chunks(rows, _INSERT_CHUNK):
-        statement = insert(model).values(chunk).on_conflict_do_nothing(index_elements=keys)
-        await session.execute(statement)
+        await session.execute(insert_or_ignore(session, model, keys=keys).values(chunk))
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -13,6 +13,7 @@ from clippost.db.base import utcnow
 from clippost.outbox import repository
 from clippost.outbox import worker as worker_module
 from clippost.runtime import open_runtime
+from clippost.subscriptions import repository as subscribers
 
 
 async def worker(settings: Settings) -> int:
@@ -48,8 +49,9 @@ async def stats(settings: Settings, *, out: TextIO) -> int:
     """Print subscribers by status and outbox rows by state."""
     async with open_runtime(settings, with_transport=False) as runtime:
         found = await repository.stats(runtime.db, now=utcnow())
+        by_status = await subscribers.count_by_status(runtime.db)
     out.write("subscribers\n")
-    for status, count in sorted(found.subscribers_by_status.items()):
+    for status, count in sorted(by_status.items()):
         out.write(f"  {status:<14}{count:>10}\n")
     out.write("outbox\n")
     for state, count in sorted(found.by_state.items()):

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from clippost.links import Links
 from clippost.mail import Message
-from clippost.outbox.repository import ClaimedMessage
+from clippost.outbox.claims import ClaimedMessage
 from clippost.rendering.environment import RenderedEmail, render_email
 from clippost.subscriptions.tokens import Purpose
 

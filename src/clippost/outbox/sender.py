@@ -1,6 +1,6 @@
 """The send loop: claim a batch, render it, hand it to the transport, record what happened.
 
-Like listmonk's manager, it knows two narrow things, the outbox store (repository) and a
+Like listmonk's manager, it knows two narrow things, the outbox store (claims) and a
 Transport, plus a render function; nothing about SMTP, HTTP, or which database it runs on.
 Unlike it, the cursor is the database row itself: a row leaves `pending` only when its result
 is recorded, so a restart neither loses nor (beyond what was in flight) resends mail.
@@ -22,15 +22,8 @@ from datetime import datetime, timedelta
 from clippost.db.base import utcnow
 from clippost.db.engine import Database
 from clippost.mail import Message, Permanent, SendResult, Sent, Suppressed, Transient
-from clippost.outbox import repository
-from clippost.outbox.repository import (
-    ClaimedMessage,
-    Delivered,
-    Failed,
-    Outcome,
-    RetryLater,
-    Withheld,
-)
+from clippost.outbox import claims
+from clippost.outbox.claims import ClaimedMessage, Delivered, Failed, Outcome, RetryLater, Withheld
 from clippost.outbox.retry import next_attempt
 from clippost.transports.base import Transport
 
@@ -124,7 +117,7 @@ class Sender:
         Rows whose ids are in `skip` are given back untouched (send-due tries each row once).
         """
         now = self.clock()
-        claimed = await repository.claim(
+        claimed = await claims.claim(
             self.db,
             owner=self.config.owner,
             limit=self.config.batch_size,
@@ -135,7 +128,7 @@ class Sender:
         if skip:
             again = [row.id for row in claimed if row.id in skip]
             if again:
-                await repository.release(self.db, owner=self.config.owner, ids=again)
+                await claims.release(self.db, owner=self.config.owner, ids=again)
                 claimed = [row for row in claimed if row.id not in skip]
         if not claimed:
             return BatchReport()
@@ -155,7 +148,7 @@ class Sender:
         while True:
             await asyncio.sleep(period)
             try:
-                await repository.extend_lease(
+                await claims.extend_lease(
                     self.db,
                     owner=self.config.owner,
                     ids=ids,
@@ -229,7 +222,7 @@ class Sender:
         delay = _FIRST_BACKOFF
         for attempt in range(_RECORD_ATTEMPTS):
             try:
-                await repository.record_results(
+                await claims.record_results(
                     self.db, owner=self.config.owner, outcomes=outcomes, now=self.clock()
                 )
                 return

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from clippost.db.base import utcnow
 from clippost.links import Links
-from clippost.outbox import repository
+from clippost.outbox import claims
 from clippost.outbox.render import OutboxRenderer
 from clippost.outbox.sender import BatchReport, Sender, SenderConfig, sleep_unless_stopped
 from clippost.planner.service import plan_due
@@ -83,7 +83,7 @@ async def run_worker(runtime: Runtime, stop: asyncio.Event, *, owner: str | None
     except Exception:
         log.exception("worker %s: send loop ended with an error", owner)
     await asyncio.gather(planner, return_exceptions=True)
-    released = await repository.release(runtime.db, owner=owner)
+    released = await claims.release(runtime.db, owner=owner)
     log.info("worker %s stopped (%d rows released)", owner, released)
 
 
@@ -121,7 +121,7 @@ async def send_due(runtime: Runtime, *, at: datetime) -> SendDueReport:
             if report.claimed == 0:
                 break
     finally:
-        await repository.release(runtime.db, owner=owner)
+        await claims.release(runtime.db, owner=owner)
     return SendDueReport(
         at=at,
         planned=planned,

@@ -24,7 +24,7 @@ from clippost.errors import BadInput
 from clippost.library import repository as library_repository
 from clippost.links import Links
 from clippost.models import Book, Highlight, Subscriber, SubscriberStatus
-from clippost.outbox.enqueue import enqueue
+from clippost.outbox.repository import enqueue
 from clippost.planner.slots import Cadence, Schedule, due_slots, next_slot, slot_key
 from clippost.selection import describe_round, select_highlights
 from clippost.subscriptions.tokens import Purpose

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import case, literal
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clippost.db.dialect import insert_or_update
 from clippost.errors import RateLimited
 from clippost.models import RateLimitWindow
 
@@ -54,28 +52,22 @@ async def count_event(
     # Typed like the column, so both drivers bind it as the UTC timestamp it is.
     opened = literal(now, type_=table.c.window_start.type)
     statement = (
-        _insert(session)
-        .values(key=key, window_start=now, count=1)
-        .on_conflict_do_update(
-            index_elements=[table.c.key],
+        insert_or_update(
+            session,
+            RateLimitWindow,
+            keys=[table.c.key],
             # Both dialects evaluate every SET expression against the row as it was.
             set_={
                 "count": case((expired, 1), else_=table.c.count + 1),
                 "window_start": case((expired, opened), else_=table.c.window_start),
             },
         )
+        .values(key=key, window_start=now, count=1)
         .returning(table.c.count, table.c.window_start)
     )
     row = (await session.execute(statement)).one()
     count, window_start = row
     return Count(count=int(count), window_start=window_start)
-
-
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.bind.dialect.name if session.bind is not None else ""
-    if dialect == "postgresql":
-        return pg_insert(RateLimitWindow)
-    return sqlite_insert(RateLimitWindow)
 
 
 def _minutes(retry_at: datetime, now: datetime) -> str:

@@ -1,4 +1,7 @@
-"""All subscriber SQL: the reader's row, pending imports, suppressions and their queued mail."""
+"""All subscriber SQL: the reader's row and their pending imports.
+
+Suppressions live in `clippost.suppressions`, queued mail in `outbox.repository`.
+"""
 
 from __future__ import annotations
 
@@ -7,35 +10,15 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clippost.models import (
-    OutboxMessage,
-    OutboxState,
-    PendingImport,
-    Subscriber,
-    SubscriberStatus,
-    Suppression,
-    SuppressionReason,
-)
+from clippost.db.dialect import insert_or_ignore
+from clippost.db.engine import Database
+from clippost.models import Book, Highlight, PendingImport, Subscriber, SubscriberStatus
 from clippost.subscriptions.preferences import Preferences
 
-# Suppressions a reader lifts by asking for mail again (confirming, resubscribing). Bounces
-# and complaints are the operator's to lift: the reader cannot prove the mailbox works now.
-_LIFTED_BY_READER = (SuppressionReason.UNSUBSCRIBED, SuppressionReason.ERASED)
-
-
-# Core tables for the set-based statements below: no ORM load, flush or session sync.
+# The Core table for the set-based statements below: no ORM load, flush or session sync.
 _subscribers = cast(Table, Subscriber.__table__)
-_suppressions = cast(Table, Suppression.__table__)
-_outbox = cast(Table, OutboxMessage.__table__)
-
-
-def _dialect_insert(session: AsyncSession) -> Any:
-    dialect = session.bind.dialect.name if session.bind is not None else ""
-    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 # Subscribers ------------------------------------------------------------------------------
@@ -58,10 +41,7 @@ async def create_pending(
     """The pending row for `email`; two sign-ups racing for a new address share one row."""
     values = {"email": email, "status": SubscriberStatus.PENDING, "created_at": now}
     values.update(_preference_values(preferences))
-    insert = _dialect_insert(session)
-    await session.execute(
-        insert(Subscriber).values(**values).on_conflict_do_nothing(index_elements=["email"])
-    )
+    await session.execute(insert_or_ignore(session, Subscriber, keys=["email"]).values(**values))
     subscriber = await by_email(session, email)
     if subscriber is None:  # pragma: no cover - the row was inserted or already there
         raise LookupError(email)
@@ -175,11 +155,18 @@ async def delete_subscriber(session: AsyncSession, subscriber_id: int) -> None:
     Children are deleted explicitly too, so erasing never depends on SQLite's foreign-key
     pragma being on for the connection.
     """
-    from clippost.models import Book, Highlight
-
     for model in (Highlight, Book, PendingImport):
         await session.execute(delete(model).where(model.subscriber_id == subscriber_id))
     await session.execute(delete(Subscriber).where(Subscriber.id == subscriber_id))
+
+
+async def count_by_status(db: Database) -> dict[str, int]:
+    """How many subscribers are in each status (for `clippost stats`)."""
+    async with db.sessions() as session:
+        found = await session.execute(
+            select(_subscribers.c.status, func.count()).group_by(_subscribers.c.status)
+        )
+        return {row[0]: row[1] for row in found}
 
 
 # Pending imports ---------------------------------------------------------------------------
@@ -247,128 +234,3 @@ async def store_applied(session: AsyncSession, pending_id: int, payload: bytes) 
 async def reload_pending(session: AsyncSession, pending: PendingImport) -> PendingImport:
     await session.refresh(pending)
     return pending
-
-
-# Suppressions ------------------------------------------------------------------------------
-
-
-async def suppress(
-    session: AsyncSession, address_hash: str, reason: SuppressionReason, *, now: datetime
-) -> None:
-    """Add a suppression; an existing one (a bounce, say) is kept as it is."""
-    insert = _dialect_insert(session)
-    await session.execute(
-        insert(Suppression)
-        .values(address_hash=address_hash, reason=reason, created_at=now)
-        .on_conflict_do_nothing(index_elements=["address_hash"])
-    )
-
-
-_SUPPRESS_MANY = {
-    dialect: insert(_suppressions).on_conflict_do_nothing(index_elements=["address_hash"])
-    for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
-}
-
-
-def suppress_all(
-    connection: Connection,
-    address_hashes: Sequence[str],
-    reason: SuppressionReason,
-    *,
-    now: datetime,
-) -> None:
-    """`suppress` for many addresses in one executemany; existing suppressions are kept.
-
-    Sorted, so that two batches inserting the same hashes on PostgreSQL wait on each other's
-    unique-index entries in one order and cannot deadlock.
-    """
-    if not address_hashes:
-        return
-    rows = [
-        {"address_hash": hashed, "reason": reason.value, "created_at": now}
-        for hashed in sorted(set(address_hashes))
-    ]
-    connection.execute(_SUPPRESS_MANY[connection.dialect.name], rows)
-
-
-async def mark_erased(session: AsyncSession, address_hash: str, *, now: datetime) -> None:
-    """Keep only "erased" for the address, unless a bounce or complaint must stay."""
-    await lift_reader_suppressions(session, address_hash)
-    await suppress(session, address_hash, SuppressionReason.ERASED, now=now)
-
-
-async def lift_reader_suppressions(session: AsyncSession, address_hash: str) -> None:
-    await session.execute(
-        delete(Suppression).where(
-            Suppression.address_hash == address_hash,
-            Suppression.reason.in_(_LIFTED_BY_READER),
-        )
-    )
-
-
-async def suppression_reason(session: AsyncSession, address_hash: str) -> str | None:
-    reason: str | None = await session.scalar(
-        select(Suppression.reason).where(Suppression.address_hash == address_hash)
-    )
-    return reason
-
-
-# Queued mail -------------------------------------------------------------------------------
-
-
-_NOW = bindparam("now", type_=_outbox.c.finished_at.type)
-# A row leased to a worker is being sent right now and cannot be called back; the worker's
-# result decides it. Everything else still waiting (a lapsed lease included) is cancelled.
-_CANCEL_QUEUED = (
-    update(_outbox)
-    .where(
-        _outbox.c.subscriber_id.in_(bindparam("ids", expanding=True)),
-        _outbox.c.state == OutboxState.PENDING.value,
-        _outbox.c.kind.in_(bindparam("kinds", expanding=True)),
-        or_(_outbox.c.lease_expires_at.is_(None), _outbox.c.lease_expires_at < _NOW),
-    )
-    .values(state=OutboxState.CANCELLED.value, last_error=bindparam("reason"), finished_at=_NOW)
-)
-
-
-def cancel_queued_for_all(
-    connection: Connection,
-    subscriber_ids: Sequence[int],
-    *,
-    kinds: Sequence[str],
-    reason: str,
-    now: datetime,
-) -> int:
-    """Cancel these readers' queued mail of `kinds`, with `reason`, in one statement
-    (ix_outbox_subscriber_id finds the rows); returns how many rows it cancelled."""
-    if not subscriber_ids:
-        return 0
-    values = {"ids": sorted(subscriber_ids), "kinds": list(kinds), "reason": reason, "now": now}
-    result = connection.execute(_CANCEL_QUEUED, values)
-    return int(result.rowcount)
-
-
-async def scrub_mail(
-    session: AsyncSession, subscriber_id: int, address_hash: str, *, now: datetime
-) -> None:
-    """Cancel everything still queued for the address, then strip every row of it.
-
-    Leased rows are cancelled too: a worker's late result never overwrites a final state,
-    and a transient failure must not put an erased reader's mail back in the queue. Rows
-    stay (their counts are the operator's statistics) but no longer say to whom they went
-    or what they contained.
-    """
-    mine = or_(
-        OutboxMessage.subscriber_id == subscriber_id,
-        OutboxMessage.recipient_hash == address_hash,
-    )
-    await session.execute(
-        update(OutboxMessage)
-        .where(mine, OutboxMessage.state == OutboxState.PENDING)
-        .values(state=OutboxState.CANCELLED, last_error="erased", finished_at=now)
-    )
-    await session.execute(
-        update(OutboxMessage)
-        .where(mine)
-        .values(recipient="", recipient_hash="", payload={}, subscriber_id=None)
-    )

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clippost import suppressions
 from clippost.addresses import address_hash, normalise_email
 from clippost.clippings.models import Library
 from clippost.config import Settings
@@ -25,7 +26,8 @@ from clippost.library import repository as library_repository
 from clippost.library import service as library_service
 from clippost.library.views import HighlightView, ImportResult
 from clippost.models import PendingImport, Subscriber, SubscriberStatus, SuppressionReason
-from clippost.outbox.enqueue import enqueue
+from clippost.outbox import repository as outbox
+from clippost.outbox.repository import enqueue
 from clippost.planner.slots import next_slot
 from clippost.subscriptions import pending as pending_codec
 from clippost.subscriptions import ratelimit
@@ -273,7 +275,7 @@ async def _apply_confirmation(
         session, subscriber.id, SubscriberStatus.CONFIRMED, now=ctx.now, next_slot_at=first
     )
     await repo.mark_confirmed(session, subscriber.id, now=ctx.now)
-    await repo.lift_reader_suppressions(session, address_hash(subscriber.email))
+    await suppressions.lift_reader_suppressions(session, address_hash(subscriber.email))
 
 
 async def _confirm_result(
@@ -465,8 +467,8 @@ def unsubscribe_all(connection: Connection, requests: Sequence[Unsubscription]) 
     now = max(request.at for request in requests)
     emails = repo.unsubscribe_all(connection, ids, now=now)
     hashes = [address_hash(email) for email in emails]
-    repo.suppress_all(connection, hashes, SuppressionReason.UNSUBSCRIBED, now=now)
-    repo.cancel_queued_for_all(connection, ids, kinds=("digest",), reason="unsubscribed", now=now)
+    suppressions.suppress_all(connection, hashes, SuppressionReason.UNSUBSCRIBED, now=now)
+    outbox.cancel_queued_for_all(connection, ids, kinds=("digest",), reason="unsubscribed", now=now)
 
 
 async def resubscribe(
@@ -480,7 +482,7 @@ async def resubscribe(
     await repo.set_status(
         session, subscriber_id, SubscriberStatus.CONFIRMED, now=ctx.now, next_slot_at=slot
     )
-    await repo.lift_reader_suppressions(session, address_hash(subscriber.email))
+    await suppressions.lift_reader_suppressions(session, address_hash(subscriber.email))
     return _view(await _reload(session, subscriber_id))
 
 
@@ -490,9 +492,9 @@ async def erase(
     """Delete the reader and everything of theirs, now; keep a hash only if they ask."""
     subscriber = await _subscriber(session, subscriber_id)
     hashed = address_hash(subscriber.email)
-    await repo.scrub_mail(session, subscriber_id, hashed, now=ctx.now)
+    await outbox.scrub_mail(session, subscriber_id, hashed, now=ctx.now)
     await repo.delete_subscriber(session, subscriber_id)
     if never_email_again:
-        await repo.mark_erased(session, hashed, now=ctx.now)
+        await suppressions.mark_erased(session, hashed, now=ctx.now)
     else:
-        await repo.lift_reader_suppressions(session, hashed)
+        await suppressions.lift_reader_suppressions(session, hashed)

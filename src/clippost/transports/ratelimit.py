@@ -22,10 +22,9 @@ from datetime import datetime
 from typing import Protocol, cast
 
 from sqlalchemy import Executable, Table, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from clippost.db.base import utcnow
+from clippost.db.dialect import insert_or_ignore
 from clippost.db.engine import Database
 from clippost.models import TokenBucket as TokenBucketRow
 
@@ -137,9 +136,6 @@ class DatabaseRateLimiter:
         return float(taken)
 
     def _insert_if_missing(self, now: datetime) -> Executable:
-        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
-        return (
-            insert(buckets)
-            .values(key=self.key, tokens=self.burst, updated_at=now)
-            .on_conflict_do_nothing(index_elements=["key"])
+        return insert_or_ignore(self.db, buckets, keys=["key"]).values(
+            key=self.key, tokens=self.burst, updated_at=now
         )

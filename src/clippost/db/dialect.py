@@ -1,0 +1,154 @@
+"""Every difference between the two databases clippost runs on, behind a few helpers.
+
+clippost runs on SQLite and PostgreSQL and nothing else (invariant 5): `supported_dialect`
+refuses any other URL when the `Database` is made, at start-up, so no statement ever meets
+a third dialect and falls back to something weaker. Code outside `db/` never asks which
+database it is on; it calls these helpers, which ask one way (`dialect_of`):
+
+- `insert_or_ignore`, `insert_or_update`: INSERT ... ON CONFLICT, which both databases
+  write alike but SQLAlchemy builds per dialect; `per_dialect` builds a statement once per
+  dialect at import, for hot paths that must not rebuild it per call;
+- `ids_match`: "this column is one of these values": one array parameter on PostgreSQL, IN
+  lists in chunks under SQLite's parameter limit;
+- `skip_locked`: FOR UPDATE SKIP LOCKED on PostgreSQL; nothing on SQLite, whose
+  BEGIN IMMEDIATE already serializes every writer.
+
+The claim (`outbox/claims.py`) is the one place outside `db/` that names a dialect.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
+
+from sqlalchemy import ColumnElement, Select, any_, bindparam
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.url import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
+
+from clippost.errors import ConfigurationError
+
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+SUPPORTED = (SQLITE, POSTGRESQL)
+# Values bound in one SQLite IN list: under the oldest SQLite limit of 999 host parameters,
+# with room for the statement's other parameters.
+SQLITE_IDS_PER_STATEMENT = 900
+
+T = TypeVar("T")
+_INSERTS: dict[str, Callable[[Any], Insert]] = {
+    SQLITE: sqlite.insert,
+    POSTGRESQL: postgresql.insert,
+}
+
+
+class _HasDialect(Protocol):
+    @property
+    def dialect(self) -> Dialect | str: ...
+
+
+# A connection, engine, `Database` or Dialect; a session; or a dialect's name.
+DialectSource = _HasDialect | Dialect | Session | AsyncSession | str
+
+
+def supported_dialect(url: str) -> str:
+    """The dialect a database URL names; ConfigurationError unless clippost supports it."""
+    try:
+        name = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise ConfigurationError(f"Cannot read the database URL {url!r}.") from None
+    if name not in SUPPORTED:
+        raise ConfigurationError(
+            f"clippost runs on SQLite or PostgreSQL; the database URL names {name!r}. Use "
+            "sqlite:///path or postgresql://user@host/db."
+        )
+    if name == SQLITE:
+        _require_returning()
+    return name
+
+
+def _require_returning() -> None:
+    if sqlite3.sqlite_version_info < (3, 35):
+        raise ConfigurationError(
+            f"SQLite {sqlite3.sqlite_version} is too old: clippost needs 3.35 or newer "
+            "(UPDATE ... RETURNING). Use a newer Python build, or PostgreSQL."
+        )
+
+
+def dialect_of(source: DialectSource) -> str:
+    """The name ("sqlite" or "postgresql") of the dialect `source` speaks."""
+    if isinstance(source, Session | AsyncSession):
+        source = source.get_bind()
+    found = source if isinstance(source, str | Dialect) else source.dialect
+    name = found if isinstance(found, str) else found.name
+    if name not in SUPPORTED:  # pragma: no cover - Database refuses such URLs at start-up
+        raise ConfigurationError(f"unsupported database dialect {name!r}")
+    return name
+
+
+def is_postgresql(source: DialectSource) -> bool:
+    return dialect_of(source) == POSTGRESQL
+
+
+def insert_or_ignore(source: DialectSource, table: Any, *, keys: Sequence[Any]) -> Insert:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING into `table` (a Table or a mapped class)."""
+    return _INSERTS[dialect_of(source)](table).on_conflict_do_nothing(index_elements=keys)  # type: ignore[attr-defined,no-any-return]
+
+
+def insert_or_update(
+    source: DialectSource, table: Any, *, keys: Sequence[Any], set_: dict[str, Any]
+) -> Insert:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET `set_`. In `set_`, a column names the
+    row as it was; both databases evaluate every SET expression against that row."""
+    statement = _INSERTS[dialect_of(source)](table)
+    return statement.on_conflict_do_update(index_elements=keys, set_=set_)  # type: ignore[attr-defined,no-any-return]
+
+
+class per_dialect(Generic[T]):
+    """`build(dialect)` for every supported dialect, built once at import: a statement on a
+    hot path skips SQLAlchemy's per-call construction and cache-key work. `of(source)`
+    picks the one for the dialect `source` speaks."""
+
+    __slots__ = ("_built",)
+
+    def __init__(self, build: Callable[[str], T]) -> None:
+        self._built = {name: build(name) for name in SUPPORTED}
+
+    def of(self, source: DialectSource) -> T:
+        return self._built[dialect_of(source)]
+
+
+def ids_match(
+    source: DialectSource, column: Any, values: Sequence[Any], *, name: str = "ids"
+) -> list[tuple[ColumnElement[bool], dict[str, Any]]]:
+    """`column` is one of `values`, as WHERE clauses with their parameters, one statement
+    each: on PostgreSQL one clause, `column = ANY(:name)` (one array parameter: an index
+    lookup per value, and one prepared statement whatever the number of values); on SQLite
+    one IN list per `SQLITE_IDS_PER_STATEMENT` values."""
+    if dialect_of(source) == POSTGRESQL:
+        return [(_any_of(column, name), {name: list(values)})]
+    return [
+        (column.in_(values[start : start + SQLITE_IDS_PER_STATEMENT]), {})
+        for start in range(0, len(values), SQLITE_IDS_PER_STATEMENT)
+    ]
+
+
+@functools.cache
+def _any_of(column: Any, name: str) -> ColumnElement[bool]:
+    # Built once per column: the claim and the result writes use it for every batch.
+    return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))  # type: ignore[no-any-return]
+
+
+def skip_locked(query: Select[T], source: DialectSource) -> Select[T]:
+    """`query` FOR UPDATE SKIP LOCKED on PostgreSQL: concurrent claimers each lock a
+    disjoint set of rows without waiting on each other. SQLite has no row locks and needs
+    none: BEGIN IMMEDIATE has taken the single write lock before the query runs."""
+    if dialect_of(source) == POSTGRESQL:
+        return query.with_for_update(skip_locked=True)
+    return query

@@ -1,0 +1,100 @@
+"""db.dialect: the supported databases, refused URLs, and the helpers that hide the rest."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import pytest
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from clippost.config import normalise_database_url
+from clippost.db.dialect import (
+    SQLITE_IDS_PER_STATEMENT,
+    dialect_of,
+    ids_match,
+    insert_or_ignore,
+    per_dialect,
+    skip_locked,
+    supported_dialect,
+)
+from clippost.db.engine import Database
+from clippost.errors import ConfigurationError
+from clippost.models import OutboxMessage
+
+outbox = cast(Table, OutboxMessage.__table__)
+
+
+class TestSupportedDialects:
+    @pytest.mark.parametrize(
+        "url", ["mysql+aiomysql://u@h/db", "oracle://u@h/db", "mssql+pyodbc://u@h/db"]
+    )
+    def test_any_other_database_is_refused_at_start_up(self, url: str) -> None:
+        """A Database for anything but SQLite or PostgreSQL raises ConfigurationError."""
+        with pytest.raises(ConfigurationError, match="SQLite or PostgreSQL"):
+            Database(url)
+
+    def test_an_unreadable_url_is_refused(self) -> None:
+        """A URL SQLAlchemy cannot read is a configuration error, not a crash."""
+        with pytest.raises(ConfigurationError, match="Cannot read the database URL"):
+            Database("not a url")
+
+    @pytest.mark.parametrize(
+        ("url", "name"),
+        [
+            ("sqlite:///x.db", "sqlite"),
+            ("postgresql://u@h/db", "postgresql"),
+            ("postgres://u@h/db", "postgresql"),
+        ],
+    )
+    def test_operators_urls_name_their_dialect(self, url: str, name: str) -> None:
+        """The URLs operators write map onto the two supported dialects."""
+        assert supported_dialect(normalise_database_url(url)) == name
+
+    async def test_a_database_knows_its_dialect(self, database: Database) -> None:
+        """Database, its engine, a connection and a session all answer the same."""
+        async with database.sessions() as session:
+            connection = await session.connection()
+            names = {dialect_of(x) for x in (database, database.engine, connection, session)}
+        assert names == {database.dialect}
+
+
+class TestHelpers:
+    def test_insert_or_ignore_is_on_conflict_do_nothing_on_both(self) -> None:
+        """The same INSERT ... ON CONFLICT DO NOTHING, built for each dialect."""
+        for name, dialect in (("sqlite", sqlite.dialect()), ("postgresql", postgresql.dialect())):
+            statement = insert_or_ignore(name, outbox, keys=["idempotency_key"])
+            sql = str(statement.compile(dialect=dialect))
+            assert "ON CONFLICT (idempotency_key) DO NOTHING" in sql
+
+    def test_ids_match_is_one_array_parameter_on_postgresql(self) -> None:
+        """PostgreSQL binds any number of ids as one array: one clause, one statement."""
+        [(clause, params)] = ids_match("postgresql", outbox.c.id, list(range(5000)))
+        assert "= ANY" in str(clause.compile(dialect=postgresql.dialect()))
+        assert params == {"ids": list(range(5000))}
+
+    def test_ids_match_chunks_in_lists_on_sqlite(self) -> None:
+        """SQLite gets IN lists under its parameter limit, and no extra parameters."""
+        matched = ids_match("sqlite", outbox.c.id, list(range(2000)))
+        assert len(matched) == -(-2000 // SQLITE_IDS_PER_STATEMENT)
+        assert all(params == {} for _, params in matched)
+
+    def test_skip_locked_only_on_postgresql(self) -> None:
+        """FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's query is left as it is."""
+        query = select(outbox.c.id)
+        pg = str(skip_locked(query, "postgresql").compile(dialect=postgresql.dialect()))
+        assert pg.endswith("FOR UPDATE SKIP LOCKED")
+        assert skip_locked(query, "sqlite") is query
+
+    def test_per_dialect_builds_once_and_picks_by_source(self) -> None:
+        """A prebuilt statement per dialect, picked by what a connection speaks."""
+        built: list[str] = []
+
+        def build(name: str) -> str:
+            built.append(name)
+            return name.upper()
+
+        prebuilt = per_dialect(build)
+        assert prebuilt.of("sqlite") == "SQLITE"
+        assert prebuilt.of("postgresql") == "POSTGRESQL"
+        assert sorted(built) == ["postgresql", "sqlite"]
