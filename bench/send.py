@@ -45,13 +45,12 @@ from clippost.config import Settings, normalise_database_url
 from clippost.db.base import Base
 from clippost.db.engine import Database
 from clippost.db.migrate import upgrade
-from clippost.links import Links
+from clippost.links import Links, Purpose
 from clippost.models import OutboxMessage
 from clippost.outbox.claims import ClaimedMessage
-from clippost.outbox.render import OutboxRenderer
 from clippost.rendering.environment import render_email
+from clippost.rendering.messages import MessageRenderer
 from clippost.rendering.mime import build_mime
-from clippost.subscriptions.tokens import Purpose
 
 SECRET = "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-0123"  # noqa: S105 (a bench-only key)
 BASE_URL = "https://clippost.example.org"
@@ -181,7 +180,7 @@ def outbox_rows(count: int) -> list[dict[str, Any]]:
     ]
 
 
-def renderer() -> OutboxRenderer:
+def renderer() -> MessageRenderer:
     links = Links(
         base_url=BASE_URL,
         secret_key=SECRET,
@@ -189,7 +188,7 @@ def renderer() -> OutboxRenderer:
         manage_ttl=timedelta(days=7),
         unsubscribe_mailbox=MAIL_FROM,
     )
-    return OutboxRenderer(links=links, from_address=MAIL_FROM, from_name="clippost")
+    return MessageRenderer(links=links, from_address=MAIL_FROM, from_name="clippost")
 
 
 def as_claimed(row: dict[str, Any], n: int) -> ClaimedMessage:
@@ -468,8 +467,8 @@ def render_cost(rows: list[dict[str, Any]]) -> tuple[float, int]:
 
 async def profile(port: int, rows: list[dict[str, Any]], folder: Path) -> None:
     """cProfile of one in-process worker draining the outbox: where the time goes."""
-    from clippost.outbox.worker import build_sender
     from clippost.runtime import open_runtime
+    from clippost.worker import build_sender
 
     data = folder / "profile"
     url = f"sqlite:///{data / 'clippost.db'}"

@@ -32,8 +32,7 @@ from pathlib import Path
 import httpx
 
 from clippost.config import Settings
-from clippost.links import Links
-from clippost.subscriptions.tokens import Purpose
+from clippost.links import Links, Purpose
 
 # A fixed key so this script can mint the unsubscribe links the server accepts.
 SECRET = "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEF"  # noqa: S105

@@ -1,4 +1,5 @@
-"""Shared fixtures: settings -> database -> app. Real parts only.
+"""Shared fixtures: settings -> database -> app. Real parts only; the builders behind them
+are in factories.py.
 
 `database` runs every test that uses it twice: on a fresh SQLite file and on a PostgreSQL
 database of its own (created once per test process, emptied before each test). Without a
@@ -11,7 +12,8 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -20,7 +22,10 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
+import factories
+from clippost.clippings.models import Library
 from clippost.config import Settings, normalise_database_url
+from clippost.context import ServiceContext
 from clippost.db.base import Base
 from clippost.db.engine import Database
 from clippost.db.migrate import upgrade
@@ -34,8 +39,6 @@ hypothesis_settings.register_profile(
     "clippost", deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 hypothesis_settings.load_profile("clippost")
-
-TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 
 def _run(coro: object) -> object:
@@ -132,19 +135,7 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return make_settings(tmp_path, database_url)
-
-
-def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "data_dir": tmp_path / "data",
-        "database_url": database_url,
-        "base_url": "http://testserver",
-        "secret_key": TEST_SECRET,
-        "mail_from": "news@clippost.test",
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return factories.make_settings(data_dir=tmp_path / "data", database_url=database_url)
 
 
 @pytest.fixture
@@ -152,3 +143,41 @@ async def database(database_url: str) -> AsyncIterator[Database]:
     db = Database(normalise_database_url(database_url))
     yield db
     await db.dispose()
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> ServiceContext:
+    """A service context at `factories.NOW` on the test's settings."""
+    return factories.service_context(settings)
+
+
+@pytest.fixture
+def make_ctx(settings: Settings) -> Callable[[datetime], ServiceContext]:
+    """A service context at another moment (links expire, windows pass)."""
+    return lambda now: factories.service_context(settings, now=now)
+
+
+@pytest.fixture
+def make_library() -> Callable[[factories.Books], Library]:
+    """Books as {(title, author): [text or (text, note), ...]} to a parsed, merged Library."""
+    return factories.make_library
+
+
+@pytest.fixture
+def kindle_bytes() -> Callable[[factories.Books], bytes]:
+    return lambda books: factories.kindle_text(books).encode("utf-8")
+
+
+@pytest.fixture
+def new_subscriber() -> Callable[..., Awaitable[int]]:
+    """`await new_subscriber(session, email)`: a pending reader (`add_pending_reader`)."""
+    return lambda session, email="reader@example.org": factories.add_pending_reader(
+        session, email=email
+    )
+
+
+@pytest.fixture
+async def subscriber_id(database: Database) -> int:
+    """A pending reader at reader@example.org."""
+    async with database.transaction() as session:
+        return await factories.add_pending_reader(session)

@@ -23,12 +23,12 @@ from starlette.staticfiles import StaticFiles
 
 from clippost.config import Settings
 from clippost.errors import BadInput, ClippostError
-from clippost.links import Links
 from clippost.runtime import Runtime, open_runtime
 from clippost.web import deps
 from clippost.web.routes import confirm, feedback, health, landing, manage, unsubscribe
 from clippost.web.security import CsrfTokens, SecurityMiddleware, security_headers
 from clippost.web.upload_parsers import UploadParsers
+from clippost.worker import run_worker
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,6 @@ def _lifespan(
             _upload_parsers(settings) as parsers,
         ):
             app.state.runtime = runtime
-            app.state.links = Links.from_settings(settings, runtime.secret_key)
             app.state.csrf = CsrfTokens(runtime.secret_key)
             app.state.parsers = parsers
             if not with_worker:
@@ -98,8 +97,6 @@ async def _upload_parsers(settings: Settings) -> AsyncIterator[UploadParsers]:
 
 @asynccontextmanager
 async def _worker(runtime: Runtime) -> AsyncIterator[None]:
-    from clippost.outbox.worker import run_worker
-
     stop = asyncio.Event()
     task = asyncio.create_task(run_worker(runtime, stop), name="clippost-worker")
     task.add_done_callback(_report_worker_end)

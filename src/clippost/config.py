@@ -196,6 +196,11 @@ class Settings(BaseSettings):
         return self.maildir_path or self.data_dir / "mail"
 
     @property
+    def mail_domain(self) -> str:
+        """The domain Message-IDs are made under: `mail_from`'s, or localhost."""
+        return self.mail_from.rpartition("@")[2] or "localhost"
+
+    @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
 

@@ -1,7 +1,9 @@
-"""What a running process holds: settings, the database, the signing key, the transport.
+"""The one composition root: what a running process holds, built once, in order.
 
-`open_runtime()` is the one place that wires them in order (settings -> database ->
-migrations -> transport) for `serve`, `worker`, `send-due` and the other commands.
+`open_runtime(settings)` wires settings -> database (migrations applied) -> secret key ->
+links, mail domain, renderer -> transport (when the process sends mail). `serve` (through
+the web app's lifespan), `worker`, `send-due` and every other command take what they need
+from it; `runtime.context(now)` is the ServiceContext each service call is given.
 """
 
 from __future__ import annotations
@@ -9,19 +11,33 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from clippost.config import Settings
+from clippost.context import ServiceContext
 from clippost.db.engine import Database
 from clippost.db.migrate import upgrade
+from clippost.links import Links
+from clippost.rendering.messages import MessageRenderer
 from clippost.transports.base import Transport
+from clippost.transports.factory import transport_from_settings
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Runtime:
     settings: Settings
     db: Database
     secret_key: str
-    transport: Transport | None
+    links: Links
+    mail_domain: str
+    renderer: MessageRenderer
+    transport: Transport | None  # None unless opened `with_transport`
+
+    def context(self, now: datetime) -> ServiceContext:
+        """What a service call is given at the moment `now` (aware UTC)."""
+        return ServiceContext(
+            settings=self.settings, links=self.links, now=now, mail_domain=self.mail_domain
+        )
 
 
 @asynccontextmanager
@@ -30,15 +46,25 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     secret_key = settings.ensure_secret_key()
     db = Database(settings.resolved_database_url)
+    links = Links.from_settings(settings, secret_key)
+    renderer = MessageRenderer(
+        links=links, from_address=settings.mail_from, from_name=settings.site_name
+    )
     transport: Transport | None = None
     try:
         if migrate:
             await upgrade(db)
         if with_transport:
-            from clippost.transports.factory import transport_from_settings
-
             transport = transport_from_settings(settings, db)
-        yield Runtime(settings=settings, db=db, secret_key=secret_key, transport=transport)
+        yield Runtime(
+            settings=settings,
+            db=db,
+            secret_key=secret_key,
+            links=links,
+            mail_domain=settings.mail_domain,
+            renderer=renderer,
+            transport=transport,
+        )
     finally:
         if transport is not None:
             await transport.close()

@@ -13,13 +13,13 @@ from sqlalchemy import select, update
 from clippost import clippings
 from clippost.clippings.identity import book_identity, highlight_identity
 from clippost.clippings.models import Library
+from clippost.context import ServiceContext
 from clippost.db.engine import Database
 from clippost.errors import BadInput, InvalidLink, NotFound
 from clippost.library import service
 from clippost.library.upload import parse_upload
+from clippost.links import Purpose
 from clippost.models import Book, Highlight
-from clippost.subscriptions.context import ServiceContext
-from clippost.subscriptions.tokens import Purpose
 
 MakeLibrary = Callable[..., Library]
 DUNE = ("Dune", "Frank Herbert")

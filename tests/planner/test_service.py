@@ -10,56 +10,14 @@ from sqlalchemy import func, select
 
 from clippost.config import Settings, normalise_database_url
 from clippost.db.engine import Database
-from clippost.links import Links
-from clippost.models import Book, Highlight, OutboxMessage, Subscriber
+from clippost.models import Highlight, OutboxMessage, Subscriber
 from clippost.planner.service import plan_due
 from clippost.rendering.environment import render_email
+from factories import add_reader, service_context
 
 # A Monday. Daily digests at 07:00 in Paris are due at 06:00 UTC in winter.
 NOW = datetime(2026, 11, 23, 6, 0, 30, tzinfo=UTC)
 SLOT = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
-
-
-async def add_reader(
-    db: Database,
-    email: str = "reader@example.org",
-    *,
-    next_slot_at: datetime | None = SLOT,
-    status: str = "confirmed",
-    timezone: str = "Europe/Paris",
-    paused_until: date | None = None,
-    highlights: int = 6,
-) -> int:
-    async with db.transaction() as session:
-        reader = Subscriber(
-            email=email,
-            status=status,
-            cadence="daily",
-            hour=7,
-            timezone=timezone,
-            per_email=3,
-            next_slot_at=next_slot_at,
-            paused_until=paused_until,
-        )
-        session.add(reader)
-        await session.flush()
-        books = [
-            Book(subscriber_id=reader.id, identity=f"b{n}", title=f"Book {n}", author="Author")
-            for n in range(2)
-        ]
-        session.add_all(books)
-        await session.flush()
-        session.add_all(
-            Highlight(
-                subscriber_id=reader.id,
-                book_id=books[n % 2].id,
-                identity=f"h{n}",
-                text=f"Highlight number {n} <b>bold</b>",
-                location_start=10 * n,
-            )
-            for n in range(highlights)
-        )
-        return reader.id
 
 
 async def digests(db: Database) -> list[OutboxMessage]:
@@ -75,17 +33,13 @@ async def reader(db: Database, reader_id: int) -> Subscriber:
         return found
 
 
-def links_for(settings: Settings) -> Links:
-    return Links.from_settings(settings, settings.ensure_secret_key())
-
-
 class TestPlanDue:
     async def test_due_reader_gets_one_digest_for_the_slot(
         self, database: Database, settings: Settings
     ) -> None:
         """A due reader gets a digest keyed by the slot, due at the slot, that renders."""
-        reader_id = await add_reader(database)
-        planned = await plan_due(database, now=NOW, links=links_for(settings), settings=settings)
+        reader_id = await add_reader(database, next_slot_at=SLOT)
+        planned = await plan_due(database, service_context(settings, now=NOW))
         assert planned == 1
         [digest] = await digests(database)
         assert digest.idempotency_key == f"digest:{reader_id}:2026-11-23T06:00Z"
@@ -104,26 +58,26 @@ class TestPlanDue:
         self, database: Database, settings: Settings
     ) -> None:
         """The chosen highlights' times_sent grows by one, so the next digest moves on."""
-        await add_reader(database)
-        await plan_due(database, now=NOW, links=links_for(settings), settings=settings)
+        await add_reader(database, next_slot_at=SLOT)
+        await plan_due(database, service_context(settings, now=NOW))
         async with database.sessions() as session:
             sent = await session.scalar(select(func.sum(Highlight.times_sent)))
         assert sent == 3
 
     async def test_next_slot_is_advanced(self, database: Database, settings: Settings) -> None:
         """After planning, the stored next slot is tomorrow's 07:00 in Paris."""
-        reader_id = await add_reader(database)
-        await plan_due(database, now=NOW, links=links_for(settings), settings=settings)
+        reader_id = await add_reader(database, next_slot_at=SLOT)
+        await plan_due(database, service_context(settings, now=NOW))
         assert (await reader(database, reader_id)).next_slot_at == SLOT + timedelta(days=1)
 
     async def test_rerun_for_the_same_moment_inserts_nothing(
         self, database: Database, settings: Settings
     ) -> None:
         """Planning the same moment again adds no digest and sends no highlight twice."""
-        await add_reader(database)
-        links = links_for(settings)
-        await plan_due(database, now=NOW, links=links, settings=settings)
-        assert await plan_due(database, now=NOW, links=links, settings=settings) == 0
+        await add_reader(database, next_slot_at=SLOT)
+        ctx = service_context(settings, now=NOW)
+        await plan_due(database, ctx)
+        assert await plan_due(database, ctx) == 0
         assert len(await digests(database)) == 1
 
     async def test_not_yet_due_reader_gets_nothing(
@@ -131,21 +85,21 @@ class TestPlanDue:
     ) -> None:
         """A reader whose slot is later than now is left alone."""
         await add_reader(database, next_slot_at=SLOT + timedelta(hours=1))
-        assert await plan_due(database, now=NOW, links=links_for(settings), settings=settings) == 0
+        assert await plan_due(database, service_context(settings, now=NOW)) == 0
 
     async def test_pending_reader_gets_nothing(
         self, database: Database, settings: Settings
     ) -> None:
         """An unconfirmed reader is never planned."""
-        await add_reader(database, status="pending")
-        assert await plan_due(database, now=NOW, links=links_for(settings), settings=settings) == 0
+        await add_reader(database, status="pending", next_slot_at=SLOT)
+        assert await plan_due(database, service_context(settings, now=NOW)) == 0
 
     async def test_missed_slots_send_only_the_latest(
         self, database: Database, settings: Settings
     ) -> None:
         """After a week without a planner, one digest (the latest slot) is sent, not seven."""
         await add_reader(database, next_slot_at=SLOT - timedelta(days=7))
-        await plan_due(database, now=NOW, links=links_for(settings), settings=settings)
+        await plan_due(database, service_context(settings, now=NOW))
         [digest] = await digests(database)
         assert digest.due_at == SLOT
 
@@ -153,8 +107,8 @@ class TestPlanDue:
         self, database: Database, settings: Settings
     ) -> None:
         """A paused reader's slot moves to the first one after the pause."""
-        reader_id = await add_reader(database, paused_until=date(2026, 11, 30))
-        await plan_due(database, now=NOW, links=links_for(settings), settings=settings)
+        reader_id = await add_reader(database, paused_until=date(2026, 11, 30), next_slot_at=SLOT)
+        await plan_due(database, service_context(settings, now=NOW))
         assert await digests(database) == []
         stored = (await reader(database, reader_id)).next_slot_at
         assert stored == datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
@@ -166,7 +120,7 @@ class TestPlanDue:
         summer_slot = datetime(2026, 10, 24, 5, 0, tzinfo=UTC)  # 07:00 CEST
         reader_id = await add_reader(database, next_slot_at=summer_slot)
         now = summer_slot + timedelta(seconds=5)
-        await plan_due(database, now=now, links=links_for(settings), settings=settings)
+        await plan_due(database, service_context(settings, now=now))
         stored = (await reader(database, reader_id)).next_slot_at
         assert stored == datetime(2026, 10, 25, 6, 0, tzinfo=UTC)  # 07:00 CET
 
@@ -175,7 +129,7 @@ class TestPlanDue:
     ) -> None:
         """A confirmed reader without a stored slot gets one, and no digest yet."""
         reader_id = await add_reader(database, next_slot_at=None)
-        await plan_due(database, now=NOW, links=links_for(settings), settings=settings)
+        await plan_due(database, service_context(settings, now=NOW))
         assert await digests(database) == []
         assert (await reader(database, reader_id)).next_slot_at == SLOT + timedelta(days=1)
 
@@ -183,8 +137,8 @@ class TestPlanDue:
         self, database: Database, settings: Settings
     ) -> None:
         """An empty library sends nothing but still moves on to the next slot."""
-        reader_id = await add_reader(database, highlights=0)
-        await plan_due(database, now=NOW, links=links_for(settings), settings=settings)
+        reader_id = await add_reader(database, highlights=0, next_slot_at=SLOT)
+        await plan_due(database, service_context(settings, now=NOW))
         assert await digests(database) == []
         assert (await reader(database, reader_id)).next_slot_at == SLOT + timedelta(days=1)
 
@@ -196,13 +150,13 @@ class TestConcurrentPlanners:
     ) -> None:
         """Four planners on PostgreSQL racing over 30 readers leave exactly 30 digests."""
         for n in range(30):
-            await add_reader(database, f"reader{n}@example.org", highlights=4)
-        dbs = [Database(normalise_database_url(postgres_url)) for _ in range(4)]
-        links = links_for(settings)
-        try:
-            counts = await asyncio.gather(
-                *(plan_due(db, now=NOW, links=links, settings=settings) for db in dbs)
+            await add_reader(
+                database, email=f"reader{n}@example.org", highlights=4, next_slot_at=SLOT
             )
+        dbs = [Database(normalise_database_url(postgres_url)) for _ in range(4)]
+        ctx = service_context(settings, now=NOW)
+        try:
+            counts = await asyncio.gather(*(plan_due(db, ctx) for db in dbs))
         finally:
             for db in dbs:
                 await db.dispose()

@@ -7,30 +7,10 @@ act on somebody else's row."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from clippost.db.engine import Database
 from clippost.library import repository as library_repository
 from clippost.subscriptions import repository as repo
-
-from .conftest import _shared
-
-NOW = _shared.NOW
-add_subscriber = _shared.add_subscriber
-library_of = _shared.library_of
-
-
-async def _replace_pending(db: Database, subscriber_id: int) -> int:
-    async with db.transaction() as session:
-        return await repo.replace_pending_import(
-            session,
-            subscriber_id,
-            payload=b"x",
-            book_count=0,
-            highlight_count=0,
-            now=NOW,
-            expires_at=NOW + timedelta(hours=1),
-        )
+from factories import NOW, add_pending_import, add_pending_reader, make_library
 
 
 class TestIdsNeverReused:
@@ -38,15 +18,15 @@ class TestIdsNeverReused:
         self, database: Database
     ) -> None:
         """After the newest reader is erased, the next reader and highlights get new ids."""
-        library = library_of({("Dune", "Frank Herbert"): ["Fear is the mind-killer."]})
+        library = make_library({("Dune", "Frank Herbert"): ["Fear is the mind-killer."]})
         async with database.transaction() as session:
-            first = await add_subscriber(session, "first@example.org")
+            first = await add_pending_reader(session, email="first@example.org")
             await library_repository.merge_library(session, first, library, now=NOW)
         first_highlights = {view.id for view in await _highlights(database, first)}
         async with database.transaction() as session:
             await repo.delete_subscriber(session, first)
         async with database.transaction() as session:
-            second = await add_subscriber(session, "second@example.org")
+            second = await add_pending_reader(session, email="second@example.org")
             await library_repository.merge_library(session, second, library, now=NOW)
         assert second > first
         second_highlights = {view.id for view in await _highlights(database, second)}
@@ -57,8 +37,8 @@ class TestIdsNeverReused:
     ) -> None:
         """Signing up again replaces the pending import under a new id: the old link stays
         dead, and the new confirmation email's idempotency key is new."""
-        first = await _replace_pending(database, subscriber_id)
-        second = await _replace_pending(database, subscriber_id)
+        first = await add_pending_import(database, subscriber_id=subscriber_id)
+        second = await add_pending_import(database, subscriber_id=subscriber_id)
         assert second > first
 
 

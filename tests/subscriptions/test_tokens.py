@@ -11,14 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clippost.errors import InvalidLink
-from clippost.subscriptions.tokens import (
-    EXPIRED,
-    NOT_VALID,
-    Purpose,
-    TokenData,
-    make_token,
-    read_token,
-)
+from clippost.links.tokens import EXPIRED, NOT_VALID, Purpose, TokenData, make_token, read_token
 
 SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 NOW = datetime(2026, 11, 22, 21, 0, tzinfo=UTC)

@@ -13,15 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clippost import suppressions
 from clippost.addresses import address_hash
 from clippost.config import normalise_database_url
+from clippost.context import ServiceContext
 from clippost.db.engine import Database, GroupCommit
 from clippost.errors import InvalidLink
+from clippost.links import Purpose
 from clippost.models import OutboxMessage, OutboxState, Subscriber, SubscriberStatus, Suppression
 from clippost.models import SuppressionReason as Reason
 from clippost.outbox.repository import enqueue
 from clippost.subscriptions import service
-from clippost.subscriptions.context import ServiceContext
 from clippost.subscriptions.service import Unsubscription
-from clippost.subscriptions.tokens import Purpose
 
 NewSubscriber = Callable[..., Awaitable[int]]
 READER = "reader@example.org"

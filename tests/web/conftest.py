@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from clippost.app import create_app
 from clippost.config import Settings
 from clippost.db.engine import Database
+from clippost.links import Purpose
 from clippost.models import (
     Book,
     Highlight,
@@ -28,7 +29,6 @@ from clippost.models import (
     Subscriber,
     Suppression,
 )
-from clippost.subscriptions.tokens import Purpose
 
 COUNTED_TABLES = (Subscriber, Book, Highlight, PendingImport, OutboxMessage, Suppression)
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
@@ -109,7 +109,9 @@ class Web:
         self, purpose: Purpose, subject: int, *, now: datetime | None = None, extra: str = ""
     ) -> str:
         """A signed link of the app's, as a path (`now` in the past makes an expired one)."""
-        url = self.app.state.links.url(purpose, subject, now=now or datetime.now(UTC), extra=extra)
+        url = self.app.state.runtime.links.url(
+            purpose, subject, now=now or datetime.now(UTC), extra=extra
+        )
         return str(url).removeprefix(self.settings.base_url)
 
     async def subscriber_id(self, email: str) -> int:

@@ -1,4 +1,4 @@
-"""The app object: lifespan with the in-process worker, error pages, the serve banner."""
+"""The app object: lifespan with the in-process worker, error pages, HEAD."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 
 from clippost.app import create_app
-from clippost.web.server import startup_lines
 
 
 class TestInProcessWorker:
@@ -61,30 +60,6 @@ class TestServerError:
         assert "secret internals" not in response.text
         assert "Something went wrong" in response.text
         assert response.headers["x-frame-options"] == "DENY"
-
-
-class TestStartupBanner:
-    def test_prints_url_and_maildir(self, web_settings):
-        """The banner names the URL and, for the Maildir transport, the mail folder."""
-        settings = web_settings.model_copy(update={"base_url": "http://127.0.0.1:8000"})
-        lines = startup_lines(settings, host="127.0.0.1", port=8000, with_worker=True)
-        assert lines == [
-            "clippost: serving on http://127.0.0.1:8000/",
-            f"clippost: mail is written to the Maildir {settings.resolved_maildir}",
-        ]
-
-    def test_says_where_links_point_when_it_differs(self, web_settings):
-        """Behind a proxy the banner also gives the public URL used in emails."""
-        settings = web_settings.model_copy(update={"base_url": "https://clippost.example"})
-        lines = startup_lines(settings, host="0.0.0.0", port=9000, with_worker=False)
-        assert "clippost: links in emails point to https://clippost.example/" in lines
-        assert any("no in-process worker" in line for line in lines)
-
-    def test_no_maildir_line_for_other_transports(self, web_settings):
-        """With SMTP there is no mail folder to print."""
-        settings = web_settings.model_copy(update={"mail_transport": "smtp"})
-        lines = startup_lines(settings, host="127.0.0.1", port=8000, with_worker=True)
-        assert not any("Maildir" in line for line in lines)
 
 
 class TestHead:

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
+from clippost.links import Purpose
 from clippost.models import Highlight, PendingImport, SubscriberStatus
-from clippost.subscriptions.tokens import Purpose
 
 
 class TestConfirm:
@@ -76,7 +76,7 @@ class TestConfirm:
         await web.sign_up("reader@example.org")
         subscriber_id = await web.subscriber_id("reader@example.org")
         pending = (await web.outbox("confirm"))[-1].payload["confirm_url"]
-        extra_source = web.app.state.links.read(
+        extra_source = web.app.state.runtime.links.read(
             Purpose.CONFIRM, pending.rsplit("/", 1)[1], now=datetime.now(UTC)
         ).extra
         old = datetime.now(UTC) - timedelta(days=30)

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from clippost.addresses import address_hash
+from clippost.links import Purpose
 from clippost.models import Book, Highlight, OutboxMessage, Suppression
-from clippost.subscriptions.tokens import Purpose
 
 
 def _without_csrf(html: str) -> str:

@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from clippost.subscriptions.tokens import Purpose
+from clippost.links import Purpose
 
 HOSTILE_TITLE = '<script>alert("title")</script>'
 HOSTILE_AUTHOR = '"><img src=x onerror=alert(1)>'

@@ -10,8 +10,8 @@ import signal
 import httpx
 import pytest
 
+from clippost.links import Purpose
 from clippost.models import SubscriberStatus
-from clippost.subscriptions.tokens import Purpose
 
 
 def _without_csrf(html: str) -> str:

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import httpx
 from sqlalchemy import select
 
+from clippost.links import Purpose
 from clippost.models import Highlight, OutboxState, SubscriberStatus, Suppression
 from clippost.outbox.repository import enqueue
-from clippost.subscriptions.tokens import Purpose
 
 ONE_CLICK = b"List-Unsubscribe=One-Click"
 FORM = {"content-type": "application/x-www-form-urlencoded"}

@@ -13,8 +13,8 @@ from clippost.config import normalise_database_url
 from clippost.db.engine import Database
 from clippost.links import Links
 from clippost.models import OutboxMessage
-from clippost.outbox.render import OutboxRenderer
 from clippost.outbox.sender import Sender, SenderConfig
+from clippost.rendering.messages import MessageRenderer
 from clippost.transports.smtp import SmtpTransport
 from factories import transport_options
 
@@ -33,7 +33,7 @@ def sender(db: Database, port: int, *, owner: str, **config: Any) -> Sender:
             "smtp_", host="127.0.0.1", port=port, security="none", pool_size=1, timeout=5
         )
     )
-    render = OutboxRenderer(links=LINKS, from_address="news@clippost.test", from_name="clippost")
+    render = MessageRenderer(links=LINKS, from_address="news@clippost.test", from_name="clippost")
     return Sender(
         db=db, transport=transport, render=render, config=SenderConfig(owner=owner, **config)
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TextIO
 
 from alembic import command
 from alembic.config import Config
@@ -11,7 +10,6 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
-from clippost.config import Settings
 from clippost.db.dialect import is_postgresql
 from clippost.db.engine import Database
 
@@ -51,15 +49,3 @@ async def current_revision(db: Database) -> str | None:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
-async def upgrade_command(settings: Settings, *, out: TextIO) -> int:
-    """`clippost db upgrade`: migrate the configured database and say where it stands."""
-    db = Database(settings.resolved_database_url)
-    try:
-        await upgrade(db)
-        revision = await current_revision(db)
-    finally:
-        await db.dispose()
-    out.write(f"database at revision {revision} ({db.dialect})\n")
-    return 0

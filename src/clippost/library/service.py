@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.clippings.models import Library
+from clippost.context import ServiceContext
 from clippost.errors import BadInput, InvalidLink, NotFound
 from clippost.library import export
 from clippost.library import repository as repo
@@ -21,10 +22,9 @@ from clippost.library.views import (
     ImportResult,
     LibraryView,
 )
+from clippost.links import Purpose
 from clippost.models import BookFrequency
 from clippost.selection import select_highlights
-from clippost.subscriptions.context import ServiceContext
-from clippost.subscriptions.tokens import Purpose
 
 __all__ = [
     "BookView",

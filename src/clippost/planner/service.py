@@ -18,16 +18,15 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from clippost.config import Settings
+from clippost.context import ServiceContext
 from clippost.db.engine import Database
 from clippost.errors import BadInput
 from clippost.library import repository as library_repository
-from clippost.links import Links
+from clippost.links import Links, Purpose
 from clippost.models import Book, Highlight, Subscriber, SubscriberStatus
 from clippost.outbox.repository import enqueue
 from clippost.planner.slots import Cadence, Schedule, due_slots, next_slot, slot_key
 from clippost.selection import describe_round, select_highlights
-from clippost.subscriptions.tokens import Purpose
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +45,12 @@ class _Plan:
     next_slot_at: datetime
 
 
-async def plan_due(db: Database, *, now: datetime, links: Links, settings: Settings) -> int:
-    """Enqueue a digest for every confirmed subscriber whose slot is due at `now`.
+async def plan_due(db: Database, ctx: ServiceContext) -> int:
+    """Enqueue a digest for every confirmed subscriber whose slot is due at `ctx.now`.
 
     Returns how many digests were inserted by this call.
     """
-    domain = settings.mail_from.rsplit("@", 1)[-1]
+    now, links, domain = ctx.now, ctx.links, ctx.mail_domain
     planned = 0
     after_id = 0
     while ids := await _due_subscriber_ids(db, now=now, after_id=after_id):
@@ -130,13 +129,14 @@ async def _plan_one(
 
 
 async def preview_digest(
-    db: Database, subscriber_id: int, *, now: datetime, links: Links
+    db: Database, subscriber_id: int, ctx: ServiceContext
 ) -> dict[str, Any] | None:
     """The template context the subscriber's next digest would have, chosen exactly as the
     planner chooses it, without enqueueing anything or counting anything as sent.
 
     None when the reader does not exist or has nothing left to send (all discarded).
     """
+    now, links = ctx.now, ctx.links
     async with db.sessions() as session:
         connection = await session.connection()
         subscriber = (

@@ -20,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clippost import suppressions
 from clippost.addresses import address_hash, normalise_email
 from clippost.clippings.models import Library
-from clippost.config import Settings
+from clippost.context import ServiceContext
 from clippost.errors import BadInput, InvalidLink
 from clippost.library import repository as library_repository
 from clippost.library import service as library_service
 from clippost.library.views import HighlightView, ImportResult
+from clippost.links import Purpose
 from clippost.models import PendingImport, Subscriber, SubscriberStatus, SuppressionReason
 from clippost.outbox import repository as outbox
 from clippost.outbox.repository import enqueue
@@ -32,15 +33,12 @@ from clippost.planner.slots import next_slot
 from clippost.subscriptions import pending as pending_codec
 from clippost.subscriptions import ratelimit
 from clippost.subscriptions import repository as repo
-from clippost.subscriptions.context import ServiceContext
 from clippost.subscriptions.pending import BookCount, EncodedLibrary
 from clippost.subscriptions.preferences import Preferences
-from clippost.subscriptions.tokens import Purpose
 
 __all__ = [
     "ConfirmResult",
     "Preferences",
-    "ServiceContext",
     "SubscriberView",
     "Unsubscription",
     "add_import",
@@ -209,14 +207,10 @@ async def _send(
         idempotency_key=key,
         payload=payload,
         due_at=ctx.now,
-        domain=_mail_domain(ctx.settings),
+        domain=ctx.mail_domain,
         requested=True,
         subscriber_id=subscriber.id,
     )
-
-
-def _mail_domain(settings: Settings) -> str:
-    return settings.mail_from.rpartition("@")[2] or "localhost"
 
 
 # Rate limits -------------------------------------------------------------------------------

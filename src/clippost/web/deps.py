@@ -25,12 +25,13 @@ from starlette.types import Message
 
 from clippost.clippings.models import Library
 from clippost.config import Settings
+from clippost.context import ServiceContext
 from clippost.errors import BadInput, PayloadTooLarge
 from clippost.library.upload import parse_upload
 from clippost.links import Links
 from clippost.runtime import Runtime
 from clippost.subscriptions import pending
-from clippost.subscriptions.service import Preferences, ServiceContext
+from clippost.subscriptions.preferences import Preferences
 from clippost.web.security import CSRF_FIELD, CsrfTokens, csrf_cookie_name
 from clippost.web.timefmt import local_datetime, local_hour
 from clippost.web.upload_parsers import UploadParsers
@@ -78,12 +79,11 @@ def settings(request: Request) -> Settings:
 
 
 def links(request: Request) -> Links:
-    value: Links = request.app.state.links
-    return value
+    return runtime(request).links
 
 
 def context(request: Request) -> ServiceContext:
-    return ServiceContext(settings=settings(request), links=links(request), now=datetime.now(UTC))
+    return runtime(request).context(datetime.now(UTC))
 
 
 @asynccontextmanager

@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from clippost.links import Purpose
 from clippost.subscriptions.service import add_import, confirm
-from clippost.subscriptions.tokens import Purpose
 from clippost.web import deps
 
 router = APIRouter()

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from clippost.library.service import feedback_from_link
-from clippost.subscriptions.tokens import Purpose
+from clippost.links import Purpose
 from clippost.web import deps
 
 router = APIRouter()

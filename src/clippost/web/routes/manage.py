@@ -26,6 +26,7 @@ from clippost.library.service import (
     set_highlight_flags,
     upload_more,
 )
+from clippost.links import Purpose
 from clippost.subscriptions.service import (
     erase,
     request_manage_link,
@@ -33,7 +34,6 @@ from clippost.subscriptions.service import (
     subscriber_from_manage_token,
     update_preferences,
 )
-from clippost.subscriptions.tokens import Purpose
 from clippost.web import deps
 from clippost.web.choices import form_choices
 

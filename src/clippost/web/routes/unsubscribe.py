@@ -19,8 +19,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from clippost.links import Purpose
 from clippost.subscriptions.service import unsubscribe_all, unsubscription
-from clippost.subscriptions.tokens import Purpose
 from clippost.web import deps
 
 router = APIRouter()

@@ -1,21 +1,39 @@
-"""The `clippost` command: one `main()` that parses arguments and wires the parts in order.
+"""The `clippost` command: `main()` parses the arguments and runs the command's handler.
 
-Commands: serve | worker | send-due | db upgrade | parse | import | preview | stats.
-Heavy imports happen inside each command so that `clippost --help` stays instant.
+Commands: serve | worker | send-due | db upgrade | parse | import | preview | stats. Each
+command group is a module of this package (`COMMANDS` names the handler of each command);
+a handler's module is imported only when its command runs, so `clippost --help` stays
+instant. Handlers build what they need through `runtime.open_runtime`, the one composition
+root.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import inspect
 import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from clippost.config import Settings
 from clippost.errors import ClippostError
+
+# Command -> "module:handler" in this package. A handler takes the parsed arguments and
+# returns the exit status; a coroutine handler runs on one event loop (uvloop's if present).
+COMMANDS: dict[str, str] = {
+    "serve": "serve:command",
+    "worker": "worker:worker_command",
+    "send-due": "worker:send_due_command",
+    "db": "db:command",
+    "parse": "parse:command",
+    "import": "library:import_command",
+    "preview": "library:preview_command",
+    "stats": "stats:command",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +86,7 @@ def _aware_datetime(value: str) -> datetime:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _dispatch(args)
+        return _run(handler(args.command), args)
     except ClippostError as exc:
         print(f"clippost: {exc.message}", file=sys.stderr)
         return 2
@@ -83,20 +101,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "parse":
-        from clippost.clippings.command import run_parse
+def handler(command: str) -> Callable[[argparse.Namespace], Any]:
+    """The handler `COMMANDS` names for `command`, its module imported now."""
+    module, name = COMMANDS[command].split(":")
+    found: Callable[[argparse.Namespace], Any] = getattr(
+        importlib.import_module(f"{__name__}.{module}"), name
+    )
+    return found
 
-        return run_parse(
-            args.file, fmt=args.fmt, all_entries=args.all_entries, out=sys.stdout, err=sys.stderr
-        )
-    settings = Settings()
-    if args.command == "serve":
-        from clippost.web.server import serve
 
-        return serve(settings, host=args.host, port=args.port, with_worker=not args.no_worker)
+def _run(run: Callable[[argparse.Namespace], Any], args: argparse.Namespace) -> int:
+    if not inspect.iscoroutinefunction(run):
+        status: int = run(args)
+        return status
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        return runner.run(_dispatch_async(args, settings))
+        status = runner.run(run(args))
+        return status
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -107,29 +127,3 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     except ImportError:
         return None
     return uvloop.new_event_loop
-
-
-async def _dispatch_async(args: argparse.Namespace, settings: Settings) -> int:
-    if args.command == "db":
-        from clippost.db.migrate import upgrade_command
-
-        return await upgrade_command(settings, out=sys.stdout)
-    if args.command in ("worker", "send-due", "stats"):
-        from clippost.outbox import commands as outbox_commands
-
-        if args.command == "worker":
-            return await outbox_commands.worker(settings)
-        if args.command == "send-due":
-            return await outbox_commands.send_due(settings, at=args.at, out=sys.stdout)
-        return await outbox_commands.stats(settings, out=sys.stdout)
-    from clippost.library import commands as library_commands
-
-    if args.command == "import":
-        return await library_commands.import_file(settings, args.email, args.file, out=sys.stdout)
-    if args.command == "preview":
-        return await library_commands.preview(settings, args.email, html=args.html, out=sys.stdout)
-    raise AssertionError(f"unhandled command {args.command}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

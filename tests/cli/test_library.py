@@ -12,8 +12,7 @@ from clippost.cli import main
 from clippost.config import normalise_database_url
 from clippost.db.engine import Database
 from clippost.models import Highlight, OutboxMessage
-
-from .conftest import add_subscriber, kindle_text
+from factories import add_pending_reader, kindle_text
 
 BOOKS = {
     ("Dune", "Frank Herbert"): ["Fear is the mind-killer.", "The spice must flow."],
@@ -34,7 +33,7 @@ async def _seed_reader(url: str) -> None:
     db = Database(normalise_database_url(url))
     try:
         async with db.transaction() as session:
-            await add_subscriber(session, "reader@example.org")
+            await add_pending_reader(session, email="reader@example.org")
     finally:
         await db.dispose()
 

@@ -1,5 +1,8 @@
 """A worker: the planner every 30 seconds and the send loop, until told to stop.
 
+It wires the two halves of the data flow that meet in the outbox, the planner (which
+queues digests) and the sender (which sends what is queued), so neither imports the other.
+
 `run_worker` serves `clippost worker` and, in-process, `clippost serve`. Any number may run
 at once on PostgreSQL (and several processes on one SQLite file): the planner is idempotent
 (UNIQUE digest keys) and claiming hands each row to one worker at a time.
@@ -17,9 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from clippost.db.base import utcnow
-from clippost.links import Links
 from clippost.outbox import claims
-from clippost.outbox.render import OutboxRenderer
 from clippost.outbox.sender import BatchReport, Sender, SenderConfig, sleep_unless_stopped
 from clippost.planner.service import plan_due
 from clippost.runtime import Runtime
@@ -50,10 +51,6 @@ def build_sender(runtime: Runtime, *, owner: str) -> Sender:
     if runtime.transport is None:
         raise RuntimeError("a worker needs a runtime opened with its transport")
     settings = runtime.settings
-    links = Links.from_settings(settings, runtime.secret_key)
-    renderer = OutboxRenderer(
-        links=links, from_address=settings.mail_from, from_name=settings.site_name
-    )
     config = SenderConfig(
         owner=owner,
         batch_size=settings.worker_batch_size,
@@ -62,7 +59,9 @@ def build_sender(runtime: Runtime, *, owner: str) -> Sender:
         retry_deadline=timedelta(hours=settings.retry_deadline_hours),
         retry_base=settings.retry_base_seconds,
     )
-    return Sender(db=runtime.db, transport=runtime.transport, render=renderer, config=config)
+    return Sender(
+        db=runtime.db, transport=runtime.transport, render=runtime.renderer, config=config
+    )
 
 
 async def run_worker(runtime: Runtime, stop: asyncio.Event, *, owner: str | None = None) -> None:
@@ -88,12 +87,9 @@ async def run_worker(runtime: Runtime, stop: asyncio.Event, *, owner: str | None
 
 
 async def _plan_forever(runtime: Runtime, stop: asyncio.Event) -> None:
-    links = Links.from_settings(runtime.settings, runtime.secret_key)
     while not stop.is_set():
         try:
-            planned = await plan_due(
-                runtime.db, now=utcnow(), links=links, settings=runtime.settings
-            )
+            planned = await plan_due(runtime.db, runtime.context(utcnow()))
             if planned:
                 log.info("planned %d digests", planned)
         except Exception:
@@ -107,8 +103,7 @@ async def send_due(runtime: Runtime, *, at: datetime) -> SendDueReport:
     Safe to run concurrently: each run claims its own rows. A row that fails transiently is
     tried once per run (its retry time is recorded); the next run, or a worker, tries again.
     """
-    links = Links.from_settings(runtime.settings, runtime.secret_key)
-    planned = await plan_due(runtime.db, now=at, links=links, settings=runtime.settings)
+    planned = await plan_due(runtime.db, runtime.context(at))
     owner = new_owner()
     sender = build_sender(runtime, owner=owner)
     total = BatchReport()

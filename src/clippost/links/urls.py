@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from clippost.config import Settings
-from clippost.subscriptions.tokens import Purpose, TokenData, make_token, read_token
+from clippost.links.tokens import Purpose, TokenData, make_token, read_token
 
 
 @dataclass(frozen=True, slots=True)

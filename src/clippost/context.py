@@ -1,4 +1,4 @@
-"""What every request-scoped service call is given: settings, links, and the moment."""
+"""What every service call is given: settings, links, the mail domain, and the moment."""
 
 from __future__ import annotations
 
@@ -14,3 +14,4 @@ class ServiceContext:
     settings: Settings
     links: Links
     now: datetime  # aware UTC; services never read the clock
+    mail_domain: str  # the domain of Message-IDs (the part of mail_from after the @)

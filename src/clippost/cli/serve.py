@@ -6,6 +6,7 @@ folder: the README quickstart tells readers to open the confirmation email there
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import TextIO
 
@@ -13,6 +14,10 @@ import uvicorn
 
 from clippost.app import create_app
 from clippost.config import Settings
+
+
+def command(args: argparse.Namespace) -> int:
+    return serve(Settings(), host=args.host, port=args.port, with_worker=not args.no_worker)
 
 
 def serve(

@@ -1,19 +1,27 @@
-"""`clippost worker`, `clippost send-due` and `clippost stats`: wiring, signals and output."""
+"""`clippost worker` and `clippost send-due`: wiring, signals and output."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
+import sys
 from datetime import datetime
 from typing import TextIO
 
+from clippost import worker as worker_module
 from clippost.config import Settings
 from clippost.db.base import utcnow
-from clippost.outbox import repository
-from clippost.outbox import worker as worker_module
 from clippost.runtime import open_runtime
-from clippost.subscriptions import repository as subscribers
+
+
+async def worker_command(args: argparse.Namespace) -> int:
+    return await worker(Settings())
+
+
+async def send_due_command(args: argparse.Namespace) -> int:
+    return await send_due(Settings(), at=args.at, out=sys.stdout)
 
 
 async def worker(settings: Settings) -> int:
@@ -42,21 +50,6 @@ async def send_due(settings: Settings, *, at: datetime | None, out: TextIO) -> i
         f"sent {report.sent}, retry later {report.retried}, failed {report.failed}, "
         f"suppressed {report.suppressed}\n"
     )
-    return 0
-
-
-async def stats(settings: Settings, *, out: TextIO) -> int:
-    """Print subscribers by status and outbox rows by state."""
-    async with open_runtime(settings, with_transport=False) as runtime:
-        found = await repository.stats(runtime.db, now=utcnow())
-        by_status = await subscribers.count_by_status(runtime.db)
-    out.write("subscribers\n")
-    for status, count in sorted(by_status.items()):
-        out.write(f"  {status:<14}{count:>10}\n")
-    out.write("outbox\n")
-    for state, count in sorted(found.by_state.items()):
-        out.write(f"  {state:<14}{count:>10}\n")
-    out.write(f"  {'due now':<14}{found.due_now:>10}\n  {'leased':<14}{found.leased:>10}\n")
     return 0
 
 

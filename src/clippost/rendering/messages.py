@@ -1,30 +1,45 @@
-"""An outbox row becomes a transport Message: templates for the body, headers by kind.
+"""The renderer: a stored message (an outbox row) becomes a Message, the whole of it:
+subject and bodies from the templates, and the headers by kind, List-* included.
 
-The payload stored with the row is the template's context, so rendering needs no database.
-Jinja compiles each template once per process (rendering.environment caches them); what is
-left per message is the template run itself and a few header strings.
+The payload stored with the row is the template's context, fixed when the mail was queued,
+so rendering needs no database and a retry renders the same email. Jinja compiles each
+template once per process (rendering.environment caches them); what is left per message is
+the template run itself and a few header strings.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from clippost.links import Links
+from clippost.links import Links, Purpose
 from clippost.mail import Message
-from clippost.outbox.claims import ClaimedMessage
 from clippost.rendering.environment import RenderedEmail, render_email
-from clippost.subscriptions.tokens import Purpose
 
 # Kinds sent because of a schedule, not because the reader just did something: they carry
 # the bulk-mail headers (RFC 2369 / RFC 8058 unsubscribe, List-Id, Precedence).
 BULK_KINDS = frozenset({"digest"})
 
 
-class OutboxRenderer:
-    """Callable `(row, now) -> Message`, built once per worker."""
+class StoredMessage(Protocol):
+    """What the renderer reads of a queued message (`outbox.claims.ClaimedMessage` has it)."""
+
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def recipient(self) -> str: ...
+    @property
+    def subscriber_id(self) -> int | None: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+
+class MessageRenderer:
+    """Callable `(row, now) -> Message`, built once per process (`Runtime.renderer`)."""
 
     def __init__(self, *, links: Links, from_address: str, from_name: str) -> None:
         self.links = links
@@ -38,7 +53,7 @@ class OutboxRenderer:
             "X-Auto-Response-Suppress": "OOF, AutoReply",
         }
 
-    def __call__(self, row: ClaimedMessage, now: datetime) -> Message:
+    def __call__(self, row: StoredMessage, now: datetime) -> Message:
         rendered = render_payload(row.kind, row.payload)
         return Message(
             message_id=row.message_id,
@@ -52,7 +67,7 @@ class OutboxRenderer:
             headers=self._headers(row, now),
         )
 
-    def _headers(self, row: ClaimedMessage, now: datetime) -> dict[str, str]:
+    def _headers(self, row: StoredMessage, now: datetime) -> dict[str, str]:
         if row.kind not in BULK_KINDS or row.subscriber_id is None:
             return self._common
         url = row.payload.get("unsubscribe_url") or self.links.url(

@@ -7,6 +7,8 @@ planner would choose, and changes nothing.
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -16,14 +18,20 @@ from clippost.db.base import utcnow
 from clippost.errors import BadInput, NotFound
 from clippost.library import service
 from clippost.library.upload import parse_upload
-from clippost.links import Links
-from clippost.outbox.render import render_payload
 from clippost.planner.service import preview_digest
+from clippost.rendering.messages import render_payload
 from clippost.runtime import open_runtime
 from clippost.subscriptions import repository as subscribers
-from clippost.subscriptions.context import ServiceContext
 
 _NO_READER = "No reader with the address {address} (they sign up on the home page first)."
+
+
+async def import_command(args: argparse.Namespace) -> int:
+    return await import_file(Settings(), args.email, args.file, out=sys.stdout)
+
+
+async def preview_command(args: argparse.Namespace) -> int:
+    return await preview(Settings(), args.email, html=args.html, out=sys.stdout)
 
 
 async def import_file(settings: Settings, email: str, path: Path, *, out: TextIO) -> int:
@@ -33,11 +41,7 @@ async def import_file(settings: Settings, email: str, path: Path, *, out: TextIO
     # The operator is trusted with any size; the web's upload limit guards the public form.
     library = parse_upload(data, max_bytes=max(len(data), 1))
     async with open_runtime(settings, with_transport=False) as runtime:
-        ctx = ServiceContext(
-            settings=settings,
-            links=Links.from_settings(settings, runtime.secret_key),
-            now=utcnow(),
-        )
+        ctx = runtime.context(utcnow())
         async with runtime.db.transaction() as session:
             reader = await subscribers.by_email(session, address)
             if reader is None:
@@ -58,8 +62,7 @@ async def preview(settings: Settings, email: str, *, html: bool, out: TextIO) ->
             reader = await subscribers.by_email(session, address)
         if reader is None:
             raise NotFound(_NO_READER.format(address=address))
-        links = Links.from_settings(settings, runtime.secret_key)
-        payload = await preview_digest(runtime.db, reader.id, now=utcnow(), links=links)
+        payload = await preview_digest(runtime.db, reader.id, runtime.context(utcnow()))
     if payload is None:
         out.write(f"{address}: nothing to send (the library is empty or all discarded)\n")
         return 1

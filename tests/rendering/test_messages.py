@@ -7,11 +7,10 @@ import email.policy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from clippost.links import Links
+from clippost.links import Links, Purpose
 from clippost.outbox.claims import ClaimedMessage
-from clippost.outbox.render import OutboxRenderer
+from clippost.rendering.messages import MessageRenderer
 from clippost.rendering.mime import build_mime
-from clippost.subscriptions.tokens import Purpose
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 LINKS = Links(
@@ -58,7 +57,9 @@ def digest_row(*, subscriber_id: int | None = 42, title: str = "Middlemarch") ->
     )
 
 
-RENDER = OutboxRenderer(links=LINKS, from_address="news@clippost.example.org", from_name="clippost")
+RENDER = MessageRenderer(
+    links=LINKS, from_address="news@clippost.example.org", from_name="clippost"
+)
 
 
 def parsed(row: ClaimedMessage) -> email.message.EmailMessage:

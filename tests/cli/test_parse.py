@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from clippost.cli.parse import LARGE_FILE, run_parse
 from clippost.clippings import NOT_HIGHLIGHTS, NOT_TEXT
-from clippost.clippings.command import LARGE_FILE, run_parse
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "clippings" / "fixtures"
 KINDLE = (
     "\ufeffEmma (Austen, Jane)\r\n"
     "- Your Highlight on page 3 | Location 40-41 | Added on Monday, July 31, 2017 11:11:20 PM\r\n"

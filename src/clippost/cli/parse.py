@@ -1,7 +1,9 @@
-"""`clippost parse FILE`: read a highlights file and print what it holds."""
+"""`clippost parse FILE`: read a highlights file and print what it holds (no database)."""
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -41,6 +43,12 @@ class _Progress:
     def _show(self, text: str) -> None:
         self._err.write(f"\r{text:<{_BAR_WIDTH + 20}}\r" if text else "\r" + " " * 50 + "\r")
         self._err.flush()
+
+
+def command(args: argparse.Namespace) -> int:
+    return run_parse(
+        args.file, fmt=args.fmt, all_entries=args.all_entries, out=sys.stdout, err=sys.stderr
+    )
 
 
 def run_parse(path: Path, *, fmt: str, all_entries: bool, out: TextIO, err: TextIO) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import io
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,40 +13,29 @@ from sqlalchemy import select
 
 from clippost.config import Settings
 from clippost.db.base import utcnow
-from clippost.models import Book, Highlight, OutboxMessage, Subscriber
-from clippost.outbox import commands
+from clippost.models import OutboxMessage
 from clippost.outbox.repository import enqueue
-from clippost.outbox.worker import run_worker, send_due
 from clippost.runtime import Runtime, open_runtime
+from clippost.worker import run_worker, send_due
+from factories import add_reader
+
+
+async def add_due_reader(runtime: Runtime, *, email: str, due: datetime) -> int:
+    """A confirmed daily reader at `due`'s hour (UTC) whose stored next slot is `due`."""
+    return await add_reader(
+        runtime.db,
+        email=email,
+        hour=due.hour,
+        timezone="UTC",
+        per_email=2,
+        next_slot_at=due,
+        highlights=3,
+    )
 
 
 def this_hour() -> datetime:
     """The latest daily slot at this UTC hour: a real slot of a reader whose hour it is."""
     return utcnow().replace(minute=0, second=0, microsecond=0)
-
-
-async def add_due_reader(runtime: Runtime, email_address: str, *, due: datetime) -> int:
-    """A confirmed daily reader at `due`'s hour (UTC) whose stored next slot is `due`."""
-    async with runtime.db.transaction() as session:
-        reader = Subscriber(
-            email=email_address,
-            status="confirmed",
-            cadence="daily",
-            hour=due.hour,
-            timezone="UTC",
-            per_email=2,
-            next_slot_at=due,
-        )
-        session.add(reader)
-        await session.flush()
-        book = Book(subscriber_id=reader.id, identity="b", title="Walden", author="Thoreau")
-        session.add(book)
-        await session.flush()
-        session.add_all(
-            Highlight(subscriber_id=reader.id, book_id=book.id, identity=f"h{n}", text=f"Line {n}")
-            for n in range(3)
-        )
-        return reader.id
 
 
 async def add_row(runtime: Runtime, key: str, *, kind: str = "magic_link", to: str) -> None:
@@ -93,7 +81,7 @@ class TestRunWorker:
     async def test_plans_at_start_sends_and_stops_cleanly(self, settings: Settings) -> None:
         """A due reader's digest is planned at start, delivered, and the worker returns."""
         async with open_runtime(settings) as runtime:
-            await add_due_reader(runtime, "reader@example.org", due=this_hour())
+            await add_due_reader(runtime, email="reader@example.org", due=this_hour())
             stop = asyncio.Event()
             task = asyncio.create_task(run_worker(runtime, stop))
             await until(lambda: len(mailbox(settings)) == 1, timeout=10)
@@ -161,7 +149,7 @@ class TestSendDue:
         """send-due at a later moment plans that moment's digests and sends them."""
         tomorrow = this_hour() + timedelta(days=1)
         async with open_runtime(settings) as runtime:
-            await add_due_reader(runtime, "reader@example.org", due=tomorrow)
+            await add_due_reader(runtime, email="reader@example.org", due=tomorrow)
             early = await send_due(runtime, at=utcnow())
             later = await send_due(runtime, at=tomorrow + timedelta(minutes=1))
         assert (early.planned, early.sent) == (0, 0)
@@ -173,7 +161,7 @@ class TestSendDue:
         now = utcnow()
         async with open_runtime(settings) as runtime:
             for n in range(12):
-                await add_due_reader(runtime, f"reader{n}@example.org", due=this_hour())
+                await add_due_reader(runtime, email=f"reader{n}@example.org", due=this_hour())
         runtimes = [open_runtime(settings) for _ in range(3)]
         opened = [await context.__aenter__() for context in runtimes]
         try:
@@ -185,21 +173,3 @@ class TestSendDue:
         assert sum(r.sent for r in reports) == 12
         recipients = [m["To"] for m in mailbox(settings)]
         assert sorted(recipients) == sorted(f"reader{n}@example.org" for n in range(12))
-
-
-class TestCommands:
-    async def test_send_due_command_reports_what_it_did(self, settings: Settings) -> None:
-        """`clippost send-due` prints what was planned and sent, and exits 0."""
-        async with open_runtime(settings) as runtime:
-            await add_row(runtime, "one", to="one@example.org")
-        out = io.StringIO()
-        assert await commands.send_due(settings, at=None, out=out) == 0
-        assert "sent 1" in out.getvalue()
-
-    async def test_stats_command_counts_rows_by_state(self, settings: Settings) -> None:
-        """`clippost stats` lists outbox rows by state."""
-        async with open_runtime(settings) as runtime:
-            await add_row(runtime, "one", to="one@example.org")
-        out = io.StringIO()
-        assert await commands.stats(settings, out=out) == 0
-        assert "pending" in out.getvalue()
