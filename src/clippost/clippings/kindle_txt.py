@@ -3,13 +3,13 @@
 The file is a run of blocks separated by a line of ten "=" signs. A block is a title line,
 a metadata line ("- Your Highlight on page 3 | location 45-46 | Added on ..."), a blank
 line and the content. Every language-specific word comes from `languages.py`; here the
-words become a handful of precompiled regular expressions, used once per entry.
+words become a handful of precompiled regular expressions.
 
-Speed matters (uploads of tens of megabytes are parsed in the request): the text is cut
-with `str.find` one block at a time (never copied as a whole), and what repeats from entry
-to entry is memoised per call: the title/author split, the date of a day, and the reading
-of a metadata head per "shape" (its text with the numbers taken out), so the language
-regexes run once per shape instead of once per entry.
+Speed matters (uploads of tens of megabytes are parsed while the reader waits): the text is
+cut with `str.find` one block at a time (never copied as a whole), and what repeats from
+entry to entry is memoised per call: the title/author split, the date of a day, and the
+reading of a metadata head per "shape" (its text with the numbers taken out), so the
+language regexes run once per shape instead of once per entry.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from clippost.clippings.languages import (
     SEPARATOR,
 )
 from clippost.clippings.models import Kind, Problem, RawEntry
+from clippost.clippings.titles import split_title_author
 
 _BLANK_START = ("\n", " ", "\t", "\r", "\ufeff")
 _BLANK = " \t\r\ufeff"
@@ -384,26 +385,6 @@ def _marker_after(tail: str) -> int:
     return _PM_MARK if match.group(1).lower() in _PM else _AM_MARK
 
 
-def split_title_author(title_line: str) -> tuple[str, str | None]:
-    """("Foo (Bar)", "Smith, John") from "Foo (Bar) (Smith, John)": the author is the last
-    balanced parenthesised group that ends the line; without one the author is None."""
-    if not title_line.endswith(")"):
-        return title_line, None
-    depth = 0
-    for i in range(len(title_line) - 1, -1, -1):
-        char = title_line[i]
-        if char == ")":
-            depth += 1
-        elif char == "(":
-            depth -= 1
-            if depth == 0:
-                title, author = title_line[:i].rstrip(), title_line[i + 1 : -1].strip()
-                if not title or not author:
-                    return title_line, None
-                return title, author
-    return title_line, None
-
-
 def _split_without_bar(
     meta: str, read_date: Callable[[str], datetime | None]
 ) -> tuple[str, datetime | None]:
@@ -415,7 +396,8 @@ def _split_without_bar(
 
 
 def _day(text: str) -> tuple[int, int, int, int] | None:
-    """(year, month, day) from the date words before the time, in any device language.
+    """(year, month, day, AM/PM marker) from the date words before the time, in any device
+    language; the marker is 0 unless an AM/PM word comes before the time (Japanese, Chinese).
 
     A month name fixes the month and the other two numbers are day and year (the year
     has four digits; an old two-digit year is 20xx). Without a month name the numbers

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from clippost.links import Purpose
-from clippost.subscriptions.service import add_import, confirm
+from clippost.subscriptions.signup import add_import, confirm
 from clippost.web import deps
 
 router = APIRouter()

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from clippost.addresses import normalise_email
-from clippost.subscriptions.service import sign_up
+from clippost.subscriptions.signup import sign_up
 from clippost.web import deps
 from clippost.web.choices import form_choices
 

@@ -27,7 +27,7 @@ from clippost.library.service import (
     upload_more,
 )
 from clippost.links import Purpose
-from clippost.subscriptions.service import (
+from clippost.subscriptions.manage import (
     erase,
     request_manage_link,
     resubscribe,

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from clippost.links import Purpose
-from clippost.subscriptions.service import unsubscribe_all, unsubscription
+from clippost.subscriptions.manage import unsubscribe_all, unsubscription
 from clippost.web import deps
 
 router = APIRouter()

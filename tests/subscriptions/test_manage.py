@@ -20,8 +20,8 @@ from clippost.links import Purpose
 from clippost.models import OutboxMessage, OutboxState, Subscriber, SubscriberStatus, Suppression
 from clippost.models import SuppressionReason as Reason
 from clippost.outbox.repository import enqueue
-from clippost.subscriptions import service
-from clippost.subscriptions.service import Unsubscription
+from clippost.subscriptions import manage
+from clippost.subscriptions.manage import Unsubscription
 
 NewSubscriber = Callable[..., Awaitable[int]]
 READER = "reader@example.org"
@@ -34,7 +34,7 @@ def _token(ctx: ServiceContext, subscriber_id: int) -> str:
 
 async def _unsubscribe(db: Database, ctx: ServiceContext, subscriber_id: int) -> None:
     async with db.transaction() as session:
-        await service.unsubscribe(session, ctx, _token(ctx, subscriber_id))
+        await manage.unsubscribe(session, ctx, _token(ctx, subscriber_id))
 
 
 async def _subscriber(db: Database, subscriber_id: int) -> Subscriber:
@@ -157,7 +157,7 @@ class TestUnsubscribe:
         """An altered token raises InvalidLink while reading the link, before any SQL."""
         token = _token(ctx, 7)
         with pytest.raises(InvalidLink):
-            service.unsubscription(ctx, token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
+            manage.unsubscription(ctx, token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
 
     async def test_many_at_once(
         self, database: Database, ctx: ServiceContext, new_subscriber: NewSubscriber
@@ -167,7 +167,7 @@ class TestUnsubscribe:
         async with database.transaction() as session:
             ids = [await new_subscriber(session, email) for email in emails]
         batch = [Unsubscription(i, ctx.now) for i in [*ids, ids[0], 9999]]
-        await database.run_write(lambda connection: service.unsubscribe_all(connection, batch))
+        await database.run_write(lambda connection: manage.unsubscribe_all(connection, batch))
         for subscriber_id in ids:
             reader = await _subscriber(database, subscriber_id)
             assert reader.status == SubscriberStatus.UNSUBSCRIBED
