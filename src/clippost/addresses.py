@@ -15,7 +15,9 @@ _ADDRESS = re.compile(rf"{_LOCAL}@{_DOMAIN}")
 
 
 def normalise_email(raw: str) -> str:
-    """The address as stored: trimmed, domain lower-cased; raises BadInput when unusable."""
+    """The address as stored: trimmed and lower-cased whole, local part and domain alike
+    (so "Ann@Example.org" and "ann@example.org" are one reader); raises BadInput when
+    unusable."""
     candidate = raw.strip()
     if len(candidate) > 254 or not _ADDRESS.fullmatch(candidate):
         raise BadInput(

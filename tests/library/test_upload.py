@@ -1,22 +1,15 @@
-"""parse_upload: the file a reader uploads, to a library or to one error they understand;
-and the same library encoded for a pending import (what sign-up stores)."""
+"""parse_upload: the file a reader uploads, to a library or to one error they understand."""
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import datetime
 
 import pytest
 
 from clippost import clippings
-from clippost.clippings.models import Library
 from clippost.errors import BadInput, PayloadTooLarge, UnsupportedFile
 from clippost.library.upload import parse_upload
-from clippost.subscriptions import pending
-from clippost.subscriptions.preferences import Preferences
 
 MB = 1024 * 1024
 BOOKMARK = (
@@ -74,124 +67,3 @@ class TestParseUpload:
         data = (BOOKMARK.format(loc=10) + BOOKMARK.format(loc=20)).encode()
         with pytest.raises(BadInput, match="We found 2 bookmarks but no highlights"):
             parse_upload(data, max_bytes=MB)
-
-
-class TestPreparedUpload:
-    """pending.prepare_upload: what the parsing process sends back to a sign-up."""
-
-    def _books(self) -> dict[tuple[str, str | None], list[str | tuple[str, str]]]:
-        return {
-            ("Dune", "Frank Herbert"): [("Fear is the mind-killer.", "Litany"), "Spice."],
-            ("Walden", None): ["I went to the woods because I wished to live deliberately."],
-        }
-
-    def test_decodes_to_the_parsed_library(self, kindle_bytes: Callable[..., bytes]) -> None:
-        """The encoded library decodes to what parse_upload gives, notes and times included."""
-        data = kindle_bytes(self._books())
-        prepared = pending.prepare_upload(data, max_bytes=MB)
-        parsed = parse_upload(data, max_bytes=MB)
-        assert pending.library_of(prepared) == _as_stored(parsed)
-
-    def test_counts_are_the_librarys(self, kindle_bytes: Callable[..., bytes]) -> None:
-        """Books and highlights are counted as in the library, book by book."""
-        prepared = pending.prepare_upload(kindle_bytes(self._books()), max_bytes=MB)
-        assert (prepared.book_count, prepared.highlight_count) == (2, 3)
-        assert [(b.title, b.author, b.highlight_count) for b in prepared.books] == [
-            ("Dune", "Frank Herbert", 2),
-            ("Walden", None, 1),
-        ]
-
-    def test_refusals_are_parse_uploads(self) -> None:
-        """A file parse_upload refuses is refused with the same error."""
-        with pytest.raises(BadInput, match="empty"):
-            pending.prepare_upload(b"\xef\xbb\xbf\r\n", max_bytes=MB)
-        with pytest.raises(PayloadTooLarge):
-            pending.prepare_upload(b"x" * (MB + 1), max_bytes=MB)
-
-
-class TestPendingPayload:
-    """pending.encode / decode: the payload a pending import stores until its link is used."""
-
-    def test_round_trip_with_preferences(self, kindle_bytes: Callable[..., bytes]) -> None:
-        """A payload gives back the library and the preferences it was stored with."""
-        data = kindle_bytes({("Dune", "Frank Herbert"): [("Fear.", "Litany"), "Spice."]})
-        preferences = Preferences.from_form({"timezone": "Europe/Paris", "per_email": "4"})
-        content = pending.decode(
-            pending.encode(pending.prepare_upload(data, max_bytes=MB), preferences)
-        )
-        assert content.library == _as_stored(parse_upload(data, max_bytes=MB))
-        assert content.preferences == preferences
-        assert content.applied is None
-
-    def test_round_trip_without_preferences(self, kindle_bytes: Callable[..., bytes]) -> None:
-        """A confirmed reader's upload is stored without preferences."""
-        prepared = pending.prepare_upload(kindle_bytes({("Dune", None): ["Spice."]}), max_bytes=MB)
-        content = pending.decode(pending.encode(prepared, None))
-        assert content.preferences is None
-        assert content.library is not None
-        assert content.library.highlight_count == 1
-
-    def test_applied_payload(self) -> None:
-        """What applying did decodes as such, with no library left."""
-        content = pending.decode(pending.encode_applied(pending.Applied(1, 2), None))
-        assert (content.library, content.applied) == (None, pending.Applied(1, 2))
-
-    def test_payload_of_the_earlier_layout_still_decodes(self) -> None:
-        """A payload written before the library had a stream of its own still decodes."""
-        document = {
-            "library": {
-                "books": [
-                    {
-                        "identity": "b" * 32,
-                        "title": "Dune",
-                        "author": "Frank Herbert",
-                        "highlights": [
-                            {
-                                "identity": "h" * 32,
-                                "text": "Fear is the mind-killer.",
-                                "page": "3",
-                                "location_start": 100,
-                                "location_end": 103,
-                                "added_at": "2024-03-04T10:00:00",
-                                "notes": [
-                                    {
-                                        "text": "Litany",
-                                        "location": 103,
-                                        "page": None,
-                                        "added_at": None,
-                                    }
-                                ],
-                                "color": None,
-                                "tags": [],
-                            }
-                        ],
-                    }
-                ],
-                "clipping_limit_entries": 1,
-            },
-            "preferences": None,
-        }
-        content = pending.decode(zlib.compress(json.dumps(document).encode(), 6))
-        assert content.library is not None
-        assert content.library.clipping_limit_entries == 1
-        [book] = content.library.books
-        [highlight] = book.highlights
-        assert (book.title, highlight.text, highlight.notes[0].text) == (
-            "Dune",
-            "Fear is the mind-killer.",
-            "Litany",
-        )
-        assert highlight.added_at == datetime(2024, 3, 4, 10, 0)  # a device's naive local time
-
-    def test_truncated_payload_is_refused(self) -> None:
-        """A payload cut short raises rather than decoding to less than was stored."""
-        payload = pending.encode_applied(pending.Applied(0, 0), None)
-        with pytest.raises((ValueError, zlib.error)):
-            pending.decode(payload[:-3])
-
-
-def _as_stored(library: Library) -> Library:
-    """What a pending import keeps of a library: books and highlights with their notes
-    (bookmarks and notes on no highlight are not imported)."""
-    books = tuple(replace(book, bookmarks=(), loose_notes=()) for book in library.books)
-    return replace(library, books=books)

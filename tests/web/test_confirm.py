@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import zlib
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from clippost.links import Purpose
-from clippost.models import Highlight, PendingImport, SubscriberStatus
+from clippost.models import Highlight, SubscriberStatus
 
 
 class TestConfirm:
@@ -129,43 +127,3 @@ class TestPendingPayload:
         async with web.db.transaction() as session:
             [stored] = (await session.scalars(select(Highlight))).all()
         assert (stored.text, stored.note) == ("Fear is the mind-killer.", "The litany.")
-
-    async def test_payload_of_the_earlier_layout_confirms(self, web):
-        """A pending import stored by the previous release (one zlib stream) still confirms."""
-        await web.sign_up("reader@example.org")
-        document = {
-            "library": {
-                "books": [
-                    {
-                        "identity": "b" * 32,
-                        "title": "Dune",
-                        "author": "Frank Herbert",
-                        "highlights": [
-                            {
-                                "identity": "h" * 32,
-                                "text": "Fear is the mind-killer.",
-                                "page": None,
-                                "location_start": 100,
-                                "location_end": 103,
-                                "added_at": "2024-03-04T10:00:00",
-                                "notes": [],
-                                "color": None,
-                                "tags": [],
-                            }
-                        ],
-                    }
-                ],
-                "clipping_limit_entries": 0,
-            },
-            "preferences": None,
-        }
-        async with web.db.transaction() as session:
-            await session.execute(
-                update(PendingImport).values(payload=zlib.compress(json.dumps(document).encode()))
-            )
-        link = await web.last_link("confirm", "confirm_url")
-        page = await web.post_form(link, csrf_from=link)
-        assert page.status_code == 200
-        async with web.db.transaction() as session:
-            texts = (await session.scalars(select(Highlight.text))).all()
-        assert texts == ["Fear is the mind-killer."]

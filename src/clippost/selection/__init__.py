@@ -58,15 +58,6 @@ class RoundStatus:
     total: int
 
 
-def digest_seed(subscriber_id: int, slot_key: str) -> str:
-    """The seed of one scheduled digest: re-choosing it (a retry, a preview) gives the same ids.
-
-    random.Random seeds a str through SHA-512, so this is stable across processes and
-    PYTHONHASHSEED.
-    """
-    return f"digest:{subscriber_id}:{slot_key}"
-
-
 def level(candidate: Candidate) -> int:
     """How far round this highlight is: favourites count half their sends (rule 2)."""
     return candidate.times_sent // 2 if candidate.favourite else candidate.times_sent

@@ -11,8 +11,6 @@ is encoded where the upload is parsed (`prepare_upload`, in a worker process), b
 anyone knows which preferences go with it, and stored as it comes back, never re-encoded.
 It is JSON of positional rows (`_library_rows`), not objects: a third less to encode,
 compress and parse than repeating every key for every highlight.
-Payloads written before this layout hold the library, as objects, inside the first
-document; `decode` reads both.
 """
 
 from __future__ import annotations
@@ -117,12 +115,8 @@ def decode(payload: bytes) -> Pending:
         raise ValueError("a pending import payload ends inside its first zlib stream")
     preferences = document.get("preferences")
     applied = document.get("applied")
-    library = document.get("library")
-    decoded: Library | None
-    if first.unused_data:  # the library follows, in rows, in a zlib stream of its own
-        decoded = _unpack_library(first.unused_data)
-    else:
-        decoded = library_from_json(library) if library is not None else None
+    # The library, when there is one, follows in rows, in a zlib stream of its own.
+    decoded = _unpack_library(first.unused_data) if first.unused_data else None
     return Pending(
         library=decoded,
         preferences=Preferences.from_json(preferences) if preferences else None,
@@ -213,46 +207,6 @@ def _highlight_from_row(
         tuple(Note(t, location, pg, _parse_time(at)) for t, location, pg, at in notes),
         color,
         tuple(tags),
-    )
-
-
-def library_from_json(data: dict[str, Any]) -> Library:
-    """A library as payloads written before rows hold it: objects with named fields."""
-    return Library(
-        books=tuple(_book_from_json(book) for book in data["books"]),
-        clipping_limit_entries=int(data.get("clipping_limit_entries", 0)),
-    )
-
-
-def _book_from_json(data: dict[str, Any]) -> Book:
-    return Book(
-        identity=data["identity"],
-        title=data["title"],
-        author=data["author"],
-        highlights=tuple(_highlight_from_json(h) for h in data["highlights"]),
-    )
-
-
-def _highlight_from_json(data: dict[str, Any]) -> Highlight:
-    return Highlight(
-        identity=data["identity"],
-        text=data["text"],
-        page=data["page"],
-        location_start=data["location_start"],
-        location_end=data["location_end"],
-        added_at=_parse_time(data["added_at"]),
-        notes=tuple(_note_from_json(note) for note in data.get("notes", ())),
-        color=data.get("color"),
-        tags=tuple(data.get("tags", ())),
-    )
-
-
-def _note_from_json(data: dict[str, Any]) -> Note:
-    return Note(
-        text=data["text"],
-        location=data["location"],
-        page=data["page"],
-        added_at=_parse_time(data["added_at"]),
     )
 
 
