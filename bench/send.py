@@ -41,8 +41,9 @@ import asyncpg
 from sqlalchemy import func, insert, select, text
 
 from clippost.addresses import address_hash
-from clippost.config import Settings, normalise_database_url
+from clippost.config import Settings
 from clippost.db.base import Base
+from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
 from clippost.db.migrate import upgrade
 from clippost.links import Links, Purpose

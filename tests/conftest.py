@@ -24,9 +24,10 @@ from sqlalchemy import text
 
 import factories
 from clippost.clippings.models import Library
-from clippost.config import Settings, normalise_database_url
+from clippost.config import Settings
 from clippost.context import ServiceContext
 from clippost.db.base import Base
+from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
 from clippost.db.migrate import upgrade
 

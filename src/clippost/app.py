@@ -1,10 +1,11 @@
 """The web app: `create_app(settings)` builds it; its lifespan opens the runtime.
 
-Settings are passed in (tests build a fresh app per test). The lifespan opens the database
-(migrations applied) and the processes that parse uploads (`parse_processes`), and, with
-`with_worker`, runs the outbox worker as a task in the same process (the embedded default:
-one process serves pages and sends mail) and stops it cleanly on shutdown: it stops
-claiming and finishes or releases what it holds.
+Settings are passed in (tests build a fresh app per test). The lifespan opens the runtime
+(database with migrations applied, links, renderer; a transport only with `with_worker`)
+and the processes that parse uploads (`parse_processes`), and, with `with_worker`, runs
+the worker as a task in the same process (the embedded default: one process serves pages
+and sends mail) and stops it cleanly on shutdown: it stops claiming and finishes or
+releases what it holds.
 """
 
 from __future__ import annotations

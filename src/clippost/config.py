@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from clippost.db.dialect import normalise_database_url
 from clippost.errors import ConfigurationError
 
 TransportName = Literal["maildir", "smtp", "ses", "postmark", "sendgrid", "console"]
@@ -220,16 +221,6 @@ def _split_commas(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
-
-
-def normalise_database_url(url: str) -> str:
-    """Map the plain URLs operators write onto the async drivers clippost uses."""
-    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix) :]
-    if url.startswith("sqlite:///"):
-        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
-    return url
 
 
 def _load_or_create_key(path: Path) -> str:

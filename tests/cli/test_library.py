@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from clippost.cli import main
-from clippost.config import normalise_database_url
+from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
 from clippost.models import Highlight, OutboxMessage
 from factories import add_pending_reader, kindle_text

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from clippost.config import normalise_database_url
 from clippost.db.dialect import (
     SQLITE_IDS_PER_STATEMENT,
     dialect_of,
     ids_match,
     insert_or_ignore,
+    normalise_database_url,
     per_dialect,
     skip_locked,
     supported_dialect,

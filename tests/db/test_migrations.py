@@ -10,8 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
 
-from clippost.config import normalise_database_url
 from clippost.db.base import Base
+from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
 from clippost.db.migrate import (
     MIGRATIONS,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from clippost.addresses import address_hash
-from clippost.config import normalise_database_url
+from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
 from clippost.models import Suppression
 from clippost.outbox import claims

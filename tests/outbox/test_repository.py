@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from clippost.config import normalise_database_url
+from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
 from clippost.models import OutboxMessage
 from clippost.outbox import claims, repository

@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from clippost.config import Settings, normalise_database_url
+from clippost.config import Settings
+from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
 from clippost.models import Highlight, OutboxMessage, Subscriber
 from clippost.planner.service import plan_due

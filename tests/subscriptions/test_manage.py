@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost import suppressions
 from clippost.addresses import address_hash
-from clippost.config import normalise_database_url
 from clippost.context import ServiceContext
+from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database, GroupCommit
 from clippost.errors import InvalidLink
 from clippost.links import Purpose

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from clippost.config import Settings, normalise_database_url
+from clippost.config import Settings
+from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
 from clippost.errors import ConfigurationError
 from clippost.transports.allowlist import AllowlistTransport

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from clippost.config import normalise_database_url
+from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
 from clippost.transports.ratelimit import DatabaseRateLimiter, TokenBucket, Unlimited
 

@@ -31,6 +31,10 @@ class TestInProcessWorker:
         assert not (web_settings.resolved_maildir / "new").exists()
         assert [m.state for m in await web.outbox()] == ["pending"]
 
+    async def test_the_web_process_holds_no_transport(self, web):
+        """Without the in-process worker, the web app's runtime has no transport at all."""
+        assert web.app.state.runtime.transport is None
+
 
 async def _first_message(folder: Path) -> email.message.EmailMessage:
     for _ in range(100):

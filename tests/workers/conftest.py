@@ -26,7 +26,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import func, insert, select
 
 from clippost.addresses import address_hash
-from clippost.config import normalise_database_url
+from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
 from clippost.models import OutboxMessage
 

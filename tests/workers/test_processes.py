@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from clippost.addresses import address_hash
-from clippost.config import normalise_database_url
+from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
 from clippost.models import OutboxMessage, Suppression
 

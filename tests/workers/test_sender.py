@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from clippost.config import normalise_database_url
+from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
 from clippost.links import Links
 from clippost.models import OutboxMessage

@@ -2,7 +2,8 @@
 
 clippost runs on SQLite and PostgreSQL and nothing else (invariant 5): `supported_dialect`
 refuses any other URL when the `Database` is made, at start-up, so no statement ever meets
-a third dialect and falls back to something weaker. Code outside `db/` never asks which
+a third dialect and falls back to something weaker; `normalise_database_url` maps the URLs
+operators write onto the async driver of each. Code outside `db/` never asks which
 database it is on; it calls these helpers, which ask one way (`dialect_of`):
 
 - `insert_or_ignore`, `insert_or_update`: INSERT ... ON CONFLICT, which both databases
@@ -55,6 +56,16 @@ class _HasDialect(Protocol):
 
 # A connection, engine, `Database` or Dialect; a session; or a dialect's name.
 DialectSource = _HasDialect | Dialect | Session | AsyncSession | str
+
+
+def normalise_database_url(url: str) -> str:
+    """Map the plain URLs operators write onto the async drivers clippost uses."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url
 
 
 def supported_dialect(url: str) -> str:

@@ -2,8 +2,8 @@
 
 Synchronous and pure: the web layer runs it in one of its parse processes
 (`web/upload_parsers.py`; a thread of the web process when `CLIPPOST_PARSE_PROCESSES` is 0),
-since parsing 20 MB takes a moment, and nothing is stored until it returns a library. Checks run cheapest first, so an
-oversized upload is refused before a byte of it is parsed.
+since parsing 20 MB takes a moment, and nothing is stored until it returns a library.
+Checks run cheapest first, so an oversized upload is refused before a byte of it is parsed.
 """
 
 from __future__ import annotations

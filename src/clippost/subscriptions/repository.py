@@ -104,7 +104,7 @@ async def set_status(
     await session.execute(update(Subscriber).where(Subscriber.id == subscriber_id).values(values))
 
 
-# The unsubscribe batch (subscriptions.service.unsubscribe_all): Core statements on a
+# The unsubscribe batch (subscriptions.manage.unsubscribe_all): Core statements on a
 # synchronous Connection, as the group commit runs them (a SQLite writer thread, or run_sync
 # on PostgreSQL). Built once: they run at high rates, and a prebuilt statement skips
 # SQLAlchemy's per-call construction and cache-key work. Expanding IN takes any list length.

@@ -1,0 +1,63 @@
+"""Links: the URLs clippost puts in pages and emails, each carrying a token for its purpose."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
+
+import pytest
+
+from clippost.errors import InvalidLink
+from clippost.links import Links, Purpose
+
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+LINKS = Links(
+    base_url="https://clippost.example.org",
+    secret_key="links-test-secret-0123456789-abcdefghijklmnop",
+    confirm_ttl=timedelta(hours=72),
+    manage_ttl=timedelta(minutes=60),
+    old_secret_keys=("retired-links-secret-0123456789-abcdefghijklm",),
+    unsubscribe_mailbox="news@clippost.example.org",
+)
+
+
+class TestLinks:
+    @pytest.mark.parametrize(
+        ("purpose", "path"),
+        [
+            (Purpose.CONFIRM, "confirm"),
+            (Purpose.ADD_IMPORT, "add"),
+            (Purpose.MANAGE, "manage"),
+            (Purpose.UNSUBSCRIBE, "unsubscribe"),
+            (Purpose.FAVOURITE, "favourite"),
+            (Purpose.DISCARD, "discard"),
+        ],
+    )
+    def test_each_purpose_has_its_path_and_reads_back(self, purpose: Purpose, path: str) -> None:
+        """A URL is base/path/token, and its token reads back for that purpose only."""
+        url = LINKS.url(purpose, 42, now=NOW, extra="7")
+        prefix = f"https://clippost.example.org/{path}/"
+        assert url.startswith(prefix)
+        data = LINKS.read(purpose, url.removeprefix(prefix), now=NOW)
+        assert (data.subject, data.extra) == ("42", "7")
+
+    def test_confirm_and_manage_links_expire_digest_links_do_not(self) -> None:
+        """Confirm links last confirm_ttl, manage links manage_ttl; unsubscribe never ends."""
+        confirm = LINKS.token(Purpose.CONFIRM, 1, now=NOW)
+        manage = LINKS.token(Purpose.MANAGE, 1, now=NOW)
+        unsubscribe = LINKS.token(Purpose.UNSUBSCRIBE, 1, now=NOW)
+        with pytest.raises(InvalidLink):
+            LINKS.read(Purpose.CONFIRM, confirm, now=NOW + timedelta(hours=72))
+        with pytest.raises(InvalidLink):
+            LINKS.read(Purpose.MANAGE, manage, now=NOW + timedelta(minutes=60))
+        later = NOW + timedelta(days=3650)
+        assert LINKS.read(Purpose.UNSUBSCRIBE, unsubscribe, now=later).subject == "1"
+
+    def test_mailto_unsubscribe_carries_an_unsubscribe_token(self) -> None:
+        """The mailto form goes to the unsubscribe mailbox with the token in the subject."""
+        mailto = LINKS.mailto_unsubscribe(9, now=NOW)
+        address, _, query = mailto.removeprefix("mailto:").partition("?subject=")
+        assert address == "news@clippost.example.org"
+        word, token = unquote(query).split(" ")
+        assert word == "unsubscribe"
+        assert LINKS.read(Purpose.UNSUBSCRIBE, token, now=NOW).subject == "9"
