@@ -19,6 +19,7 @@ from clippost.transports.ratelimit import DatabaseRateLimiter, TokenBucket
 from clippost.transports.sendgrid import SendgridTransport
 from clippost.transports.ses import SesTransport
 from clippost.transports.smtp import SmtpTransport
+from factories import make_settings
 
 CREDENTIALS = {
     "ses_access_key_id": "id",
@@ -29,7 +30,7 @@ CREDENTIALS = {
 
 
 def settings_for(tmp_path: Path, **values: object) -> Settings:
-    return Settings(_env_file=None, data_dir=tmp_path, **values)  # type: ignore[call-arg]
+    return make_settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/db", **values)
 
 
 class TestTransportFromSettings:
