@@ -39,6 +39,9 @@ class Subscriber(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     per_email: Mapped[int] = mapped_column(Integer, default=5)
     paused_until: Mapped[date | None] = mapped_column(Date, default=None)
+    # The language of the reader's emails and pages, a catalogue name such as "de" or
+    # "pt_BR"; None until they choose: their library's device language, else English.
+    locale: Mapped[str | None] = mapped_column(String(16), default=None)
     next_slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # Bumped on erase and on "sign me out everywhere": manage links name the generation.
     link_generation: Mapped[int] = mapped_column(Integer, default=0)
