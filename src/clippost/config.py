@@ -149,7 +149,17 @@ class Settings(BaseSettings):
     confirm_link_hours: float = Field(
         72.0, gt=0, description="Lifetime of confirmation and add-highlights links."
     )
-    manage_link_minutes: float = Field(60.0, gt=0, description="Lifetime of manage (magic) links.")
+    manage_link_minutes: float = Field(
+        60.0, gt=0, description="Lifetime of the manage (magic) links asked for on the site."
+    )
+    email_manage_link_days: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "Lifetime of the manage links in digests and on the subscribed page (erasing or "
+            "signing out every link revokes them sooner)."
+        ),
+    )
     emails_per_address_per_hour: int = Field(
         3, ge=1, description="Confirmation and magic-link emails one address may receive per hour."
     )

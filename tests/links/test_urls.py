@@ -22,6 +22,19 @@ LINKS = Links(
 
 
 class TestLinks:
+    def test_email_manage_links_outlive_site_manage_links(self) -> None:
+        """A digest's manage link still works after a day, unlike a magic link, and ends
+        after email_manage_ttl; both name the link generation that revokes them."""
+        url = LINKS.email_manage_url(42, 3, now=NOW)
+        token = url.removeprefix("https://clippost.example.org/manage/")
+        magic = LINKS.token(Purpose.MANAGE, 42, now=NOW, extra="3")
+        a_day_later = NOW + timedelta(days=1)
+        assert LINKS.read(Purpose.MANAGE, token, now=a_day_later).extra == "3"
+        with pytest.raises(InvalidLink):
+            LINKS.read(Purpose.MANAGE, magic, now=a_day_later)
+        with pytest.raises(InvalidLink):
+            LINKS.read(Purpose.MANAGE, token, now=NOW + timedelta(days=30))
+
     @pytest.mark.parametrize(
         ("purpose", "path"),
         [
@@ -31,6 +44,8 @@ class TestLinks:
             (Purpose.UNSUBSCRIBE, "unsubscribe"),
             (Purpose.FAVOURITE, "favourite"),
             (Purpose.DISCARD, "discard"),
+            (Purpose.PASSAGE, "passage"),
+            (Purpose.RESUBSCRIBE, "resubscribe"),
         ],
     )
     def test_each_purpose_has_its_path_and_reads_back(self, purpose: Purpose, path: str) -> None:

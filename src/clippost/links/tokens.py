@@ -52,6 +52,8 @@ class Purpose(StrEnum):
     FAVOURITE = "favourite"
     DISCARD = "discard"
     ADD_IMPORT = "add_import"
+    PASSAGE = "passage"  # a digest's "read the whole passage": shows one highlight
+    RESUBSCRIBE = "resubscribe"  # the unsubscribed page's one-click way back
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,11 @@
 """Every URL clippost puts in a page or an email: signed, purpose-scoped tokens (invariant 7).
 
-Confirm, add-import and manage links expire; unsubscribe, favourite and discard links in
-digests do not (a reader may act on an old email), but they only ever do that one thing.
+Confirm, add-import and manage links expire; unsubscribe, favourite, discard and passage
+links in digests do not (a reader may act on an old email), but they only ever do that one
+thing. A manage link asked for on the site lives `manage_ttl` (an hour); the one a digest or
+the subscribed page carries lives `email_manage_ttl` (30 days), so a reader who opens the
+morning's email at lunch still gets in. Both name the reader's link generation, so erasing
+or "sign out my links" revokes every one of them at once.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ class Links:
     secret_key: str
     confirm_ttl: timedelta
     manage_ttl: timedelta
+    email_manage_ttl: timedelta = timedelta(days=30)
     old_secret_keys: tuple[str, ...] = ()
     unsubscribe_mailbox: str = ""
 
@@ -30,17 +35,29 @@ class Links:
             secret_key=secret_key,
             confirm_ttl=timedelta(hours=settings.confirm_link_hours),
             manage_ttl=timedelta(minutes=settings.manage_link_minutes),
+            email_manage_ttl=timedelta(days=settings.email_manage_link_days),
             old_secret_keys=tuple(k.get_secret_value() for k in settings.old_secret_keys),
             unsubscribe_mailbox=settings.mail_from,
         )
 
-    def token(self, purpose: Purpose, subject: int, *, now: datetime, extra: str = "") -> str:
-        ttl = {
+    def token(
+        self,
+        purpose: Purpose,
+        subject: int,
+        *,
+        now: datetime,
+        extra: str = "",
+        ttl: timedelta | None = None,
+    ) -> str:
+        """A token for `purpose`; `ttl` overrides the purpose's own lifetime."""
+        lifetime = ttl or {
             Purpose.CONFIRM: self.confirm_ttl,
             Purpose.ADD_IMPORT: self.confirm_ttl,
             Purpose.MANAGE: self.manage_ttl,
         }.get(purpose)
-        return make_token(self.secret_key, purpose, str(subject), now=now, ttl=ttl, extra=extra)
+        return make_token(
+            self.secret_key, purpose, str(subject), now=now, ttl=lifetime, extra=extra
+        )
 
     def read(self, purpose: Purpose, token: str, *, now: datetime) -> TokenData:
         """The token's data; raises InvalidLink for forged, altered, expired or mis-scoped."""
@@ -48,9 +65,27 @@ class Links:
             self.secret_key, purpose, token, now=now, old_secrets=self.old_secret_keys
         )
 
-    def url(self, purpose: Purpose, subject: int, *, now: datetime, extra: str = "") -> str:
-        token = self.token(purpose, subject, now=now, extra=extra)
+    def url(
+        self,
+        purpose: Purpose,
+        subject: int,
+        *,
+        now: datetime,
+        extra: str = "",
+        ttl: timedelta | None = None,
+    ) -> str:
+        token = self.token(purpose, subject, now=now, extra=extra, ttl=ttl)
         return f"{self.base_url}/{_PATHS[purpose]}/{token}"
+
+    def email_manage_url(self, subscriber_id: int, generation: int, *, now: datetime) -> str:
+        """The manage link a digest or the subscribed page carries: `email_manage_ttl`."""
+        return self.url(
+            Purpose.MANAGE,
+            subscriber_id,
+            now=now,
+            extra=str(generation),
+            ttl=self.email_manage_ttl,
+        )
 
     def mailto_unsubscribe(self, subscriber_id: int, *, now: datetime) -> str:
         token = self.token(Purpose.UNSUBSCRIBE, subscriber_id, now=now)
@@ -65,4 +100,6 @@ _PATHS = {
     Purpose.UNSUBSCRIBE: "unsubscribe",
     Purpose.FAVOURITE: "favourite",
     Purpose.DISCARD: "discard",
+    Purpose.PASSAGE: "passage",
+    Purpose.RESUBSCRIBE: "resubscribe",
 }
