@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from clippost.transports.allowlist import Allowlist, AllowlistTransport
 from clippost.transports.base import Transport
 from clippost.transports.ratelimit import RateLimiter, TokenBucket
+
+if TYPE_CHECKING:
+    from clippost.dkim.signer import DkimSigner
 
 KINDS = ("maildir", "smtp", "ses", "postmark", "sendgrid", "console")
 
@@ -45,6 +48,7 @@ class TransportOptions:
     http_timeout: float = 30.0
     rate_per_second: float = 0.0  # 0: unlimited
     allowlist: tuple[str, ...] = ()
+    dkim: DkimSigner | None = None  # signs what the smtp transport sends
 
 
 def build_transport(
@@ -102,6 +106,7 @@ def _smtp(o: TransportOptions, limiter: RateLimiter | None) -> Transport:
         reconnect_every=o.smtp_reconnect_every,
         validate_certs=o.smtp_validate_certs,
         limiter=limiter,
+        signer=o.dkim,
     )
 
 

@@ -11,6 +11,8 @@ from pydantic import SecretStr
 
 from clippost.config import Settings
 from clippost.db.engine import Database
+from clippost.dkim.keys import configured_keys
+from clippost.dkim.signer import DkimSigner
 from clippost.errors import ConfigurationError
 from clippost.outbox.ratelimit import DatabaseRateLimiter
 from clippost.transports import TransportOptions, build_transport
@@ -43,6 +45,20 @@ def transport_options(settings: Settings) -> TransportOptions:
         http_timeout=settings.http_timeout,
         rate_per_second=settings.send_rate_per_second,
         allowlist=tuple(settings.staging_allowlist),
+        dkim=dkim_signer(settings) if settings.mail_transport == "smtp" else None,
+    )
+
+
+def dkim_signer(settings: Settings) -> DkimSigner | None:
+    """The DKIM signer the settings configure, None without keys; ConfigurationError for
+    a key that cannot be used (start-up stops: mail must not leave unsigned by mistake)."""
+    keys = configured_keys(settings)
+    if not keys:
+        return None
+    return DkimSigner(
+        keys,
+        domain=settings.resolved_dkim_domain,
+        processes=settings.dkim_signing_processes,
     )
 
 
