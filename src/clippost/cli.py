@@ -1,6 +1,7 @@
 """The `clippost` command: one `main()` that parses arguments and wires the parts in order.
 
-Commands: serve | worker | send-due | db upgrade | parse | import | preview | stats.
+Commands: serve | worker | send-due | db upgrade | parse | import | preview | stats |
+dkim-keygen | dns-records | check-dns.
 Heavy imports happen inside each command so that `clippost --help` stays instant.
 """
 
@@ -54,7 +55,30 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--html", action="store_true", help="print the HTML part")
 
     commands.add_parser("stats", help="subscribers and outbox counts by state")
+    _sender_setup_parsers(commands)
     return parser
+
+
+def _sender_setup_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keygen = commands.add_parser("dkim-keygen", help="make a new RSA and Ed25519 DKIM key")
+    keygen.add_argument("--dir", type=Path, help="folder for the keys (default: DATA_DIR/dkim)")
+    commands.add_parser("dns-records", help="print the SPF, DKIM and DMARC records to publish")
+    check = commands.add_parser("check-dns", help="check the published SPF, DKIM and DMARC")
+    check.add_argument(
+        "--nameserver",
+        type=_nameserver,
+        metavar="HOST[:PORT]",
+        help="ask this DNS server (such as the domain's own) instead of the system's resolver",
+    )
+
+
+def _nameserver(value: str) -> tuple[str, int]:
+    from clippost.deliverability.commands import parse_nameserver
+
+    try:
+        return parse_nameserver(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _aware_datetime(value: str) -> datetime:
@@ -91,12 +115,24 @@ def _dispatch(args: argparse.Namespace) -> int:
             args.file, fmt=args.fmt, all_entries=args.all_entries, out=sys.stdout, err=sys.stderr
         )
     settings = Settings()
+    if args.command in ("dkim-keygen", "dns-records", "check-dns"):
+        return _sender_setup(args, settings)
     if args.command == "serve":
         from clippost.web.server import serve
 
         return serve(settings, host=args.host, port=args.port, with_worker=not args.no_worker)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         return runner.run(_dispatch_async(args, settings))
+
+
+def _sender_setup(args: argparse.Namespace, settings: Settings) -> int:
+    from clippost.deliverability import commands
+
+    if args.command == "dkim-keygen":
+        return commands.dkim_keygen(settings, args.dir, out=sys.stdout)
+    if args.command == "dns-records":
+        return commands.dns_records(settings, out=sys.stdout)
+    return commands.check_dns_command(settings, args.nameserver, out=sys.stdout)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
