@@ -120,9 +120,18 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from clippost.web.server import serve
 
+        if not args.no_worker:
+            _check_dkim_keys(settings)  # before uvicorn: a bad key is a sentence, not a trace
         return serve(settings, host=args.host, port=args.port, with_worker=not args.no_worker)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         return runner.run(_dispatch_async(args, settings))
+
+
+def _check_dkim_keys(settings: Settings) -> None:
+    if settings.mail_transport == "smtp":
+        from clippost.dkim.keys import configured_keys
+
+        configured_keys(settings)
 
 
 def _sender_setup(args: argparse.Namespace, settings: Settings) -> int:

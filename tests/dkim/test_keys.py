@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from clippost.cli import main
 from clippost.config import Settings
 from clippost.dkim.keys import configured_keys, load_key, write_new_key
 from clippost.errors import ConfigurationError
@@ -126,3 +127,26 @@ class TestWriteNewKey:
         with pytest.raises(ConfigurationError, match="exists already"):
             write_new_key(path, "rsa")
         assert path.read_bytes() == before
+
+
+class TestStartUp:
+    @pytest.mark.parametrize("command", [["serve"], ["worker"], ["send-due"]])
+    def test_a_bad_key_stops_the_sending_commands(
+        self,
+        command: list[str],
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """serve, worker and send-due refuse to start with an unreadable key, in a sentence."""
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("CLIPPOST_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv("CLIPPOST_MAIL_FROM", "news@clippost.test")
+        monkeypatch.setenv("CLIPPOST_MAIL_TRANSPORT", "smtp")
+        monkeypatch.setenv("CLIPPOST_DKIM_RSA_SELECTOR", "r1")
+        monkeypatch.setenv("CLIPPOST_DKIM_RSA_KEY_FILE", str(tmp_path / "gone.pem"))
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "clippost: Cannot read the DKIM RSA key file" in err
+        assert "gone.pem" in err
+        assert "Traceback" not in err
