@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
-from clippost.dkim.pool import PoolUnavailable
+from clippost.dkim.pool import PoolUnavailable, SigningPool
 from clippost.dkim.signer import DkimSigner, Prepared
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ class SignedBatch(Generic[T]):
         if signer.pool is not None:
             loop = asyncio.get_running_loop()
             self._results = [loop.create_future() for _ in items]
-            self._task = loop.create_task(self._sign_ahead(), name="clippost-dkim-batch")
+            ahead = self._sign_ahead(signer.pool)
+            self._task = loop.create_task(ahead, name="clippost-dkim-batch")
 
     async def get(self, index: int) -> bytes:
         """Item `index` built and signed. Raises what `build` raises for it (ValueError
@@ -60,13 +61,13 @@ class SignedBatch(Generic[T]):
             if not future.cancel() and not future.cancelled():
                 future.exception()  # retrieved: an error nobody asked for is not logged
 
-    async def _sign_ahead(self) -> None:
+    async def _sign_ahead(self, pool: SigningPool) -> None:
         chunks: list[asyncio.Task[None]] = []
         try:
             for start in range(0, len(self._items), CHUNK):
                 prepared = self._prepare(range(start, min(start + CHUNK, len(self._items))))
                 if prepared:
-                    chunks.append(asyncio.create_task(self._sign_chunk(prepared)))
+                    chunks.append(asyncio.create_task(self._sign_chunk(pool, prepared)))
                 await asyncio.sleep(0)  # let the connections send what is signed already
             await asyncio.gather(*chunks)
         except Exception as exc:
@@ -91,9 +92,7 @@ class SignedBatch(Generic[T]):
                 self._results[index].set_exception(exc)
         return prepared
 
-    async def _sign_chunk(self, prepared: list[tuple[int, Prepared]]) -> None:
-        pool = self._signer.pool
-        assert pool is not None  # only batches with a pool sign ahead
+    async def _sign_chunk(self, pool: SigningPool, prepared: list[tuple[int, Prepared]]) -> None:
         try:
             signatures = await pool.sign([p.digests for _, p in prepared])
         except PoolUnavailable as exc:
