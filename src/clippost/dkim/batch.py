@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar
 
 from clippost.dkim.pool import PoolUnavailable, SigningPool
@@ -21,9 +21,11 @@ from clippost.dkim.signer import DkimSigner, Prepared
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# Messages per trip to a signing process: big enough that the pipe costs nothing, small
-# enough that the first connection starts after a few milliseconds.
-CHUNK = 32
+# Messages per trip to a signing process: the first chunk small, so that the connections
+# start after a few milliseconds, then doubling, so that the trips (each a pickle, two
+# pipe writes and a wake-up of the event loop) cost little per message.
+FIRST_CHUNK = 16
+MAX_CHUNK = 128
 
 
 class SigningFailed(Exception):
@@ -64,8 +66,8 @@ class SignedBatch(Generic[T]):
     async def _sign_ahead(self, pool: SigningPool) -> None:
         chunks: list[asyncio.Task[None]] = []
         try:
-            for start in range(0, len(self._items), CHUNK):
-                prepared = self._prepare(range(start, min(start + CHUNK, len(self._items))))
+            for indices in chunk_ranges(len(self._items)):
+                prepared = self._prepare(indices)
                 if prepared:
                     chunks.append(asyncio.create_task(self._sign_chunk(pool, prepared)))
                 await asyncio.sleep(0)  # let the connections send what is signed already
@@ -102,3 +104,11 @@ class SignedBatch(Generic[T]):
         for (index, message), signed in zip(prepared, signatures, strict=True):
             with contextlib.suppress(asyncio.InvalidStateError):  # closed meanwhile
                 self._results[index].set_result(self._signer.finish(message, signed))
+
+
+def chunk_ranges(count: int) -> Iterator[range]:
+    """The indices of `count` items in chunks of FIRST_CHUNK, twice that, ... MAX_CHUNK."""
+    start, size = 0, FIRST_CHUNK
+    while start < count:
+        yield range(start, min(start + size, count))
+        start, size = start + size, min(size * 2, MAX_CHUNK)
