@@ -18,6 +18,9 @@ command at a time through aiosmtplib. Either way the envelope commands are writt
 directly: the addresses were validated by `rendering.mime`, so aiosmtplib's address parsing
 would only repeat that work.
 
+With a DKIM signer (`clippost.dkim`), every message of a batch is signed on its way to the
+connections (`smtp_work.Work`); one that cannot be signed is not sent, and is retried.
+
 Nothing here raises for a message: every outcome, including a server that is down, is a
 result (Sent, Transient or Permanent).
 """
