@@ -98,6 +98,32 @@ class Settings(BaseSettings):
         True, description="Verify the SMTP server's TLS certificate (turn off only for testing)."
     )
 
+    # DKIM: the smtp transport signs; SES, Postmark and SendGrid sign with their own keys.
+    dkim_domain: str | None = Field(
+        None, description="DKIM signing domain (d=); default: the domain of CLIPPOST_MAIL_FROM."
+    )
+    dkim_rsa_selector: str | None = Field(
+        None, description="Selector of the RSA DKIM key (published at <selector>._domainkey)."
+    )
+    dkim_rsa_key_file: Path | None = Field(
+        None, description="PEM file of the RSA DKIM private key (at least 2048 bits)."
+    )
+    dkim_ed25519_selector: str | None = Field(
+        None, description="Selector of the Ed25519 DKIM key (RFC 8463), signed beside RSA."
+    )
+    dkim_ed25519_key_file: Path | None = Field(
+        None, description="PEM file of the Ed25519 DKIM private key."
+    )
+    dkim_signing_processes: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=0,
+        le=64,
+        description=(
+            "Processes that make DKIM signatures for each sending process (default: one per "
+            "CPU); 0 signs in the sending process itself."
+        ),
+    )
+
     ses_region: str = Field("us-east-1", description="Amazon SES region.")
     ses_access_key_id: str | None = Field(None, description="Amazon SES access key id.")
     ses_secret_access_key: SecretStr | None = Field(
@@ -210,6 +236,10 @@ class Settings(BaseSettings):
     def mail_domain(self) -> str:
         """The domain Message-IDs are made under: `mail_from`'s, or localhost."""
         return self.mail_from.rpartition("@")[2] or "localhost"
+
+    @property
+    def resolved_dkim_domain(self) -> str:
+        return (self.dkim_domain or self.mail_from.rpartition("@")[2]).lower().rstrip(".")
 
     @property
     def max_upload_bytes(self) -> int:

@@ -1,6 +1,7 @@
 """The `clippost` command: `main()` parses the arguments and runs the command's handler.
 
-Commands: serve | worker | send-due | db upgrade | parse | import | preview | stats. Each
+Commands: serve | worker | send-due | db upgrade | parse | import | preview | stats |
+dkim-keygen | dns-records | check-dns. Each
 command group is a module of this package (`COMMANDS` names the handler of each command);
 a handler's module is imported only when its command runs, so `clippost --help` stays
 instant. Handlers build what they need through `runtime.open_runtime`, the one composition
@@ -33,6 +34,9 @@ COMMANDS: dict[str, str] = {
     "import": "library:import_command",
     "preview": "library:preview_command",
     "stats": "stats:command",
+    "dkim-keygen": "deliverability:keygen_command",
+    "dns-records": "deliverability:dns_records_command",
+    "check-dns": "deliverability:check_dns_cli",
 }
 
 
@@ -72,7 +76,30 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--html", action="store_true", help="print the HTML part")
 
     commands.add_parser("stats", help="subscribers and outbox counts by state")
+    _sender_setup_parsers(commands)
     return parser
+
+
+def _sender_setup_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keygen = commands.add_parser("dkim-keygen", help="make a new RSA and Ed25519 DKIM key")
+    keygen.add_argument("--dir", type=Path, help="folder for the keys (default: DATA_DIR/dkim)")
+    commands.add_parser("dns-records", help="print the SPF, DKIM and DMARC records to publish")
+    check = commands.add_parser("check-dns", help="check the published SPF, DKIM and DMARC")
+    check.add_argument(
+        "--nameserver",
+        type=_nameserver,
+        metavar="HOST[:PORT]",
+        help="ask this DNS server (such as the domain's own) instead of the system's resolver",
+    )
+
+
+def _nameserver(value: str) -> tuple[str, int]:
+    from clippost.cli.deliverability import parse_nameserver
+
+    try:
+        return parse_nameserver(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _aware_datetime(value: str) -> datetime:

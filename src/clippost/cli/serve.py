@@ -14,10 +14,14 @@ import uvicorn
 
 from clippost.app import create_app
 from clippost.config import Settings
+from clippost.dkim.keys import configured_keys
 
 
 def command(args: argparse.Namespace) -> int:
-    return serve(Settings(), host=args.host, port=args.port, with_worker=not args.no_worker)
+    settings = Settings()
+    if not args.no_worker and settings.mail_transport == "smtp":
+        configured_keys(settings)  # before uvicorn: a bad key is a sentence, not a trace
+    return serve(settings, host=args.host, port=args.port, with_worker=not args.no_worker)
 
 
 def serve(

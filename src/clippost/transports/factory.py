@@ -15,6 +15,8 @@ from pydantic import SecretStr
 
 from clippost.config import Settings
 from clippost.db.engine import Database
+from clippost.dkim.keys import configured_keys
+from clippost.dkim.signer import DkimSigner
 from clippost.errors import ConfigurationError
 from clippost.transports.allowlist import Allowlist, AllowlistTransport
 from clippost.transports.base import Transport
@@ -71,6 +73,20 @@ def _smtp(settings: Settings, limiter: RateLimiter | None) -> Transport:
         reconnect_every=settings.smtp_reconnect_every,
         validate_certs=settings.smtp_validate_certs,
         limiter=limiter,
+        signer=dkim_signer(settings),
+    )
+
+
+def dkim_signer(settings: Settings) -> DkimSigner | None:
+    """The DKIM signer the settings configure, None without keys; ConfigurationError for
+    a key that cannot be used (start-up stops: mail must not leave unsigned by mistake)."""
+    keys = configured_keys(settings)
+    if not keys:
+        return None
+    return DkimSigner(
+        keys,
+        domain=settings.resolved_dkim_domain,
+        processes=settings.dkim_signing_processes,
     )
 
 

@@ -18,6 +18,9 @@ command at a time through aiosmtplib. Either way the envelope commands are writt
 directly: the addresses were validated by `rendering.mime`, so aiosmtplib's address parsing
 would only repeat that work.
 
+With a DKIM signer (`clippost.dkim`), every message of a batch is signed on its way to the
+connections (`smtp_work.Work`); one that cannot be signed is not sent, and is retried.
+
 Nothing here raises for a message: every outcome, including a server that is down, is a
 result (Sent, Transient or Permanent).
 """
@@ -28,17 +31,17 @@ import asyncio
 import functools
 import re
 import ssl
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Literal, cast
 
 from aiosmtplib import SMTP, SMTPException, SMTPHeloError, SMTPResponseException
 
+from clippost.dkim.signer import DkimSigner
 from clippost.mail import Message, Permanent, SendResult, Sent, Transient
-from clippost.rendering.mime import build_mime, refusal
 from clippost.transports.ratelimit import RateLimiter, Unlimited
 from clippost.transports.smtp_pipeline import Channel, ChannelError, Reply, data_block
+from clippost.transports.smtp_work import Item as _Item
+from clippost.transports.smtp_work import Work as _Work
 
 Security = Literal["starttls", "tls", "none"]
 _ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})")
@@ -90,6 +93,7 @@ class SmtpTransport:
         limiter: RateLimiter | None = None,
         tls_context: ssl.SSLContext | None = None,
         pipelining: bool = True,
+        signer: DkimSigner | None = None,
     ) -> None:
         if pool_size < 1 or reconnect_every < 1:
             raise ValueError("pool_size and reconnect_every must be at least 1")
@@ -110,18 +114,29 @@ class SmtpTransport:
         self.timeout = timeout
         self.pipelining = pipelining
         self._limiter = limiter or Unlimited()
+        self._signer = signer  # DKIM: every message is signed, or not sent
         self._pool: asyncio.Queue[_Session] | None = None
+
+    @property
+    def signer(self) -> DkimSigner | None:
+        """The DKIM signer every message is signed with, if any."""
+        return self._signer
 
     async def send_many(self, messages: Sequence[Message]) -> list[SendResult]:
         pool = self._sessions()
-        work = _Work(messages, self._limiter)
+        work = _Work(messages, self._limiter, self._signer)
         lanes = min(self.pool_size, len(messages))
-        await asyncio.gather(*(self._lane(pool, work) for _ in range(lanes)))
+        try:
+            await asyncio.gather(*(self._lane(pool, work) for _ in range(lanes)))
+        finally:
+            work.close()
         # Whatever is left was never tried: every lane found the server unreachable.
         unreachable = Transient("not attempted: the SMTP server is unreachable")
         return [unreachable if result is None else result for result in work.results]
 
     async def close(self) -> None:
+        if self._signer is not None:
+            await self._signer.close()
         if self._pool is None:
             return
         while not self._pool.empty():
@@ -148,53 +163,6 @@ class SmtpTransport:
             await session.send_from(work)
         finally:
             pool.put_nowait(session)
-
-
-@dataclass(slots=True)
-class _Item:
-    """A message ready for the wire: its place in the batch, envelope and bytes."""
-
-    index: int
-    mail_from: bytes
-    rcpt_to: bytes
-    wire: bytes
-
-    @property
-    def envelope(self) -> bytes:
-        """MAIL, RCPT and DATA, pipelined. The addresses were checked by build_mime (an
-        ASCII dot-atom each), so they cannot carry a line break or a second command."""
-        return b"MAIL FROM:<%b>\r\nRCPT TO:<%b>\r\nDATA\r\n" % (self.mail_from, self.rcpt_to)
-
-
-class _Work:
-    """The messages of one send_many call, taken in turn by its lanes, and their results."""
-
-    def __init__(self, messages: Sequence[Message], limiter: RateLimiter) -> None:
-        self._queue = deque(enumerate(messages))
-        self._limiter = limiter
-        # Under a rate limit, taking the next message may wait for its turn: a body is then
-        # sent on its own rather than held back for the next message's envelope (the pace
-        # is the limiter's anyway, so carrying would save nothing).
-        self.takes_at_once = isinstance(limiter, Unlimited)
-        self.results: list[SendResult | None] = [None] * len(messages)
-
-    async def take(self) -> _Item | None:
-        """The next message, built and within the rate limit; None when none is left. A
-        message build_mime refuses gets its result here and is never sent."""
-        while self._queue:
-            index, message = self._queue.popleft()
-            try:
-                wire = build_mime(message)
-            except ValueError as exc:
-                self.results[index] = refusal(exc, message)
-                continue
-            await self._limiter.acquire()
-            sender, recipient = message.from_address, message.to
-            return _Item(index, sender.encode("ascii"), recipient.encode("ascii"), wire)
-        return None
-
-    def done(self, item: _Item, result: SendResult) -> None:
-        self.results[item.index] = result
 
 
 class _Session:

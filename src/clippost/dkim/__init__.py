@@ -1,0 +1,1 @@
+"""DKIM signing for the smtp transport: canonicalisation, keys, the signer, signing processes."""
