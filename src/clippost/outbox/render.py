@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
+from clippost.bounces import verp
 from clippost.links import Links
 from clippost.outbox.repository import ClaimedMessage
 from clippost.rendering.environment import RenderedEmail, render_email
@@ -26,10 +27,14 @@ BULK_KINDS = frozenset({"digest"})
 class OutboxRenderer:
     """Callable `(row, now) -> Message`, built once per worker."""
 
-    def __init__(self, *, links: Links, from_address: str, from_name: str) -> None:
+    def __init__(
+        self, *, links: Links, from_address: str, from_name: str, verp: bool = False
+    ) -> None:
         self.links = links
         self.from_address = from_address
         self.from_name = from_name
+        # VERP (CLIPPOST_VERP): each message's own envelope sender, on the From domain.
+        self._verp_domain = from_address.rpartition("@")[2] if verp else ""
         host = urlsplit(links.base_url).hostname or "localhost"
         self._list_id = f"{from_name} digest <digest.{host}>"
         # Every message is machine-made (RFC 3834): autoresponders must not answer it.
@@ -50,7 +55,13 @@ class OutboxRenderer:
             html=rendered.html,
             date=now,
             headers=self._headers(row, now),
+            return_path=self._return_path(row.id),
         )
+
+    def _return_path(self, outbox_id: int) -> str:
+        if not self._verp_domain:
+            return ""
+        return verp.return_path(outbox_id, domain=self._verp_domain, key=self.links.secret_key)
 
     def _headers(self, row: ClaimedMessage, now: datetime) -> dict[str, str]:
         if row.kind not in BULK_KINDS or row.subscriber_id is None:

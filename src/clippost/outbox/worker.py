@@ -52,7 +52,10 @@ def build_sender(runtime: Runtime, *, owner: str) -> Sender:
     settings = runtime.settings
     links = Links.from_settings(settings, runtime.secret_key)
     renderer = OutboxRenderer(
-        links=links, from_address=settings.mail_from, from_name=settings.site_name
+        links=links,
+        from_address=settings.mail_from,
+        from_name=settings.site_name,
+        verp=settings.verp,
     )
     config = SenderConfig(
         owner=owner,

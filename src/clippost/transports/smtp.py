@@ -189,7 +189,7 @@ class _Work:
                 self.results[index] = refusal(exc, message)
                 continue
             await self._limiter.acquire()
-            sender, recipient = message.from_address, message.to
+            sender, recipient = message.return_path or message.from_address, message.to
             return _Item(index, sender.encode("ascii"), recipient.encode("ascii"), wire)
         return None
 
