@@ -1,6 +1,7 @@
 """The `clippost` command: one `main()` that parses arguments and wires the parts in order.
 
-Commands: serve | worker | send-due | db upgrade | parse | import | preview | stats.
+Commands: serve | worker | send-due | db upgrade | parse | import | preview | stats |
+bounces.
 Heavy imports happen inside each command so that `clippost --help` stays instant.
 """
 
@@ -54,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--html", action="store_true", help="print the HTML part")
 
     commands.add_parser("stats", help="subscribers and outbox counts by state")
+
+    bounces = commands.add_parser("bounces", help="read the bounce mailbox once")
+    mailbox = bounces.add_mutually_exclusive_group(required=True)
+    mailbox.add_argument("--maildir", type=Path, help="a Maildir folder")
+    mailbox.add_argument("--imap", metavar="URL", help="imaps://user@host/Folder")
     return parser
 
 
@@ -122,6 +128,10 @@ async def _dispatch_async(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "send-due":
             return await outbox_commands.send_due(settings, at=args.at, out=sys.stdout)
         return await outbox_commands.stats(settings, out=sys.stdout)
+    if args.command == "bounces":
+        from clippost.bounces.commands import bounces
+
+        return await bounces(settings, maildir=args.maildir, imap=args.imap, out=sys.stdout)
     from clippost.library import commands as library_commands
 
     if args.command == "import":

@@ -18,10 +18,12 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.addresses import address_hash
-from clippost.bounces import policy
+from clippost.bounces import policy, reports
 from clippost.bounces import repository as repo
 from clippost.bounces.events import MAX_DETAIL, DeliveryEvent, EventKind
+from clippost.errors import InvalidLink
 from clippost.subscriptions.context import ServiceContext
+from clippost.subscriptions.service import unsubscribe_all, unsubscription
 
 
 @dataclass(slots=True)
@@ -124,3 +126,31 @@ async def _subscriber_id(
     if event.recipient and event.trusted:
         return await repo.subscriber_id_by_email(session, event.recipient.lower())
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxOutcome:
+    """What one mailbox message did: `understood` decides the folder it goes to."""
+
+    understood: bool
+    events: RecordReport | None = None
+    unsubscribed: bool = False
+    note: str = ""
+
+
+async def handle_report(
+    session: AsyncSession, ctx: ServiceContext, report: reports.Report
+) -> MailboxOutcome:
+    """Act on one mailbox message: record a bounce's or complaint's events, or carry out a
+    List-Unsubscribe `mailto:` request exactly as the one-click POST does."""
+    if isinstance(report, reports.Bounces):
+        return MailboxOutcome(True, events=await record_events(session, ctx, report.events))
+    if isinstance(report, reports.Unsubscribe):
+        try:
+            leaving = unsubscription(ctx, report.token)
+        except InvalidLink:
+            return MailboxOutcome(False, note="an unsubscribe request with an invalid token")
+        connection = await session.connection()
+        await connection.run_sync(unsubscribe_all, [leaving])
+        return MailboxOutcome(True, unsubscribed=True)
+    return MailboxOutcome(False, note=report.reason)

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
-from clippost.bounces import verp
+from clippost import verp
 from clippost.links import Links
 from clippost.outbox.repository import ClaimedMessage
 from clippost.rendering.environment import RenderedEmail, render_email
