@@ -21,13 +21,16 @@ report was sent to. Reports are unauthenticated, so they are `trusted=False` eve
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email
 import email.errors
 import hashlib
+import quopri
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import HeaderParser
@@ -150,7 +153,8 @@ def _date(value: object) -> datetime | None:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    return moment if moment.tzinfo is not None else None
+    # "-0000" (qmail) is a UTC time from a server that will not say its zone.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _verp_id(message: Message, keys: tuple[str, ...]) -> int | None:
@@ -187,11 +191,24 @@ def _from_dsn(part: Message, report: Message, context: _Context) -> Report:
 def _blocks(part: Message) -> list[Message]:
     """The per-message block, then one block per recipient."""
     payload = part.get_payload()
-    if isinstance(payload, list):
+    encoded = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if isinstance(payload, list) and encoded not in ("base64", "quoted-printable"):
         return [block for block in payload if isinstance(block, Message)]
-    text = _text(part)
+    text = _decoded_blocks(payload, encoded) if isinstance(payload, list) else _text(part)
     parser = HeaderParser()
     return [parser.parsestr(block.strip() + "\n") for block in re.split(r"\r?\n\s*\r?\n", text)]
+
+
+def _decoded_blocks(blocks: list[Message], encoding: str) -> str:
+    """An encoded delivery-status part (some Exchange servers): the parser split the encoded
+    text as if it were header blocks; joined again and decoded, it reads as it should."""
+    encoded = "\n".join(block.as_string() for block in blocks).encode("ascii", "replace")
+    try:
+        if encoding == "base64":
+            return base64.b64decode(b"".join(encoded.split())).decode("utf-8", "replace")
+        return quopri.decodestring(encoded).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return ""
 
 
 def _typed_address(value: object) -> str | None:
@@ -297,7 +314,7 @@ def _from_plain_text(message: Message, context: _Context) -> Report:
     status = _STATUS.search(head)
     code = status.group(0) if status else _basic_status(head)
     kind = bounce_kind(code) or EventKind.SOFT_BOUNCE
-    detail = " ".join(head.split())[-300:]
+    detail = _error_line(head)
     message_id = _original_message_id(message)
     events = [
         context.event(index, kind, address.lower() if address else None, detail, message_id)
@@ -322,6 +339,14 @@ def _before_copy(body: str) -> str:
 def _exim_recipients(head: str) -> list[str]:
     _, _, after = head.partition("failed:")
     return [address.strip("<>") for address in _EXIM_RECIPIENT.findall(after)]
+
+
+def _error_line(head: str) -> str:
+    """The line that says why: the first with a status or an SMTP code."""
+    for line in head.splitlines():
+        if _STATUS.search(line) or _SMTP_CODE.search(line):
+            return line.strip()[:300]
+    return ""
 
 
 def _basic_status(text: str) -> str:
