@@ -307,6 +307,7 @@ async def hooks(
             "postmark_webhook_username": "postmark",
             "postmark_webhook_password": SecretStr("hook-secret-0123456789"),
             "sendgrid_webhook_public_key": sendgrid_signer.public_key,
+            "parse_processes": 0,  # no process pool per test: uploads parse in a thread
         }
     )
     async with open_webhooks(settings, fetcher=fetcher) as web:
