@@ -194,7 +194,10 @@ def _blocks(part: Message) -> list[Message]:
     encoded = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
     if isinstance(payload, list) and encoded not in ("base64", "quoted-printable"):
         return [block for block in payload if isinstance(block, Message)]
-    text = _decoded_blocks(payload, encoded) if isinstance(payload, list) else _text(part)
+    if isinstance(payload, list):
+        text = _decoded_blocks([b for b in payload if isinstance(b, Message)], encoded)
+    else:
+        text = _text(part)
     parser = HeaderParser()
     return [parser.parsestr(block.strip() + "\n") for block in re.split(r"\r?\n\s*\r?\n", text)]
 
