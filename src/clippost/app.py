@@ -22,11 +22,20 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
+from clippost.bounces.sns import SnsFetcher
 from clippost.config import Settings
 from clippost.errors import BadInput, ClippostError
 from clippost.runtime import Runtime, open_runtime
 from clippost.web import deps
-from clippost.web.routes import confirm, feedback, health, landing, manage, unsubscribe
+from clippost.web.routes import (
+    confirm,
+    feedback,
+    health,
+    landing,
+    manage,
+    unsubscribe,
+    webhooks,
+)
 from clippost.web.security import CsrfTokens, SecurityMiddleware, security_headers
 from clippost.web.upload_parsers import UploadParsers
 from clippost.worker import run_worker
@@ -47,15 +56,18 @@ _STATUS_HINTS = {
 }
 
 
-def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings, *, with_worker: bool = False, sns_fetcher: SnsFetcher | None = None
+) -> FastAPI:
+    """`sns_fetcher`: where SNS certificates come from (tests serve them locally)."""
     app = FastAPI(
         title=settings.site_name,
-        lifespan=_lifespan(settings, with_worker=with_worker),
+        lifespan=_lifespan(settings, with_worker=with_worker, sns_fetcher=sns_fetcher),
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
     )
-    for module in (health, landing, confirm, manage, unsubscribe, feedback):
+    for module in (health, landing, confirm, manage, unsubscribe, feedback, webhooks):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=deps.TEMPLATES.parent / "static"), name="static")
     app.add_middleware(SecurityMiddleware, https=settings.base_url.startswith("https://"))
@@ -67,13 +79,14 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
 
 
 def _lifespan(
-    settings: Settings, *, with_worker: bool
+    settings: Settings, *, with_worker: bool, sns_fetcher: SnsFetcher | None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
             open_runtime(settings, with_transport=with_worker) as runtime,
             _upload_parsers(settings) as parsers,
+            webhooks.webhook_state(app, settings, sns_fetcher),
         ):
             app.state.runtime = runtime
             app.state.csrf = CsrfTokens(runtime.secret_key)

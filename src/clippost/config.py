@@ -148,6 +148,60 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Seconds before an email API request counts as a transient failure."
     )
 
+    # Bounces and complaints
+    verp: bool = Field(
+        False,
+        description=(
+            "SMTP: send each message with the envelope sender bounces+<outbox id>-<tag>@<mail "
+            "domain>, so that a bounce names the message it is about (see docs/operating.md)."
+        ),
+    )
+    soft_bounce_limit: int = Field(
+        3,
+        ge=1,
+        description=(
+            "Soft bounces (mailbox full, greylisted to death...) of distinct messages within "
+            "CLIPPOST_SOFT_BOUNCE_DAYS that suppress an address."
+        ),
+    )
+    soft_bounce_days: float = Field(
+        14.0, gt=0, description="The window, in days, in which soft bounces are counted."
+    )
+    ses_sns_topic_arns: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Comma-separated SNS topic ARNs whose SES notifications /webhooks/ses accepts "
+            "(unset: the endpoint is off)."
+        ),
+    )
+    postmark_webhook_username: str | None = Field(
+        None,
+        description="Basic-auth user name Postmark's bounce and spam webhooks must send.",
+    )
+    postmark_webhook_password: SecretStr | None = Field(
+        None,
+        description=("Basic-auth password for /webhooks/postmark (both set: the endpoint is on)."),
+    )
+    sendgrid_webhook_public_key: str | None = Field(
+        None,
+        description=(
+            "The signed event webhook's verification key from SendGrid (base64 or PEM; "
+            "set: /webhooks/sendgrid is on)."
+        ),
+    )
+    sendgrid_webhook_tolerance_seconds: int = Field(
+        600,
+        ge=1,
+        description="How far a SendGrid webhook's signed timestamp may be from now, in seconds.",
+    )
+    bounce_imap_password: SecretStr | None = Field(
+        None,
+        description=(
+            "Password for `clippost bounces --imap` when the URL carries none (keeps it out "
+            "of the process list)."
+        ),
+    )
+
     # Worker
     worker_batch_size: int = Field(200, ge=1, le=5000, description="Outbox rows claimed per batch.")
     worker_poll_interval: float = Field(
@@ -214,6 +268,11 @@ class Settings(BaseSettings):
     @field_validator("staging_allowlist", mode="before")
     @classmethod
     def _split_allowlist(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("ses_sns_topic_arns", mode="before")
+    @classmethod
+    def _split_topics(cls, value: object) -> object:
         return _split_commas(value)
 
     @field_validator("base_url")

@@ -25,6 +25,9 @@ class Message:
     html: str
     date: datetime  # aware
     headers: Mapping[str, str] = field(default_factory=dict)  # List-Unsubscribe, ...
+    # SMTP envelope sender when it is not `from_address`: a VERP address (verp)
+    # that names this message, so its bounce can be matched. Other transports ignore it.
+    return_path: str = ""
 
 
 @dataclass(frozen=True, slots=True)

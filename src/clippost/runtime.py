@@ -48,7 +48,10 @@ async def open_runtime(
     db = Database(settings.resolved_database_url)
     links = Links.from_settings(settings, secret_key)
     renderer = MessageRenderer(
-        links=links, from_address=settings.mail_from, from_name=settings.site_name
+        links=links,
+        from_address=settings.mail_from,
+        from_name=settings.site_name,
+        verp=settings.verp,
     )
     transport: Transport | None = None
     try:

@@ -88,6 +88,36 @@ async def suppress_bounced(
     await connection.execute(statement)
 
 
+# What a bounce or a complaint replaces: the reader's own reasons, which stop digests only,
+# while this address must now get nothing at all. A bounce never replaces a complaint, nor
+# a complaint a bounce: the first report of the two stays.
+_REPLACED_BY_REPORTS = (SuppressionReason.UNSUBSCRIBED.value, SuppressionReason.ERASED.value)
+
+
+async def suppress_reported(
+    session: AsyncSession,
+    address_hash: str,
+    reason: SuppressionReason,
+    *,
+    detail: str,
+    now: datetime,
+) -> None:
+    """Suppress for a reported bounce or complaint (with what the report said), replacing
+    a reason the reader added."""
+    insert = insert_or_update(
+        session,
+        suppressions,
+        keys=["address_hash"],
+        set_={"reason": reason.value, "detail": detail[:500]},
+        where=suppressions.c.reason.in_(_REPLACED_BY_REPORTS),
+    )
+    await session.execute(
+        insert.values(
+            address_hash=address_hash, reason=reason.value, detail=detail[:500], created_at=now
+        )
+    )
+
+
 async def mark_erased(session: AsyncSession, address_hash: str, *, now: datetime) -> None:
     """Keep only "erased" for the address, unless a bounce or complaint must stay."""
     await lift_reader_suppressions(session, address_hash)

@@ -1,7 +1,7 @@
 """The `clippost` command: `main()` parses the arguments and runs the command's handler.
 
 Commands: serve | worker | send-due | db upgrade | parse | import | preview | stats |
-dkim-keygen | dns-records | check-dns. Each
+dkim-keygen | dns-records | check-dns | bounces. Each
 command group is a module of this package (`COMMANDS` names the handler of each command);
 a handler's module is imported only when its command runs, so `clippost --help` stays
 instant. Handlers build what they need through `runtime.open_runtime`, the one composition
@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "dkim-keygen": "deliverability:keygen_command",
     "dns-records": "deliverability:dns_records_command",
     "check-dns": "deliverability:check_dns_cli",
+    "bounces": "bounces:command",
 }
 
 
@@ -77,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("stats", help="subscribers and outbox counts by state")
     _sender_setup_parsers(commands)
+
+    bounces = commands.add_parser("bounces", help="read the bounce mailbox once")
+    mailbox = bounces.add_mutually_exclusive_group(required=True)
+    mailbox.add_argument("--maildir", type=Path, help="a Maildir folder")
+    mailbox.add_argument("--imap", metavar="URL", help="imaps://user@host/Folder")
     return parser
 
 

@@ -113,12 +113,18 @@ def insert_or_ignore(source: DialectSource, table: Any, *, keys: Sequence[Any]) 
 
 
 def insert_or_update(
-    source: DialectSource, table: Any, *, keys: Sequence[Any], set_: dict[str, Any]
+    source: DialectSource,
+    table: Any,
+    *,
+    keys: Sequence[Any],
+    set_: dict[str, Any],
+    where: ColumnElement[bool] | None = None,
 ) -> Insert:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE SET `set_`. In `set_`, a column names the
-    row as it was; both databases evaluate every SET expression against that row."""
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET `set_` [WHERE `where`]. In `set_` and
+    `where`, a column names the row as it was; both databases evaluate them against that
+    row (and a conflicting row `where` rejects is left as it is)."""
     statement = _INSERTS[dialect_of(source)](table)
-    return statement.on_conflict_do_update(index_elements=keys, set_=set_)  # type: ignore[attr-defined,no-any-return]
+    return statement.on_conflict_do_update(index_elements=keys, set_=set_, where=where)  # type: ignore[attr-defined,no-any-return]
 
 
 class per_dialect(Generic[T]):

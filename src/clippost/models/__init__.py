@@ -1,6 +1,7 @@
 """Every table, imported here so that `Base.metadata` knows them all (Alembic, tests)."""
 
 from clippost.models.book import BOOK_WEIGHTS, Book, BookFrequency
+from clippost.models.delivery_event import DeliveryEvent
 from clippost.models.highlight import Highlight
 from clippost.models.outbox import OutboxMessage, OutboxState
 from clippost.models.pending_import import PendingImport
@@ -13,6 +14,7 @@ __all__ = [
     "BOOK_WEIGHTS",
     "Book",
     "BookFrequency",
+    "DeliveryEvent",
     "Highlight",
     "OutboxMessage",
     "OutboxState",

@@ -56,6 +56,7 @@ class OutboxMessage(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
-    provider_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Indexed: a provider's bounce or complaint names the message by the id it gave it.
+    provider_id: Mapped[str | None] = mapped_column(String(200), default=None, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -28,7 +28,7 @@ from clippost.db.bulk import update_rows
 from clippost.db.dialect import is_postgresql, skip_locked
 from clippost.db.engine import Database
 from clippost.models import BLOCKS_REQUESTED_MAIL, OutboxState, SuppressionReason
-from clippost.outbox.repository import IS_PENDING, outbox
+from clippost.outbox.repository import IS_PENDING, outbox, settle_suppressed_addresses
 
 # Error texts longer than this are cut: a provider's full response is not worth a row's bloat.
 _MAX_ERROR = 2000
@@ -348,21 +348,7 @@ async def _suppress_bounced(
     Rows another worker holds right now are left to it; its next claim-time check stops them
     if they come back."""
     await suppressions.suppress_bounced(connection, hashes, now=now)
-    await connection.execute(
-        update(outbox)
-        .where(
-            outbox.c.recipient_hash.in_(hashes),
-            outbox.c.state == OutboxState.PENDING,
-            outbox.c.lease_owner.is_(None) | (outbox.c.lease_expires_at < now),
-        )
-        .values(
-            state=OutboxState.SUPPRESSED,
-            last_error=f"recipient suppressed ({SuppressionReason.BOUNCED})",
-            lease_owner=None,
-            lease_expires_at=None,
-            finished_at=now,
-        )
-    )
+    await settle_suppressed_addresses(connection, hashes, SuppressionReason.BOUNCED, now=now)
 
 
 async def release(db: Database, *, owner: str, ids: Collection[int] | None = None) -> int:

@@ -11,13 +11,13 @@ planner re-run, a double click) inserts nothing the second time (invariant 2).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, func, literal_column, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from clippost.addresses import address_hash
 from clippost.db.dialect import insert_or_ignore
@@ -108,6 +108,35 @@ def cancel_queued_for_all(
     values = {"ids": sorted(subscriber_ids), "kinds": list(kinds), "reason": reason, "now": now}
     result = connection.execute(_CANCEL_QUEUED, values)
     return int(result.rowcount)
+
+
+async def settle_suppressed_addresses(
+    executor: AsyncConnection | AsyncSession,
+    address_hashes: Collection[str],
+    reason: str,
+    *,
+    now: datetime,
+) -> int:
+    """Every pending, unleased row for these addresses becomes `suppressed` now, as its
+    claim would make it (a bounce, a complaint: nothing more goes there). A row a worker
+    holds right now is left to it: its next claim-time check stops it if it comes back.
+    Returns how many rows it settled."""
+    result = await executor.execute(
+        update(outbox)
+        .where(
+            outbox.c.recipient_hash.in_(sorted(address_hashes)),
+            outbox.c.state == OutboxState.PENDING.value,
+            outbox.c.lease_owner.is_(None) | (outbox.c.lease_expires_at < now),
+        )
+        .values(
+            state=OutboxState.SUPPRESSED.value,
+            last_error=f"recipient suppressed ({reason})",
+            lease_owner=None,
+            lease_expires_at=None,
+            finished_at=now,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def scrub_mail(

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from clippost import verp
 from clippost.links import Links, Purpose
 from clippost.mail import Message
 from clippost.rendering.environment import RenderedEmail, render_email
@@ -26,6 +27,8 @@ BULK_KINDS = frozenset({"digest"})
 class StoredMessage(Protocol):
     """What the renderer reads of a queued message (`outbox.claims.ClaimedMessage` has it)."""
 
+    @property
+    def id(self) -> int: ...
     @property
     def message_id(self) -> str: ...
     @property
@@ -41,10 +44,14 @@ class StoredMessage(Protocol):
 class MessageRenderer:
     """Callable `(row, now) -> Message`, built once per process (`Runtime.renderer`)."""
 
-    def __init__(self, *, links: Links, from_address: str, from_name: str) -> None:
+    def __init__(
+        self, *, links: Links, from_address: str, from_name: str, verp: bool = False
+    ) -> None:
         self.links = links
         self.from_address = from_address
         self.from_name = from_name
+        # VERP (CLIPPOST_VERP): each message's own envelope sender, on the From domain.
+        self._verp_domain = from_address.rpartition("@")[2] if verp else ""
         host = urlsplit(links.base_url).hostname or "localhost"
         self._list_id = f"{from_name} digest <digest.{host}>"
         # Every message is machine-made (RFC 3834): autoresponders must not answer it.
@@ -65,7 +72,13 @@ class MessageRenderer:
             html=rendered.html,
             date=now,
             headers=self._headers(row, now),
+            return_path=self._return_path(row.id),
         )
+
+    def _return_path(self, outbox_id: int) -> str:
+        if not self._verp_domain:
+            return ""
+        return verp.return_path(outbox_id, domain=self._verp_domain, key=self.links.secret_key)
 
     def _headers(self, row: StoredMessage, now: datetime) -> dict[str, str]:
         if row.kind not in BULK_KINDS or row.subscriber_id is None:

@@ -19,6 +19,7 @@ from datetime import datetime
 from clippost.mail import Message, Permanent, SendResult, Transient
 from clippost.rendering.headers import (
     InvalidAddress,
+    check_address,
     check_field_name,
     check_message_id,
     mailbox,
@@ -43,7 +44,10 @@ _CLOSE = f"\r\n--{BOUNDARY}--\r\n".encode("ascii")
 def build_mime(message: Message) -> bytes:
     """The message as it goes on the wire: CRLF line endings, ASCII only, every line
     under 998 octets, every header value safe. Raises ValueError for a malformed
-    Message-ID, address or custom header name (programming errors, not user data)."""
+    Message-ID, address or custom header name (programming errors, not user data).
+    A return path (VERP) is checked here too: the SMTP envelope carries it as it is."""
+    if message.return_path:
+        check_address(message.return_path)
     return b"".join(
         (
             _head(message),

@@ -62,7 +62,7 @@ class Work:
                 self.results[index] = Transient(str(exc))
                 continue
             await self._limiter.acquire()
-            sender, recipient = message.from_address, message.to
+            sender, recipient = message.return_path or message.from_address, message.to
             return Item(index, sender.encode("ascii"), recipient.encode("ascii"), wire)
         return None
 
