@@ -214,6 +214,16 @@ async def add_suppression(db: Database, *, email: str, reason: str) -> None:
 
 # What a transport built by hand takes from Settings besides its own prefix.
 _HTTP_TIMEOUT = ("ses_", "postmark_", "sendgrid_")
+# Settings with a transport's prefix that are not its options: the provider's webhooks.
+_RECEIVING = frozenset(
+    {
+        "ses_sns_topic_arns",
+        "postmark_webhook_username",
+        "postmark_webhook_password",
+        "sendgrid_webhook_public_key",
+        "sendgrid_webhook_tolerance_seconds",
+    }
+)
 
 
 def transport_options(prefix: str, **overrides: Any) -> dict[str, Any]:
@@ -222,7 +232,7 @@ def transport_options(prefix: str, **overrides: Any) -> dict[str, Any]:
     options: dict[str, Any] = {
         name.removeprefix(prefix): field.default
         for name, field in Settings.model_fields.items()
-        if name.startswith(prefix)
+        if name.startswith(prefix) and name not in _RECEIVING
     }
     if prefix in _HTTP_TIMEOUT:
         options["timeout"] = Settings.model_fields["http_timeout"].default
