@@ -10,6 +10,7 @@ claim mail (`outbox.claims`) and add one when an address hard-bounces.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
@@ -88,13 +89,7 @@ async def suppress_bounced(
     await connection.execute(statement)
 
 
-# What a bounce or a complaint replaces: the reader's own reasons, which stop digests only,
-# while this address must now get nothing at all. A bounce never replaces a complaint, nor
-# a complaint a bounce: the first report of the two stays.
-_REPLACED_BY_REPORTS = (SuppressionReason.UNSUBSCRIBED.value, SuppressionReason.ERASED.value)
-
-
-async def suppress_reported(
+async def suppress_all_mail(
     session: AsyncSession,
     address_hash: str,
     reason: SuppressionReason,
@@ -102,14 +97,16 @@ async def suppress_reported(
     detail: str,
     now: datetime,
 ) -> None:
-    """Suppress for a reported bounce or complaint (with what the report said), replacing
-    a reason the reader added."""
+    """Stop all mail to the address for `reason` (a reported bounce or complaint, the
+    operator), with what was said. It replaces a reason the reader added, which stops
+    digests only; an existing bounce, complaint or operator's stop is kept as it is (the
+    first of those stays)."""
     insert = insert_or_update(
         session,
         suppressions,
         keys=["address_hash"],
         set_={"reason": reason.value, "detail": detail[:500]},
-        where=suppressions.c.reason.in_(_REPLACED_BY_REPORTS),
+        where=suppressions.c.reason.in_([r.value for r in _LIFTED_BY_READER]),
     )
     await session.execute(
         insert.values(
@@ -138,6 +135,46 @@ async def suppression_reason(session: AsyncSession, address_hash: str) -> str | 
     reason: str | None = await session.scalar(
         select(Suppression.reason).where(Suppression.address_hash == address_hash)
     )
+    return reason
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    address_hash: str
+    reason: str
+    detail: str | None
+    created_at: datetime
+
+
+async def listed(
+    session: AsyncSession,
+    *,
+    reason: str | None = None,
+    address_hash: str | None = None,
+    limit: int = 100,
+) -> list[Listed]:
+    """Suppressions, newest first (the operator's list), optionally of one reason or one
+    address."""
+    query = select(
+        suppressions.c.address_hash,
+        suppressions.c.reason,
+        suppressions.c.detail,
+        suppressions.c.created_at,
+    )
+    if reason:
+        query = query.where(suppressions.c.reason == reason)
+    if address_hash:
+        query = query.where(suppressions.c.address_hash == address_hash)
+    found = await session.execute(query.order_by(suppressions.c.created_at.desc()).limit(limit))
+    return [Listed(*row) for row in found]
+
+
+async def lift(session: AsyncSession, address_hash: str) -> str | None:
+    """Remove the address's suppression, whatever its reason (the operator's to lift);
+    the reason it had, or None when there was none."""
+    reason = await suppression_reason(session, address_hash)
+    if reason is not None:
+        await session.execute(delete(Suppression).where(Suppression.address_hash == address_hash))
     return reason
 
 

@@ -1,8 +1,9 @@
-"""The SQL of bounce handling: delivery events, and the outbox row an event is about.
+"""The SQL of bounce handling: the outbox row an event is about, the reader behind it.
 
 Runs inside the caller's transaction (the webhook's request, one mailbox message), never
-commits. What an event calls for is written by the modules that own those tables: the
-suppression (`suppressions.suppress_reported`), the queued rows it settles
+commits. The event itself and what it calls for are written by the modules that own those
+tables: the event (`delivery_events.record`), the suppression
+(`suppressions.suppress_all_mail`), the queued rows it settles
 (`outbox.repository.settle_suppressed_addresses`) and, for a complaint, the statements a
 one-click unsubscribe runs (`subscriptions.repository.unsubscribe_all`,
 `outbox.repository.cancel_queued_for_all`).
@@ -14,17 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, case, func, or_, select
+from sqlalchemy import Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clippost.bounces.events import DeliveryEvent, EventKind
-from clippost.db.dialect import insert_or_ignore
-from clippost.models import DeliveryEvent as DeliveryEventRow
+from clippost.bounces.events import DeliveryEvent
 from clippost.models import OutboxMessage
 from clippost.outbox import repository as outbox
 from clippost.subscriptions import repository as subscriptions
 
-_events = cast(Table, DeliveryEventRow.__table__)
 _outbox = cast(Table, OutboxMessage.__table__)
 
 
@@ -55,45 +53,6 @@ async def find_delivery(session: AsyncSession, event: DeliveryEvent) -> Delivery
     by_provider = query.where(_outbox.c.provider_id == event.provider_message_id)
     found = (await session.execute(by_provider.order_by(_outbox.c.id.desc()).limit(1))).first()
     return Delivery(*found) if found is not None else None
-
-
-async def record(
-    session: AsyncSession,
-    event: DeliveryEvent,
-    *,
-    outbox_id: int | None,
-    recipient_hash: str,
-    occurred_at: datetime,
-    received_at: datetime,
-) -> bool:
-    """Keep the event; False when this provider's event id was already kept (a replay)."""
-    statement = insert_or_ignore(session, _events, keys=["provider", "provider_event_id"]).values(
-        provider=event.provider.value,
-        provider_event_id=event.event_id,
-        outbox_id=outbox_id,
-        kind=event.kind.value,
-        detail=event.detail or None,
-        recipient_hash=recipient_hash,
-        occurred_at=occurred_at,
-        received_at=received_at,
-    )
-    result = await session.execute(statement)
-    return bool(getattr(result, "rowcount", 0))
-
-
-async def soft_bounces(session: AsyncSession, recipient_hash: str, *, since: datetime) -> int:
-    """Distinct messages that soft-bounced for the address since `since` (an event matched
-    to no message counts alone): one message reported twice is one soft bounce."""
-    unmatched = func.sum(case((_events.c.outbox_id.is_(None), 1), else_=0))
-    found = await session.execute(
-        select(func.count(func.distinct(_events.c.outbox_id)), unmatched).where(
-            _events.c.recipient_hash == recipient_hash,
-            _events.c.kind == EventKind.SOFT_BOUNCE.value,
-            _events.c.occurred_at >= since,
-        )
-    )
-    distinct, alone = found.one()
-    return int(distinct or 0) + int(alone or 0)
 
 
 async def subscriber_id_by_email(session: AsyncSession, email: str) -> int | None:

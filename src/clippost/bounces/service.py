@@ -12,12 +12,12 @@ Message-ID or a signed VERP address.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clippost import suppressions
+from clippost import delivery_events, suppressions
 from clippost.addresses import address_hash
 from clippost.bounces import policy, reports
 from clippost.bounces import repository as repo
@@ -63,13 +63,8 @@ async def _record_one(
 ) -> None:
     delivery = await repo.find_delivery(session, event)
     hashed = _recipient_hash(event, delivery)
-    kept = await repo.record(
-        session,
-        _bounded(event),
-        outbox_id=delivery.id if delivery else None,
-        recipient_hash=hashed,
-        occurred_at=event.occurred_at or ctx.now,
-        received_at=ctx.now,
+    kept = await delivery_events.record(
+        session, _row(event, delivery, hashed, ctx), received_at=ctx.now
     )
     if not kept:
         report.replayed += 1
@@ -87,10 +82,18 @@ def _recipient_hash(event: DeliveryEvent, delivery: repo.Delivery | None) -> str
     return address_hash(event.recipient) if event.recipient else ""
 
 
-def _bounded(event: DeliveryEvent) -> DeliveryEvent:
-    if len(event.detail) <= MAX_DETAIL:
-        return event
-    return replace(event, detail=event.detail[:MAX_DETAIL])
+def _row(
+    event: DeliveryEvent, delivery: repo.Delivery | None, hashed: str, ctx: ServiceContext
+) -> delivery_events.NewEvent:
+    return delivery_events.NewEvent(
+        provider=event.provider.value,
+        provider_event_id=event.event_id,
+        kind=event.kind.value,
+        outbox_id=delivery.id if delivery else None,
+        recipient_hash=hashed,
+        detail=event.detail[:MAX_DETAIL] or None,
+        occurred_at=event.occurred_at or ctx.now,
+    )
 
 
 async def _act(
@@ -104,7 +107,7 @@ async def _act(
     soft = 0
     if event.kind is EventKind.SOFT_BOUNCE:
         since = ctx.now - timedelta(days=ctx.settings.soft_bounce_days)
-        soft = await repo.soft_bounces(session, hashed, since=since)
+        soft = await delivery_events.soft_bounces(session, hashed, since=since)
     verdict = policy.verdict(
         event.kind, soft_bounces=soft, soft_limit=ctx.settings.soft_bounce_limit
     )
@@ -115,7 +118,7 @@ async def _act(
             report.unsubscribed += 1
     if verdict.suppress is not None:
         detail = f"{event.kind.value} ({event.provider.value}): {event.detail}".strip()
-        await suppressions.suppress_reported(
+        await suppressions.suppress_all_mail(
             session, hashed, verdict.suppress, detail=detail, now=ctx.now
         )
         await outbox.settle_suppressed_addresses(

@@ -30,5 +30,6 @@ class DeliveryEvent(Base):
     kind: Mapped[str] = mapped_column(String(16))  # hard_bounce, soft_bounce, complaint...
     detail: Mapped[str | None] = mapped_column(Text, default=None)
     recipient_hash: Mapped[str] = mapped_column(String(64))  # "" when nobody was named
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Indexed: the operator's figures count each day's bounces and complaints.
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

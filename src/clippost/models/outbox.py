@@ -59,4 +59,5 @@ class OutboxMessage(Base):
     # Indexed: a provider's bounce or complaint names the message by the id it gave it.
     provider_id: Mapped[str | None] = mapped_column(String(200), default=None, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Indexed: the operator's figures count what finished on each of the last days.
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)

@@ -16,10 +16,15 @@ class SuppressionReason(StrEnum):
     BOUNCED = "bounced"  # hard bounce: nothing goes
     COMPLAINED = "complained"  # spam complaint: nothing goes
     ERASED = "erased"  # erased and asked never to be emailed again: digests stop
+    OPERATOR = "operator"  # the operator stopped all mail to the address
 
 
 # Reasons that also stop mail the reader asks for (confirmation, magic links).
-BLOCKS_REQUESTED_MAIL = (SuppressionReason.BOUNCED, SuppressionReason.COMPLAINED)
+BLOCKS_REQUESTED_MAIL = (
+    SuppressionReason.BOUNCED,
+    SuppressionReason.COMPLAINED,
+    SuppressionReason.OPERATOR,
+)
 
 
 class Suppression(Base):

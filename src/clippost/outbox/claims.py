@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from clippost import suppressions
+from clippost import delivery_events, suppressions
 from clippost.db.bulk import update_rows
 from clippost.db.dialect import is_postgresql, skip_locked
 from clippost.db.engine import Database
@@ -252,7 +252,7 @@ async def record_results(
         updated += await _write_retries(connection, owner, grouped.get(RetryLater, []))
         updated += await _write_failed(connection, owner, grouped.get(Failed, []), now)
         updated += await _write_withheld(connection, owner, grouped.get(Withheld, []), now)
-        bounced = {f.recipient_hash for f in grouped.get(Failed, []) if f.bounce}
+        bounced = [f for f in grouped.get(Failed, []) if f.bounce]
         if bounced:
             await _suppress_bounced(connection, bounced, now=now)
     return updated
@@ -341,12 +341,15 @@ def _guard(owner: str | None) -> ColumnElement[bool]:
 
 
 async def _suppress_bounced(
-    connection: AsyncConnection, hashes: set[str], *, now: datetime
+    connection: AsyncConnection, bounced: list[Failed], *, now: datetime
 ) -> None:
-    """A hard bounce suppresses the address (upgrading a weaker reason) and settles every
-    other pending, unleased row for it: nothing more goes to an address that does not exist.
-    Rows another worker holds right now are left to it; its next claim-time check stops them
-    if they come back."""
+    """A hard bounce is kept as a delivery event (where every bounce is counted), suppresses
+    the address (upgrading a weaker reason) and settles every other pending, unleased row
+    for it: nothing more goes to an address that does not exist. Rows another worker holds
+    right now are left to it; its next claim-time check stops them if they come back."""
+    refusals = [delivery_events.Refusal(f.id, f.recipient_hash, f.error) for f in bounced]
+    await delivery_events.record_refusals(connection, refusals, now=now)
+    hashes = {f.recipient_hash for f in bounced}
     await suppressions.suppress_bounced(connection, hashes, now=now)
     await settle_suppressed_addresses(connection, hashes, SuppressionReason.BOUNCED, now=now)
 
