@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from clippost.bounces.sns import SnsFetcher
 from clippost.config import Settings
 from clippost.errors import BadInput, ClippostError
+from clippost.metrics import GaugeCache
 from clippost.runtime import Runtime, open_runtime
 from clippost.web import deps
 from clippost.web.routes import (
@@ -69,6 +70,7 @@ def create_app(
     )
     for module in (health, landing, confirm, manage, unsubscribe, feedback, webhooks):
         app.include_router(module.router)
+    app.state.gauge_cache = GaugeCache(settings.metrics_cache_seconds)
     app.mount("/static", StaticFiles(directory=deps.TEMPLATES.parent / "static"), name="static")
     app.add_middleware(SecurityMiddleware, https=settings.base_url.startswith("https://"))
     app.add_exception_handler(ClippostError, _clippost_error)

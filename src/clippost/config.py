@@ -202,6 +202,39 @@ class Settings(BaseSettings):
         ),
     )
 
+    # Operations: logs, metrics, the operator page
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="text (for people) or json (one JSON object a line, for log collectors).",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="When set, /metrics answers only requests with `Authorization: Bearer <it>`.",
+    )
+    metrics_cache_seconds: float = Field(
+        15.0,
+        ge=0,
+        description="How long a web process reuses the database figures /metrics reports.",
+    )
+    worker_metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="`clippost worker` serves its send-loop metrics on this port (unset: off).",
+    )
+    admin_password: SecretStr | None = Field(
+        None,
+        description=(
+            "Turns the operator page /admin on: a password, or its $scrypt$ or $argon2id$ hash "
+            "(`clippost admin-password` makes one). Unset: /admin does not exist."
+        ),
+    )
+    admin_login_failures_per_hour: int = Field(
+        10,
+        ge=1,
+        description="Wrong /admin passwords one client address may try per hour.",
+    )
+
     # Worker
     worker_batch_size: int = Field(200, ge=1, le=5000, description="Outbox rows claimed per batch.")
     worker_poll_interval: float = Field(

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from clippost.db.base import utcnow
+from clippost.metrics import send_metrics
 from clippost.outbox import claims
 from clippost.outbox.sender import BatchReport, Sender, SenderConfig, sleep_unless_stopped
 from clippost.planner.service import plan_due
@@ -60,7 +61,11 @@ def build_sender(runtime: Runtime, *, owner: str) -> Sender:
         retry_base=settings.retry_base_seconds,
     )
     return Sender(
-        db=runtime.db, transport=runtime.transport, render=runtime.renderer, config=config
+        db=runtime.db,
+        transport=runtime.transport,
+        render=runtime.renderer,
+        config=config,
+        observer=send_metrics(),
     )
 
 

@@ -1,7 +1,7 @@
 """The `clippost` command: `main()` parses the arguments and runs the command's handler.
 
 Commands: serve | worker | send-due | db upgrade | parse | import | preview | stats |
-dkim-keygen | dns-records | check-dns | bounces. Each
+outbox | suppressions | admin-password | dkim-keygen | dns-records | check-dns | bounces. Each
 command group is a module of this package (`COMMANDS` names the handler of each command);
 a handler's module is imported only when its command runs, so `clippost --help` stays
 instant. Handlers build what they need through `runtime.open_runtime`, the one composition
@@ -15,9 +15,10 @@ import asyncio
 import importlib
 import inspect
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,9 @@ COMMANDS: dict[str, str] = {
     "dns-records": "deliverability:dns_records_command",
     "check-dns": "deliverability:check_dns_cli",
     "bounces": "bounces:command",
+    "outbox": "outbox:command",
+    "suppressions": "suppressions:command",
+    "admin-password": "admin:command",
 }
 
 
@@ -76,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("email")
     preview.add_argument("--html", action="store_true", help="print the HTML part")
 
-    commands.add_parser("stats", help="subscribers and outbox counts by state")
+    stats = commands.add_parser("stats", help="readers, the queue and the last seven days")
+    stats.add_argument("--json", action="store_true", help="one JSON object")
+    _operator_parsers(commands)
     _sender_setup_parsers(commands)
 
     bounces = commands.add_parser("bounces", help="read the bounce mailbox once")
@@ -84,6 +90,65 @@ def build_parser() -> argparse.ArgumentParser:
     mailbox.add_argument("--maildir", type=Path, help="a Maildir folder")
     mailbox.add_argument("--imap", metavar="URL", help="imaps://user@host/Folder")
     return parser
+
+
+def _operator_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    outbox = commands.add_parser("outbox", help="look at, retry and cancel queued mail")
+    actions = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="messages, newest first, filtered")
+    listing.add_argument(
+        "--state", choices=["pending", "sent", "failed", "suppressed", "cancelled"]
+    )
+    listing.add_argument("--kind", help="digest, confirm, magic_link, ...")
+    listing.add_argument("--address", help="messages to this address")
+    listing.add_argument("--reason", help="a part of the last error (any case)")
+    listing.add_argument(
+        "--older-than", type=_age, metavar="AGE", help="queued before: 30m, 2h, 7d"
+    )
+    listing.add_argument("--newer-than", type=_age, metavar="AGE", help="queued since: 30m, 2h, 7d")
+    listing.add_argument("--retrying", action="store_true", help="pending rows that failed before")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--json", action="store_true")
+    show = actions.add_parser("show", help="one message")
+    show.add_argument("id", type=int)
+    show.add_argument("--json", action="store_true")
+    retry = actions.add_parser("retry", help="send failed messages again (same Message-ID)")
+    retry.add_argument("ids", type=int, nargs="+", metavar="ID")
+    retry.add_argument("--at", type=_aware_datetime, help="ISO date-time (default: now)")
+    cancel = actions.add_parser("cancel", help="cancel pending messages")
+    cancel.add_argument("ids", type=int, nargs="+", metavar="ID")
+
+    suppressed = commands.add_parser("suppressions", help="addresses that get no mail")
+    verbs = suppressed.add_subparsers(dest="suppressions_command", required=True, metavar="ACTION")
+    listed = verbs.add_parser("list", help="suppressions, newest first (address hashes)")
+    listed.add_argument("--reason", choices=[r.value for r in _reasons()])
+    listed.add_argument("--address", help="this address's suppression only")
+    listed.add_argument("--limit", type=int, default=100)
+    listed.add_argument("--json", action="store_true")
+    add = verbs.add_parser("add", help="send this address nothing at all")
+    add.add_argument("address")
+    add.add_argument("--note", default="", help="why (kept with it)")
+    remove = verbs.add_parser("remove", help="lift this address's suppression")
+    remove.add_argument("address")
+
+    commands.add_parser("admin-password", help="hash a password for CLIPPOST_ADMIN_PASSWORD")
+
+
+def _reasons() -> list[Any]:
+    from clippost.models.suppression import SuppressionReason
+
+    return list(SuppressionReason)
+
+
+_AGE = re.compile(r"(\d+)\s*([smhd])")
+_AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def _age(value: str) -> timedelta:
+    found = _AGE.fullmatch(value.strip().lower())
+    if found is None:
+        raise argparse.ArgumentTypeError(f"not an age such as 30m, 2h or 7d: {value!r}")
+    return timedelta(**{_AGE_UNITS[found.group(2)]: int(found.group(1))})
 
 
 def _sender_setup_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

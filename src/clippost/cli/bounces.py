@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from clippost import logs
 from clippost.bounces import reports
 from clippost.bounces.mailbox import ImapSource, MaildirSource, Source
 from clippost.bounces.service import MailboxOutcome, handle_report
@@ -70,6 +71,7 @@ async def bounces(
     settings: Settings, *, maildir: Path | None, imap: str | None, out: TextIO
 ) -> int:
     """Read the mailbox once; print what it held."""
+    logs.configure(settings.log_format)
     async with open_runtime(settings, with_transport=False) as runtime:
         source = await asyncio.to_thread(_open_source, settings, maildir, imap)
         try:

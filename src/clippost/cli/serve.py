@@ -12,6 +12,7 @@ from typing import TextIO
 
 import uvicorn
 
+from clippost import logs
 from clippost.app import create_app
 from clippost.config import Settings
 from clippost.dkim.keys import configured_keys
@@ -28,6 +29,7 @@ def serve(
     settings: Settings, *, host: str, port: int, with_worker: bool, out: TextIO | None = None
 ) -> int:
     stream = out or sys.stdout
+    logs.configure(settings.log_format)
     app = create_app(settings, with_worker=with_worker)
     for line in startup_lines(settings, host=host, port=port, with_worker=with_worker):
         print(line, file=stream, flush=True)
@@ -43,6 +45,8 @@ def serve(
         server_header=False,
         access_log=False,
         log_level="info",
+        # Logging was configured above (logs.configure): uvicorn's loggers use its format.
+        log_config=None,
     )
     return 0
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from datetime import datetime
 from typing import TextIO
 
+import prometheus_client
+
+from clippost import logs
 from clippost import worker as worker_module
 from clippost.config import Settings
 from clippost.db.base import utcnow
+from clippost.metrics import process_registry
 from clippost.runtime import open_runtime
 
 
@@ -26,7 +29,9 @@ async def send_due_command(args: argparse.Namespace) -> int:
 
 async def worker(settings: Settings) -> int:
     """Run a worker until SIGTERM or SIGINT, then stop cleanly (exit status 0)."""
-    _configure_logging()
+    logs.configure(settings.log_format)
+    if settings.worker_metrics_port is not None:
+        serve_metrics(settings.worker_metrics_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -42,7 +47,7 @@ async def worker(settings: Settings) -> int:
 
 async def send_due(settings: Settings, *, at: datetime | None, out: TextIO) -> int:
     """Plan and send everything due at `at` (default now); print what happened."""
-    _configure_logging()
+    logs.configure(settings.log_format)
     async with open_runtime(settings) as runtime:
         report = await worker_module.send_due(runtime, at=at or utcnow())
     out.write(
@@ -53,7 +58,7 @@ async def send_due(settings: Settings, *, at: datetime | None, out: TextIO) -> i
     return 0
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def serve_metrics(port: int) -> None:
+    """The send loop's metrics on http://0.0.0.0:port/ (a thread of this process), for
+    workers on machines where no web process reports them."""
+    prometheus_client.start_http_server(port, registry=process_registry())

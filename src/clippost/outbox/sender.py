@@ -15,9 +15,12 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Collection, Sequence
+import time
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from clippost.db.base import utcnow
 from clippost.db.engine import Database
@@ -30,6 +33,17 @@ from clippost.transports.base import Transport
 log = logging.getLogger(__name__)
 
 Render = Callable[[ClaimedMessage, datetime], Message]
+
+
+class BatchObserver(Protocol):
+    """Told once per batch what became of it (`metrics.SendMetrics`): a tally of
+    (kind, outcome) -> messages, outcome one of sent, failed, retried, suppressed, and the
+    seconds from claim to the last result. Once per batch, so it costs nothing per message."""
+
+    def batch_done(
+        self, transport: str, tally: Mapping[tuple[str, str], int], seconds: float
+    ) -> None: ...
+
 
 # After an unexpected error (database down...), wait this long, doubling up to the cap.
 _FIRST_BACKOFF = 0.5
@@ -78,6 +92,7 @@ class Sender:
         config: SenderConfig,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        observer: BatchObserver | None = None,
     ) -> None:
         self.db = db
         self.transport = transport
@@ -85,6 +100,7 @@ class Sender:
         self.config = config
         self.clock = clock
         self.rng = rng or random.Random()
+        self.observer = observer
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; a batch in flight is finished, then the lanes return."""
@@ -132,6 +148,7 @@ class Sender:
                 claimed = [row for row in claimed if row.id not in skip]
         if not claimed:
             return BatchReport()
+        started = time.perf_counter()
         ids = [row.id for row in claimed]
         # A slow server must not let the lease run out under a live worker: another worker
         # would take the rows over and send them a second time (invariant 4).
@@ -141,6 +158,9 @@ class Sender:
         finally:
             keeper.cancel()
         await self._record(outcomes)
+        if self.observer is not None:
+            seconds = time.perf_counter() - started
+            self.observer.batch_done(self.transport.name, _tally(claimed, outcomes), seconds)
         return _report(len(claimed), outcomes)
 
     async def _keep_leased(self, ids: list[int]) -> None:
@@ -232,6 +252,21 @@ class Sender:
                 log.exception("cannot record results; retrying in %.1fs", delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _MAX_BACKOFF)
+
+
+_OUTCOME_NAMES: dict[type, str] = {
+    Delivered: "sent",
+    RetryLater: "retried",
+    Failed: "failed",
+    Withheld: "suppressed",
+}
+
+
+def _tally(claimed: Sequence[ClaimedMessage], outcomes: list[Outcome]) -> Counter[tuple[str, str]]:
+    return Counter(
+        (row.kind, _OUTCOME_NAMES[type(outcome)])
+        for row, outcome in zip(claimed, outcomes, strict=True)
+    )
 
 
 def _report(claimed: int, outcomes: list[Outcome]) -> BatchReport:

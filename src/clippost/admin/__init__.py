@@ -1,0 +1,1 @@
+"""The operator's tools: what `clippost outbox`, `clippost suppressions` and /admin do."""
