@@ -29,6 +29,7 @@ from clippost.metrics import GaugeCache
 from clippost.runtime import Runtime, open_runtime
 from clippost.web import deps
 from clippost.web.routes import (
+    admin,
     confirm,
     feedback,
     health,
@@ -68,7 +69,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
-    for module in (health, landing, confirm, manage, unsubscribe, feedback, webhooks):
+    for module in (health, landing, confirm, manage, unsubscribe, feedback, webhooks, admin):
         app.include_router(module.router)
     app.state.gauge_cache = GaugeCache(settings.metrics_cache_seconds)
     app.mount("/static", StaticFiles(directory=deps.TEMPLATES.parent / "static"), name="static")
@@ -92,6 +93,7 @@ def _lifespan(
         ):
             app.state.runtime = runtime
             app.state.csrf = CsrfTokens(runtime.secret_key)
+            app.state.admin = admin.admin_access(settings, runtime.secret_key)
             app.state.parsers = parsers
             if not with_worker:
                 yield

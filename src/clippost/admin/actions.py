@@ -7,6 +7,7 @@ be an address); suppressions are kept under the address's hash, as every other o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,11 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost import suppressions
 from clippost.addresses import address_hash, normalise_email
+from clippost.errors import BadInput
 from clippost.models import SuppressionReason
 from clippost.outbox import operator
 from clippost.outbox import repository as outbox
 
 MAX_NOTE = 200
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,13 @@ async def stop_mail(session: AsyncSession, address: str, *, note: str, now: date
 async def allow_mail(session: AsyncSession, address: str) -> str | None:
     """Lift the address's suppression, whatever its reason; the reason it had, or None."""
     return await suppressions.lift(session, address_hash(normalise_email(address)))
+
+
+async def allow_hash(session: AsyncSession, hashed: str) -> str | None:
+    """`allow_mail` for an entry of the list, which shows hashes, never addresses."""
+    if not _HASH.fullmatch(hashed):
+        raise BadInput("That is not a suppression of the list.")
+    return await suppressions.lift(session, hashed)
 
 
 def hash_of(address: str) -> str:

@@ -10,7 +10,7 @@ from typing import TextIO
 from clippost.config import Settings
 from clippost.db.base import utcnow
 from clippost.runtime import open_runtime
-from clippost.stats.service import Stats, gather
+from clippost.stats.service import Stats, duration_text, gather
 
 
 async def command(args: argparse.Namespace) -> int:
@@ -37,8 +37,8 @@ def text_lines(found: Stats) -> list[str]:
         by_state[state] = by_state.get(state, 0) + count
     lines += [f"  {state:<14}{count:>10}" for state, count in sorted(by_state.items())]
     lines += [f"  {'due now':<14}{found.due_now:>10}", f"  {'leased':<14}{found.leased:>10}"]
-    lines.append(f"  oldest due row waiting {_duration(found.gauges.oldest_due_seconds)}")
-    lines.append(f"  planner lag {_duration(found.gauges.planner_lag_seconds)}")
+    lines.append(f"  oldest due row waiting {duration_text(found.gauges.oldest_due_seconds)}")
+    lines.append(f"  planner lag {duration_text(found.gauges.planner_lag_seconds)}")
     lines.append(f"last {len(found.days)} days (UTC)")
     lines.append(f"  {'day':<12}{'sent':>9}{'failed':>9}{'bounces':>9}{'complaints':>12}")
     for day in found.days:
@@ -54,13 +54,3 @@ def text_lines(found: Stats) -> list[str]:
         f"complaint {rates['complaint']:.2%}"
     )
     return lines
-
-
-def _duration(seconds: float) -> str:
-    if seconds <= 0:
-        return "none"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

@@ -60,13 +60,27 @@ class OutboxRow:
     leased_until: datetime | None
 
 
+# What became of one row's retry or cancel, by code (the operator page passes the code).
+NOTES = {
+    "retried": "queued again",
+    "cancelled": "cancelled",
+    "missing": "no such message",
+    "in-flight": "being sent right now; try again in a few minutes",
+    **{f"is-{state.value}": f"it is {state.value}" for state in OutboxState},
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
-    """What a retry or a cancel did to one row: `done`, or why not."""
+    """What a retry or a cancel did to one row: `done`, or why not (`code`, in NOTES)."""
 
     id: int
     done: bool
-    note: str
+    code: str
+
+    @property
+    def note(self) -> str:
+        return NOTES[self.code]
 
 
 _COLUMNS = (
@@ -139,7 +153,7 @@ async def retry(
                 lease_expires_at=None,
             )
         )
-        changes.append(await _change(session, row_id, _count(result), "queued again"))
+        changes.append(await _change(session, row_id, _count(result), "retried"))
     return changes
 
 
@@ -171,10 +185,10 @@ async def _change(session: AsyncSession, row_id: int, rowcount: int, did: str) -
         return Change(row_id, True, did)
     row = await get(session, row_id)
     if row is None:
-        return Change(row_id, False, "no such message")
+        return Change(row_id, False, "missing")
     if row.state == OutboxState.PENDING.value and did == "cancelled":
-        return Change(row_id, False, "being sent right now; try again in a few minutes")
-    return Change(row_id, False, f"it is {row.state}")
+        return Change(row_id, False, "in-flight")
+    return Change(row_id, False, f"is-{row.state}")
 
 
 def _row(row: Any) -> OutboxRow:

@@ -136,6 +136,17 @@ def _days(
     ]
 
 
+def duration_text(seconds: float) -> str:
+    """A wait or a lag for people: "none", "40 s", "12 min", "3.5 h"."""
+    if seconds <= 0:
+        return "none"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _ratio(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
