@@ -34,7 +34,7 @@ async def locked(session: AsyncSession, client_ip: str, *, allowed: int, now: da
             RateLimitWindow.window_start > now - WINDOW,
         )
     )
-    counts = dict(found.tuples().all())
+    counts = {key: int(count) for key, count in found}
     return counts.get(mine, 0) >= allowed or counts.get(everyone, 0) >= allowed * ALL_CLIENTS_FACTOR
 
 
