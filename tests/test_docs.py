@@ -54,3 +54,33 @@ class TestReadme:
             assert f"make {target}" in README
             assert re.search(rf"^{target}:", makefile, re.MULTILINE)
         assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+class TestConfigurationDoc:
+    """docs/configuration.md: every setting, once, in a group; none that does not exist."""
+
+    _ROW = re.compile(r"^\| `(CLIPPOST_[A-Z0-9_]+)` \|", re.MULTILINE)
+
+    @staticmethod
+    def _text() -> str:
+        return (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+
+    def test_every_setting_has_one_row(self) -> None:
+        """Each Settings field is a row of the document's tables, exactly once."""
+        rows = self._ROW.findall(self._text())
+        expected = sorted(f"CLIPPOST_{name.upper()}" for name in Settings.model_fields)
+        duplicated = sorted({row for row in rows if rows.count(row) > 1})
+        assert duplicated == []
+        assert sorted(set(expected) - set(rows)) == [], "settings missing from configuration.md"
+
+    def test_no_row_for_a_setting_that_does_not_exist(self) -> None:
+        """The document lists no CLIPPOST_ variable that clippost does not read."""
+        known = {f"CLIPPOST_{name.upper()}" for name in Settings.model_fields}
+        assert sorted(set(self._ROW.findall(self._text())) - known) == []
+
+    def test_every_row_is_in_a_group(self) -> None:
+        """Rows come after a `##` group heading, never before the first one."""
+        text = self._text()
+        first_group = text.index("\n## ")
+        assert self._ROW.search(text[:first_group]) is None
+        assert text.count("\n## ") >= 6
