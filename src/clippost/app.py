@@ -62,6 +62,7 @@ def create_app(
     settings: Settings, *, with_worker: bool = False, sns_fetcher: SnsFetcher | None = None
 ) -> FastAPI:
     """`sns_fetcher`: where SNS certificates come from (tests serve them locally)."""
+    admin.check_settings(settings)
     app = FastAPI(
         title=settings.site_name,
         lifespan=_lifespan(settings, with_worker=with_worker, sns_fetcher=sns_fetcher),

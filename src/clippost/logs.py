@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_HANDLER_NAME = "clippost"
 # Attributes every LogRecord has: whatever else a record carries came from `extra=`.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
@@ -46,14 +47,28 @@ def formatter(kind: Literal["text", "json"]) -> logging.Formatter:
     return JsonFormatter() if kind == "json" else logging.Formatter(TEXT_FORMAT)
 
 
+class _Stderr(logging.StreamHandler[TextIO]):
+    """Writes to whatever `sys.stderr` is when a record comes (a test harness swaps it)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 def configure(
     kind: Literal["text", "json"], *, level: int = logging.INFO, stream: TextIO | None = None
 ) -> None:
-    """Send every logger's records (uvicorn's included) to one handler in `kind` format."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    """Send every logger's records (uvicorn's included) to clippost's handler, in `kind`
+    format: one handler, replacing the one an earlier call installed."""
+    handler = logging.StreamHandler(stream) if stream is not None else _Stderr()
     handler.setFormatter(formatter(kind))
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         uvicorn_logger = logging.getLogger(name)

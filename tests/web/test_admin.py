@@ -13,8 +13,10 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from clippost.addresses import address_hash
+from clippost.app import create_app
 from clippost.config import Settings
 from clippost.db.base import utcnow
+from clippost.errors import ConfigurationError
 from clippost.models import OutboxMessage, Suppression
 from clippost.passwords import hash_password
 from factories import queue_messages
@@ -305,3 +307,10 @@ class TestActions:
         assert response.status_code == 400
         async with admin.db.transaction() as session:
             assert await session.scalar(select(Suppression)) is None
+
+
+class TestConfiguration:
+    def test_a_broken_hash_stops_the_start(self, web_settings: Settings) -> None:
+        """A $scrypt$ value that is no hash is a sentence at create_app, not a 500 later."""
+        with pytest.raises(ConfigurationError, match="not a valid \\$scrypt\\$ hash"):
+            create_app(admin_settings(web_settings, "$scrypt$ln=15$nope"))

@@ -51,16 +51,22 @@ class AdminAccess:
     sessions: AdminSessions
 
 
+def check_settings(settings: Settings) -> None:
+    """ConfigurationError for a CLIPPOST_ADMIN_PASSWORD hash that cannot be checked: the
+    start stops with the sentence (`create_app`), before anything serves."""
+    if settings.admin_password is not None:
+        try:
+            passwords.check_configured(settings.admin_password.get_secret_value())
+        except passwords.BadHash as exc:
+            raise ConfigurationError(str(exc)) from exc
+
+
 def admin_access(settings: Settings, secret_key: str) -> AdminAccess | None:
-    """The page's state for the app (None: the page is off); a hash that cannot be
-    checked stops the start."""
+    """The page's state for the app (None: the page is off)."""
     if settings.admin_password is None:
         return None
+    check_settings(settings)
     configured = settings.admin_password.get_secret_value()
-    try:
-        passwords.check_configured(configured)
-    except passwords.BadHash as exc:
-        raise ConfigurationError(str(exc)) from exc
     return AdminAccess(configured, AdminSessions(secret_key, configured))
 
 
