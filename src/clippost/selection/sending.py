@@ -1,0 +1,68 @@
+"""What a send writes: each chosen highlight's next turn, and the reader's next clock.
+
+A chosen highlight's next turn is its turn plus its stride, with two corrections:
+
+1. **Jitter.** A seeded shift of up to a sixteenth of the stride either way, folded back
+   into the period the turn lands in (so a normal highlight still has exactly one turn per
+   round). Without it every round would replay the previous one, the same passages arriving
+   together in the same order. It is small because it also wears down the even spacing of
+   each book that placement gave (a sixteenth: about one pair in six of a 150-highlight
+   library's digests meets again the next round; an eighth halves that, and doubles the
+   digests where one book takes more than half).
+2. **Nothing left behind the digest's round.** A digest that reached round R leaves no turn
+   in an earlier round: a favourite whose second turn of round R-1 would fall behind is
+   lifted to the start of round R (it loses that one turn; the round is over). This is
+   also what keeps turns together when a library is sent faster than its rates allow (a
+   library smaller than the digest, sent whole every day): without it, favourites would
+   fall a round further behind the other highlights every other day, and a later import
+   would then starve the others for as long.
+
+Every new turn therefore lies within about a round and a stride of the next clock: rounds
+come one after the other (`choice`), so nothing the digest left out is in an earlier round
+than the latest one it took.
+
+The next clock is the lowest turn in rotation after the send: the lowest of the window's
+unchosen turns and the chosen ones' new turns (everything beyond the window is later still).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from clippost.selection.model import Entry, Pick, Reader
+from clippost.selection.rates import ONE, period_start, round_of, stride
+from clippost.selection.seeds import unit
+
+# The jitter's reach either way, as a fraction of the stride (see the module docstring).
+_JITTER = 1 / 16
+
+
+def next_turns(
+    reader: Reader, window: Sequence[Entry], picks: Sequence[Pick], *, seed: str
+) -> tuple[dict[int, int], int]:
+    """The new turn of every picked highlight, and the reader's clock after the send."""
+    if not picks:
+        return {}, reader.clock
+    floor = round_of(max(pick.entry.turn for pick in picks)) * ONE
+    turns = {pick.highlight_id: max(floor, _next(reader, pick.entry, seed)) for pick in picks}
+    left = [entry.turn for entry in window if entry.highlight_id not in turns]
+    return turns, min(left + list(turns.values()))
+
+
+def _next(reader: Reader, entry: Entry, seed: str) -> int:
+    step = stride(
+        reader, weight=entry.weight, favourite=entry.favourite, highlighted_at=entry.highlighted_at
+    )
+    target = entry.turn + step
+    shift = int((2 * unit(seed, entry.highlight_id) - 1) * step * _JITTER)
+    return _fold(target + shift, period_start(target, step), step)
+
+
+def _fold(value: int, start: int, length: int) -> int:
+    """Reflect `value` back into [start, start + length): a shift never crosses a period."""
+    last = start + length - 1
+    if value < start:
+        return min(last, 2 * start - value)
+    if value > last:
+        return max(start, 2 * last - value)
+    return value
