@@ -9,15 +9,16 @@ A chosen highlight's next turn is its turn plus its stride, with two corrections
    each book that placement gave (a sixteenth: about one pair in six of a 150-highlight
    library's digests meets again the next round; an eighth halves that, and doubles the
    digests where one book takes more than half).
-2. **Nothing left behind the digest's round.** A digest that reached round R leaves no turn
-   in an earlier round: a favourite whose second turn of round R-1 would fall behind is
-   lifted to the start of round R (it loses that one turn; the round is over). This is
-   also what keeps turns together when a library is sent faster than its rates allow (a
-   library smaller than the digest, sent whole every day): without it, favourites would
-   fall a round further behind the other highlights every other day, and a later import
-   would then starve the others for as long.
+2. **Nothing left more than a round behind.** A digest that reached round R leaves no turn
+   before round R-1: one that would fall further behind is lifted to the start of round
+   R-1. This only happens when a library is sent faster than its rates allow (one smaller
+   than, or barely larger than, the digest: each digest then runs through several rounds),
+   and it is what keeps such a library's turns together: without it, a favourite sent
+   every day would fall half a round further behind the others every day, a "less"
+   highlight run a round further ahead, and a later import would starve the ones ahead for
+   as long. A highlight left one round behind is simply the first of the next digest.
 
-Every new turn therefore lies within about a round and a stride of the next clock: rounds
+Every new turn therefore lies within about two rounds and a stride of the next clock: rounds
 come one after the other (`choice`), so nothing the digest left out is in an earlier round
 than the latest one it took.
 
@@ -43,7 +44,7 @@ def next_turns(
     """The new turn of every picked highlight, and the reader's clock after the send."""
     if not picks:
         return {}, reader.clock
-    floor = round_of(max(pick.entry.turn for pick in picks)) * ONE
+    floor = (round_of(max(pick.entry.turn for pick in picks)) - 1) * ONE
     turns = {pick.highlight_id: max(floor, _next(reader, pick.entry, seed)) for pick in picks}
     left = [entry.turn for entry in window if entry.highlight_id not in turns]
     return turns, min(left + list(turns.values()))
