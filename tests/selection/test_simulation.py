@@ -389,6 +389,60 @@ class TestScenarios:
             today += timedelta(days=1)
         assert breaches <= 365 // 50
 
+    def test_recent_and_older_bias(self) -> None:
+        """With "recent" the newest third of a decade's highlights is sent about four times as
+        often per highlight as the oldest third (2 against 0.5); "older" the other way."""
+        for bias, newest_over_oldest in ((Bias.RECENT, 4.0), (Bias.OLDER, 0.25)):
+            lib = Library(reader=Reader(bias=bias), check_locality=False)
+            lib.add_book(1)
+            lib.import_(
+                [
+                    New(book=1, highlighted_at=datetime(2016, 1, 1) + timedelta(days=i))
+                    for i in range(0, 3600, 12)
+                ]
+            )
+            today = START
+            for _ in range(365):
+                lib.digest(3, today)
+                today += timedelta(days=1)
+            by_third: defaultdict[int, list[int]] = defaultdict(list)
+            for item in lib.items.values():
+                assert item.highlighted_at is not None
+                by_third[
+                    min(2, 3 * (item.highlighted_at - datetime(2016, 1, 1)).days // 3588)
+                ].append(item.sends)
+            newest, oldest = (sum(by_third[t]) / len(by_third[t]) for t in (2, 0))
+            assert abs(newest / oldest / newest_over_oldest - 1) <= 0.2
+
+    def test_on_this_day_comes_when_it_can(self) -> None:
+        """A daily reader with a passage for every day gets the slot on more than half the days:
+        not on days whose passage already came this round (a round here is 133 days), since
+        the slot never repeats a passage before its round is complete."""
+        lib = Library(reader=Reader(on_this_day=True), check_locality=False)
+        lib.add_book(1)
+        lib.add_book(2)
+        dated = [
+            New(book=1, highlighted_at=datetime(2020, 1, 1, 8) + timedelta(days=i))
+            for i in range(366)
+        ]
+        lib.import_(dated + [New(book=2) for _ in range(300)])
+        today, flagged = START, 0
+        for _ in range(365):
+            digest = lib.digest(5, today)
+            flagged += digest.picks[0].on_this_day
+            today += timedelta(days=1)
+        assert flagged >= 365 // 2
+
+    def test_the_preview_is_the_digest(self) -> None:
+        """Planning without sending (the preview) gives exactly the digest then sent."""
+        lib = even_library({1: (1.0, 30), 2: (2.0, 30), 3: (0.5, 30)}, favourites=5)
+        today = START
+        for _ in range(30):
+            preview = lib.plan(5, today)
+            assert lib.plan(5, today) == preview
+            assert lib.digest(5, today) == preview
+            today += timedelta(days=1)
+
     def test_discarded_and_never_are_never_sent_again(self) -> None:
         """A discard and a book set to "never" mid-year: neither is sent from the next digest."""
         lib = even_library({1: (1.0, 30), 2: (1.0, 30), 3: (1.0, 30)})

@@ -70,13 +70,24 @@ def choose(
         picks.append(Pick(special, on_this_day=True))
     rest = [e for e in ordered if special is None or e.highlight_id != special.highlight_id]
     counts = Counter(pick.entry.book_id for pick in picks)
-    held = Counter(entry.book_id for entry in ordered)
-    caps = {book: book_cap(n, count, len(ordered)) for book, count in held.items()}
+    caps = _Caps(n, ordered)
     for group in _rounds(rest):
         _fill(group, n, caps, picks, counts)
         if len(picks) == n:
             break
     return picks
+
+
+class _Caps:
+    """Each book's cap for one digest, worked out only for books that reach half."""
+
+    def __init__(self, n: int, window: Sequence[Entry]) -> None:
+        self._n, self._half, self._size = n, book_cap(n), len(window)
+        self._held = Counter(entry.book_id for entry in window)
+
+    def allows(self, book: int, count: int) -> bool:
+        """Whether a book holding `count` of the digest may take one more."""
+        return count < self._half or count < book_cap(self._n, self._held[book], self._size)
 
 
 def _on_this_day(
@@ -88,20 +99,21 @@ def _on_this_day(
     return found if found is not None and found.turn < end else None
 
 
-def _rounds(ordered: Sequence[Entry]) -> Iterator[list[Entry]]:
+def _rounds(ordered: list[Entry]) -> Iterator[list[Entry]]:
+    if not ordered or round_of(ordered[0].turn) == round_of(ordered[-1].turn):
+        yield ordered  # the common case: the whole window is in one round
+        return
     for _, group in groupby(ordered, key=lambda entry: round_of(entry.turn)):
         yield list(group)
 
 
-def _fill(
-    group: list[Entry], n: int, caps: dict[int, int], picks: list[Pick], counts: Counter[int]
-) -> None:
+def _fill(group: list[Entry], n: int, caps: _Caps, picks: list[Pick], counts: Counter[int]) -> None:
     """Take from one round in turn order: within the book cap first, then past it."""
     passed_over: list[Entry] = []
     for entry in group:
         if len(picks) == n:
             return
-        if counts[entry.book_id] < caps[entry.book_id]:
+        if caps.allows(entry.book_id, counts[entry.book_id]):
             picks.append(Pick(entry))
             counts[entry.book_id] += 1
         else:

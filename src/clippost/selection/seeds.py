@@ -26,6 +26,6 @@ def placement_salt(subscriber_id: int) -> str:
 
 def unit(*parts: object) -> float:
     """A number in [0, 1) that depends only on `parts` (BLAKE2b, not Python's salted hash)."""
-    text = "\x1f".join(str(part) for part in parts).encode()
+    text = "\x1f".join(map(str, parts)).encode()
     digest = hashlib.blake2b(text, digest_size=8).digest()
     return int.from_bytes(digest, "big") / _SCALE
