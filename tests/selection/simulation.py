@@ -1,11 +1,11 @@
 """A reader's library as the planner will keep it, driven through the pure selection code.
 
-`Library` holds exactly the stored columns of the contract (turn, in_rotation, words,
-highlighted_at per highlight; weight per book; the `Reader` row) and changes them only
-through the functions the contract names for each event, so that what the tests observe here
-is what the planner's SQL will produce. Each digest is planned from the rows the planner's two
-queries return, and (unless told otherwise) checked against the same call over the whole
-library: the locality property.
+`Library` holds exactly the stored columns that docs/architecture.md ("Selection") lists
+(turn, in_rotation, words, highlighted_at per highlight; weight per book; the `Reader` row)
+and changes them only through the functions named there for each event, so that what the
+tests observe here is what the planner's SQL will produce. Each digest is planned from the
+rows the planner's two queries return, and (unless told otherwise) checked against the same
+call over the whole library: the locality property.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ favourited) keeps its turn when that turn still lies ahead, and is placed as a n
 when its turn has fallen behind the clock: so undoing a discard puts it back exactly where it
 was, and a book back after a year joins like a fresh import instead of all at once.
 
-Every function is pure; the planner writes what they return (see the contract).
+Every function is pure; the planner writes what they return (docs/architecture.md,
+"Selection", lists what each event writes).
 """
 
 from __future__ import annotations

@@ -13,16 +13,22 @@ The rules, in order of precedence (an earlier rule always wins over a later one)
    normal highlight has one turn per round, none comes twice before all have come once.
 4. **Spread.** Within a round, in turn order, a book is passed over once it holds its cap
    of the digest's highlights: half the digest (at least one), or its share of the window
-   (rounded down) when that is more. What was passed over
-   is taken, in turn order, only when nothing else in that round is left. A highlight passed
-   over keeps its turn, so it leads the next digest.
+   (rounded down) when that is more. What was passed over is taken, in turn order, only
+   when nothing else of that round is left in the window. A highlight passed over keeps
+   its turn, so it leads the next digest.
 
-   Why a book may fill its share of the window: no order can keep a book that holds more
-   than half of the rotation under half of every digest; holding it there for a while only
-   pulls the other books ahead until they run out, and the book then fills whole digests
-   at the end of the round (today's 76%). At its share, its digests stay as even as its
-   size allows. The share regulates itself: a book held back by the cap piles up in the
-   window until its share lets it through, so the other books are never pulled far ahead.
+   So "no book over half of a digest while 3+ books have eligible highlights" holds,
+   *eligible* meaning in the window and in the round the digest is taking, with two
+   exceptions by design. The window bounds how far ahead of its turn a highlight may be
+   pulled for spread (about four digests); the round keeps spread from ever causing a
+   repeat. The exceptions: the last digest of a round takes what the round has left, of
+   whatever book; and a book holding most of the window takes its share. No order can
+   keep a book that holds most of the rotation under half of every digest; holding it
+   there for a while only pulls the other books ahead until they run out, and it then
+   fills whole digests at the end of the round (the old selection's 76%). At its share,
+   its digests stay as even as its size allows, and the share regulates itself: a book
+   held back piles up in the window until its share lets it through, so no book is
+   pulled far ahead.
 5. Otherwise, the lowest turns; equal turns by highlight id.
 
 No randomness: the same rows give the same digest, so a preview is the digest.

@@ -1,8 +1,8 @@
 """The plain data the selection rules work on: a reader's compact state and one highlight.
 
-Nothing here knows a database. The planner builds these from rows (the columns are listed in
-`/work/plan/selection-contract.md`), calls the pure functions, and writes back what they
-return.
+Nothing here knows a database. The planner builds these from rows (the stored columns are
+listed in docs/architecture.md, "Selection"), calls the pure functions, and writes back what
+they return.
 """
 
 from __future__ import annotations
