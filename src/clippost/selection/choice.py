@@ -67,7 +67,20 @@ def choose(
     `entries` may be the window or any superset of it (the whole library); `on_this_day`
     the on-this-day candidate row or, again, any superset.
     """
-    ordered = rows.window(entries, n)
+    return choose_in_window(
+        reader, rows.window(entries, n), n, today=today, on_this_day=on_this_day
+    )
+
+
+def choose_in_window(
+    reader: Reader,
+    ordered: list[Entry],
+    n: int,
+    *,
+    today: date,
+    on_this_day: Iterable[Entry] = (),
+) -> list[Pick]:
+    """`choose`, given exactly the window in rotation order (as `window.window` returns it)."""
     if n <= 0 or not ordered:
         return []
     picks: list[Pick] = []
@@ -88,12 +101,16 @@ class _Caps:
     """Each book's cap for one digest, worked out only for books that reach half."""
 
     def __init__(self, n: int, window: Sequence[Entry]) -> None:
-        self._n, self._half, self._size = n, book_cap(n), len(window)
-        self._held = Counter(entry.book_id for entry in window)
+        self._n, self._half, self._window = n, book_cap(n), window
+        self._held: Counter[int] | None = None
 
     def allows(self, book: int, count: int) -> bool:
         """Whether a book holding `count` of the digest may take one more."""
-        return count < self._half or count < book_cap(self._n, self._held[book], self._size)
+        if count < self._half:
+            return True
+        if self._held is None:
+            self._held = Counter(entry.book_id for entry in self._window)
+        return count < book_cap(self._n, self._held[book], len(self._window))
 
 
 def _on_this_day(

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from clippost.selection import window as rows
-from clippost.selection.choice import choose
+from clippost.selection.choice import choose_in_window
 from clippost.selection.model import Digest, Entry, Reader
 from clippost.selection.rounds import round_status
 from clippost.selection.sending import next_turns
@@ -29,7 +29,7 @@ def plan_digest(
 ) -> Digest:
     """The reader's next digest of up to `n` highlights, for the local date `today`."""
     ordered = rows.window(entries, n)
-    picks = choose(reader, ordered, n, today=today, on_this_day=on_this_day)
+    picks = choose_in_window(reader, ordered, n, today=today, on_this_day=on_this_day)
     turns, clock = next_turns(reader, ordered, picks, seed=seed)
     return Digest(
         picks=tuple(picks),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 
 _SCALE = float(1 << 64)
+_MASK = (1 << 64) - 1
 
 
 def digest_seed(subscriber_id: int, slot_key: str) -> str:
@@ -29,3 +30,17 @@ def unit(*parts: object) -> float:
     text = "\x1f".join(map(str, parts)).encode()
     digest = hashlib.blake2b(text, digest_size=8).digest()
     return int.from_bytes(digest, "big") / _SCALE
+
+
+def seed_base(seed: str) -> int:
+    """A seed as a 64-bit integer, for `keyed_unit` (one hash per digest, not per highlight)."""
+    return int.from_bytes(hashlib.blake2b(seed.encode(), digest_size=8).digest(), "big")
+
+
+def keyed_unit(base: int, key: int) -> float:
+    """A number in [0, 1) from a seed base and an integer key: SplitMix64's finaliser, a few
+    integer operations (the planner jitters every sent highlight with one)."""
+    x = (base ^ key) + 0x9E3779B97F4A7C15 & _MASK
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9 & _MASK
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EB & _MASK
+    return (x ^ (x >> 31)) / _SCALE

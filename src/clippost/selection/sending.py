@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 from clippost.selection.model import Entry, Pick, Reader
 from clippost.selection.rates import ONE, period_start, round_of, stride
-from clippost.selection.seeds import unit
+from clippost.selection.seeds import keyed_unit, seed_base
 
 # The jitter's reach either way, as a fraction of the stride (see the module docstring).
 _JITTER = 1 / 16
@@ -41,22 +41,43 @@ _JITTER = 1 / 16
 def next_turns(
     reader: Reader, window: Sequence[Entry], picks: Sequence[Pick], *, seed: str
 ) -> tuple[dict[int, int], int]:
-    """The new turn of every picked highlight, and the reader's clock after the send."""
+    """The new turn of every picked highlight, and the reader's clock after the send.
+
+    `window` is the window in rotation order (`window.window`), as `plan_digest` passes it.
+    """
     if not picks:
         return {}, reader.clock
     floor = (round_of(max(pick.entry.turn for pick in picks)) - 1) * ONE
-    turns = {pick.highlight_id: max(floor, _next(reader, pick.entry, seed)) for pick in picks}
-    left = [entry.turn for entry in window if entry.highlight_id not in turns]
-    return turns, min(left + list(turns.values()))
+    base = seed_base(seed)
+    turns: dict[int, int] = {}
+    for pick in picks:
+        entry = pick.entry
+        step = stride(
+            reader,
+            weight=entry.weight,
+            favourite=entry.favourite,
+            highlighted_at=entry.highlighted_at,
+        )
+        shift = int((2 * keyed_unit(base, entry.highlight_id) - 1) * step * _JITTER)
+        turns[entry.highlight_id] = max(floor, _moved(entry.turn, step, shift))
+    return turns, _clock(window, turns)
 
 
-def _next(reader: Reader, entry: Entry, seed: str) -> int:
-    step = stride(
-        reader, weight=entry.weight, favourite=entry.favourite, highlighted_at=entry.highlighted_at
-    )
-    target = entry.turn + step
-    shift = int((2 * unit(seed, entry.highlight_id) - 1) * step * _JITTER)
+def _moved(turn: int, step: int, shift: int) -> int:
+    target = turn + step
     return _fold(target + shift, period_start(target, step), step)
+
+
+def _clock(window: Sequence[Entry], turns: dict[int, int]) -> int:
+    """The lowest of the new turns and of the window's unchosen turns (the first unchosen,
+    the window being in rotation order)."""
+    lowest = min(turns.values())
+    for entry in window:
+        if entry.turn >= lowest:
+            break
+        if entry.highlight_id not in turns:
+            return entry.turn
+    return lowest
 
 
 def _fold(value: int, start: int, length: int) -> int:
