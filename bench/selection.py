@@ -245,10 +245,62 @@ def describe(year: Year) -> str:
     )
 
 
+SPREAD_BOOKS = (40, 30, 20, 15, 10, 5)  # all normal; no book over a third
+
+
+def rotation_breaches() -> int:
+    """Digests of a daily year over half one book while 3+ books had highlights left in the
+    round (the rule read literally, over the whole library)."""
+    from tests.selection.simulation import Library, New
+
+    lib = Library(check_locality=False)
+    for book in range(1, len(SPREAD_BOOKS) + 1):
+        lib.add_book(book)
+    lib.import_([New(book=b) for b, size in enumerate(SPREAD_BOOKS, 1) for _ in range(size)])
+    breaches = 0
+    for day in range(365):
+        end = (min(item.turn for item in lib.items.values()) // (1 << 32) + 1) << 32
+        waiting = {item.book for item in lib.items.values() if item.turn < end}
+        ids = lib.digest(N, TODAY + timedelta(days=day)).ids
+        breaches += _over_half(Counter(lib.items[i].book for i in ids), len(waiting))
+    return breaches
+
+
+def legacy_breaches() -> int:
+    pool = [
+        Candidate(b * 1000 + i, b, 0, None, False, False, 1.0)
+        for b, size in enumerate(SPREAD_BOOKS, 1)
+        for i in range(size)
+    ]
+    breaches = 0
+    for day in range(365):
+        at = NOW + timedelta(days=day)
+        lowest = min(c.times_sent for c in pool)
+        waiting = {c.book_id for c in pool if c.times_sent == lowest}
+        chosen = set(select_highlights(pool, N, f"1:{day}", now=at))
+        breaches += _over_half(
+            Counter(c.book_id for c in pool if c.highlight_id in chosen), len(waiting)
+        )
+        pool = [
+            replace(c, times_sent=c.times_sent + 1, last_sent_at=at)
+            if c.highlight_id in chosen
+            else c
+            for c in pool
+        ]
+    return breaches
+
+
+def _over_half(books: Counter[int], waiting: int) -> bool:
+    return waiting >= 3 and 2 * max(books.values()) > sum(books.values())
+
+
 def quality() -> None:
     print("a daily year of 5, books less 60 (6 favourites), normal 60, more 60, normal 120:")
     print(f"  rotation:      {describe(rotation_year())}")
     print(f"  old selection: {describe(legacy_year())}")
+    print(f"a daily year of 5, normal books of {', '.join(map(str, SPREAD_BOOKS))} highlights,")
+    print("digests over half one book while 3+ books had highlights left in the round:")
+    print(f"  rotation: {rotation_breaches()} of 365; old selection: {legacy_breaches()} of 365")
 
 
 def main() -> None:
