@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clippost.selection import (
@@ -69,6 +69,7 @@ readers = st.builds(
 
 
 class TestLocality:
+    @settings(max_examples=60)
     @given(
         seed=st.integers(0, 2**32),
         size=st.integers(0, 600),
@@ -95,6 +96,7 @@ class TestLocality:
         )
         assert local == whole
 
+    @settings(max_examples=60)
     @given(
         seed=st.integers(0, 2**32),
         size=st.integers(0, 600),

@@ -228,7 +228,7 @@ EVENTS: tuple[Event, ...] = (
 
 
 class TestYear:
-    @settings(max_examples=14)
+    @settings(max_examples=10)
     @given(
         shape=shapes,
         changes=st.lists(
