@@ -4,10 +4,10 @@ Run: .venv/bin/python bench/render.py [--n 2000] [--highlights 5] [--rounds 3]
 
 Uses `bench/send.py`'s realistic payloads (random sentences, real signed links) in the
 stored form the planner writes today (v1) and, where the renderer knows it, the v2 form
-(locale, timezone, slot, schedule, highlighted_at, whole-passage links), in English, German
-and Japanese. Prints CPU microseconds per digest (process time, so waiting for a core another process
-holds is not counted), the best of `--rounds` rounds: on a busy machine the best round is
-the least disturbed one. Compare runs by their ratios.
+(locale, timezone, slot, schedule, highlighted_on, whole-passage links), in English,
+German and Japanese. Prints CPU microseconds per digest (process time, so waiting for a
+core another process holds is not counted), the best of `--rounds` rounds: on a busy
+machine the best round is the least disturbed one. Compare runs by their ratios.
 """
 
 from __future__ import annotations
@@ -22,16 +22,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from send import MAIL_FROM, TITLES, as_claimed, digest_payload, renderer, sentence  # noqa: E402
-
-from clippost.links import Links  # noqa: E402
-from clippost.rendering.mime import build_mime  # noqa: E402
-from clippost.subscriptions.tokens import Purpose  # noqa: E402
+from clippost.links import Links
+from clippost.rendering.mime import build_mime
+from clippost.subscriptions.tokens import Purpose
+from send import MAIL_FROM, TITLES, as_claimed, digest_payload, renderer, sentence
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 LINKS = Links(
     base_url="https://clippost.example.org",
-    secret_key="bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-0123",
+    secret_key="bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-0123",  # noqa: S106
     confirm_ttl=timedelta(days=3),
     manage_ttl=timedelta(days=30),
     unsubscribe_mailbox=MAIL_FROM,
@@ -52,7 +51,7 @@ def v2_payload(n: int, highlights: int, rng: random.Random, locale: str) -> dict
     """The documented v2 contract (docs in /work/plan/digest-payload.md)."""
     payload = v1_payload(n, highlights, rng)
     for k, item in enumerate(payload["highlights"]):
-        item["highlighted_at"] = f"2021-03-{1 + (n + k) % 28:02d}T08:15:00+00:00"
+        item["highlighted_on"] = f"2021-03-{1 + (n + k) % 28:02d}"
         item["passage_url"] = LINKS.url(Purpose.FAVOURITE, n * 10 + k, now=NOW)
         item["book_author"] = TITLES[(n + k) % len(TITLES)][1]
         if locale == "ja" and k % 2 == 0:

@@ -19,6 +19,7 @@ from clippost.library.upload import parse_upload
 from clippost.links import Links
 from clippost.outbox.render import render_payload
 from clippost.planner.service import preview_digest
+from clippost.rendering.site import Site
 from clippost.runtime import open_runtime
 from clippost.subscriptions import repository as subscribers
 from clippost.subscriptions.context import ServiceContext
@@ -63,7 +64,7 @@ async def preview(settings: Settings, email: str, *, html: bool, out: TextIO) ->
     if payload is None:
         out.write(f"{address}: nothing to send (the library is empty or all discarded)\n")
         return 1
-    rendered = render_payload("digest", payload)
+    rendered = render_payload("digest", payload, site=Site.from_settings(settings))
     out.write(f"Subject: {rendered.subject}\n\n")
     out.write(rendered.html if html else rendered.text)
     out.write("\n")

@@ -1,20 +1,24 @@
 """An outbox row becomes a transport Message: templates for the body, headers by kind.
 
-The payload stored with the row is the template's context, so rendering needs no database.
-Jinja compiles each template once per process (rendering.environment caches them); what is
-left per message is the template run itself and a few header strings.
+The payload stored with the row holds everything about its reader, so rendering needs no
+database; what belongs to the operator (site name, postal address, passage length) comes
+from the `Site` this renderer was built with (rendering.payloads turns a payload into its
+templates' context). Jinja compiles each template once per process and each language's
+catalogue is loaded once (rendering.environment caches them); what is left per message is
+the template run itself and a few header strings.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
 from clippost.links import Links
 from clippost.outbox.repository import ClaimedMessage
 from clippost.rendering.environment import RenderedEmail, render_email
+from clippost.rendering.payloads import email_context
+from clippost.rendering.site import DEFAULT_SITE, Site
 from clippost.subscriptions.tokens import Purpose
 from clippost.transports.base import Message
 
@@ -26,10 +30,13 @@ BULK_KINDS = frozenset({"digest"})
 class OutboxRenderer:
     """Callable `(row, now) -> Message`, built once per worker."""
 
-    def __init__(self, *, links: Links, from_address: str, from_name: str) -> None:
+    def __init__(
+        self, *, links: Links, from_address: str, from_name: str, site: Site | None = None
+    ) -> None:
         self.links = links
         self.from_address = from_address
         self.from_name = from_name
+        self.site = site or Site(name=from_name, base_url=links.base_url)
         host = urlsplit(links.base_url).hostname or "localhost"
         self._list_id = f"{from_name} digest <digest.{host}>"
         # Every message is machine-made (RFC 3834): autoresponders must not answer it.
@@ -39,7 +46,7 @@ class OutboxRenderer:
         }
 
     def __call__(self, row: ClaimedMessage, now: datetime) -> Message:
-        rendered = render_payload(row.kind, row.payload)
+        rendered = render_payload(row.kind, row.payload, site=self.site, due_at=row.due_at)
         return Message(
             message_id=row.message_id,
             from_address=self.from_address,
@@ -69,24 +76,13 @@ class OutboxRenderer:
         }
 
 
-def render_payload(kind: str, payload: dict[str, Any]) -> RenderedEmail:
-    """Subject, text and HTML of an email of `kind` from its stored payload."""
-    return render_email(kind, _context(payload))
-
-
-def _context(payload: dict[str, Any]) -> dict[str, Any]:
-    """The stored JSON as template context, with mappings turned into attribute objects.
-
-    Jinja resolves `h.text` by trying `getattr` first and the item only when that raises;
-    on a dict every lookup pays for an exception. Attribute objects make the digest render
-    about a third faster, and the templates accept either.
-    """
-    return {key: _attributes(value) for key, value in payload.items()}
-
-
-def _attributes(value: Any) -> Any:
-    if isinstance(value, dict):
-        return SimpleNamespace(**{key: _attributes(item) for key, item in value.items()})
-    if isinstance(value, list):
-        return [_attributes(item) for item in value]
-    return value
+def render_payload(
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    site: Site = DEFAULT_SITE,
+    due_at: datetime | None = None,
+) -> RenderedEmail:
+    """Subject, text and HTML of an email of `kind` from its stored payload; `due_at`
+    dates a digest whose payload (v1) does not carry its slot."""
+    return render_email(kind, email_context(kind, payload, site=site, due_at=due_at))

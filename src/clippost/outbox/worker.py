@@ -22,6 +22,7 @@ from clippost.outbox import repository
 from clippost.outbox.render import OutboxRenderer
 from clippost.outbox.sender import BatchReport, Sender, SenderConfig, sleep_unless_stopped
 from clippost.planner.service import plan_due
+from clippost.rendering.site import Site
 from clippost.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,10 @@ def build_sender(runtime: Runtime, *, owner: str) -> Sender:
     settings = runtime.settings
     links = Links.from_settings(settings, runtime.secret_key)
     renderer = OutboxRenderer(
-        links=links, from_address=settings.mail_from, from_name=settings.site_name
+        links=links,
+        from_address=settings.mail_from,
+        from_name=settings.site_name,
+        site=Site.from_settings(settings),
     )
     config = SenderConfig(
         owner=owner,
