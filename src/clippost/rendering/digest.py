@@ -14,23 +14,31 @@ timezone is treated as absent (a digest is better sent plain than not sent at al
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from clippost.rendering import words
 from clippost.rendering.authors import natural_authors
-from clippost.rendering.i18n import email_locale
-from clippost.rendering.passages import is_cjk, passage_lang, short_text_lang, trim_passage
+from clippost.rendering.i18n import email_locale, name_list
+from clippost.rendering.passages import (
+    is_cjk,
+    passage_lang,
+    serif,
+    short_text_lang,
+    trim_passage,
+)
+from clippost.rendering.plaintext import one_line, plain
 from clippost.rendering.site import Site
 
 PAYLOAD_VERSION = 2
 CADENCES = frozenset({"daily", "weekdays", "weekly", "monthly"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs three times more
 class Passage:
     """One highlight as shown: every field already in the form the templates print."""
 
@@ -38,20 +46,22 @@ class Passage:
     trimmed: bool
     whole_url: str | None  # where "read the whole passage" goes (when trimmed)
     lang: str  # BCP 47, from the text's script and the library's language
-    title: str
+    serif: str  # the font stack for that language (CJK faces for CJK text)
+    title: str  # on one line
     title_lang: str
     upright_title: bool  # CJK titles are never slanted (their fonts have no italics)
-    authors: tuple[str, ...]
+    authors: str  # in natural order, joined the locale's way ("A, B and C"); may be ""
     note: str | None
     note_lang: str
-    page: str | None
-    location_start: int | None
-    location_end: int | None
-    highlighted_on: date | None
+    note_serif: str
+    details: str  # "page 12 · location 345–350 · highlighted on 3 March 2021"; may be ""
     favourite: bool
     favourite_url: str
     discard_url: str
-    refs: tuple[int | None, int | None, int]  # text-part link numbers: whole, favourite, discard
+    # The text part's lines, bidi controls removed, links as their numbers in `links`.
+    text_source: str  # "Title · Author"
+    text_note: str | None  # "Your note: ..."
+    text_actions: str  # "Read the whole passage [1] · Favourite [2] · Never send ... [3]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,74 +83,128 @@ def digest_context(
     items = [item for item in payload.get("highlights") or () if _field(item, "text")]
     manage_url = str(payload.get("manage_url") or "")
     links: list[str] = []
-    passages = [_passage(item, site, locale.tag, manage_url, links) for item in items]
+    shown = _Shown(locale.code, locale.tag, site.max_chars, manage_url, links)
+    passages = [shown.passage(item) for item in items]
+    schedule = schedule_view(payload.get("schedule"), _text(payload.get("timezone")))
     return {
         "v": payload.get("v", 1),
         "locale": locale.code,
         "site": site,
+        "labels": words.labels(locale.code),
         "date": slot.astimezone(zone).date() if slot else None,
         "passages": passages,
-        "titles": _titles(passages),
+        "titles": list(dict.fromkeys(passage.title for passage in passages)),
         "round_status": _round(payload.get("round_status")),
-        "schedule": schedule_view(payload.get("schedule"), _text(payload.get("timezone"))),
+        "schedule": words.schedule(locale.code, schedule) if schedule else None,
         "manage_url": manage_url,
         "unsubscribe_url": str(payload.get("unsubscribe_url") or ""),
         "links": list(enumerate(links, 1)),
     }
 
 
-def _passage(item: Any, site: Site, hint: str, manage_url: str, links: list[str]) -> Passage:
-    raw = str(_field(item, "text"))
-    text, trimmed = trim_passage(raw, site.max_chars)
-    lang = passage_lang(text, _text(_field(item, "lang")) or hint)
-    title = str(_field(item, "book_title") or "")
-    title_lang = short_text_lang(title, lang) if title else lang
-    note = _text(_field(item, "note"))
-    # A v1 row has no link to the whole passage: the manage page lists the library.
-    whole_url = (_text(_field(item, "passage_url")) or manage_url) if trimmed else None
-    favourite = bool(_field(item, "favourite"))
-    favourite_url = str(_field(item, "favourite_url") or "")
-    discard_url = str(_field(item, "discard_url") or "")
-    refs = (
-        _ref(links, whole_url) if whole_url else None,
-        None if favourite else _ref(links, favourite_url),
-        _ref(links, discard_url),
-    )
-    return Passage(
-        text=text,
-        trimmed=trimmed,
-        whole_url=whole_url,
-        lang=lang,
-        title=title,
-        title_lang=title_lang,
-        upright_title=is_cjk(title_lang),
-        authors=natural_authors(_text(_field(item, "book_author"))),
-        note=note,
-        note_lang=short_text_lang(note, hint) if note else hint,
-        page=_text(_field(item, "page")),
-        location_start=_int(_field(item, "location_start")),
-        location_end=_int(_field(item, "location_end")),
-        highlighted_on=_day(_field(item, "highlighted_on")),
-        favourite=favourite,
-        favourite_url=favourite_url,
-        discard_url=discard_url,
-        refs=refs,
+@dataclass(slots=True)
+class _Shown:
+    """Builds the Passages of one digest, numbering the text part's links as it goes."""
+
+    code: str
+    hint: str  # the library's language, BCP 47
+    max_chars: int
+    manage_url: str
+    links: list[str]
+
+    def passage(self, item: Any) -> Passage:
+        get = item.get if type(item) is dict else partial(_field, item)
+        text, trimmed = trim_passage(str(get("text")), self.max_chars)
+        lang = passage_lang(text, _text(get("lang")) or self.hint)
+        book = _book(get("book_title"), get("book_author"), lang, self.code)
+        note = _text(get("note"))
+        note_lang = short_text_lang(note, self.hint) if note else self.hint
+        # A v1 row has no link to the whole passage: the manage page lists the library.
+        whole_url = (_text(get("passage_url")) or self.manage_url) if trimmed else None
+        favourite = bool(get("favourite"))
+        favourite_url = str(get("favourite_url") or "")
+        discard_url = str(get("discard_url") or "")
+        return Passage(
+            text=text,
+            trimmed=trimmed,
+            whole_url=whole_url,
+            lang=lang,
+            serif=serif(lang),
+            title=book.title,
+            title_lang=book.lang,
+            upright_title=book.upright,
+            authors=book.authors,
+            note=note,
+            note_lang=note_lang,
+            note_serif=serif(note_lang),
+            details=self._details(get),
+            favourite=favourite,
+            favourite_url=favourite_url,
+            discard_url=discard_url,
+            text_source=book.text_source,
+            text_note=plain(words.note_line(self.code, one_line(note))) if note else None,
+            text_actions=self._actions(whole_url, favourite, favourite_url, discard_url),
+        )
+
+    def _details(self, get: Callable[[str], Any]) -> str:
+        where = words.location(
+            self.code, _text(get("page")), _int(get("location_start")), _int(get("location_end"))
+        )
+        day = _day(get("highlighted_on"))
+        when = words.highlighted_on(self.code, day) if day else ""
+        return plain(f"{where} · {when}" if where and when else where or when)
+
+    def _actions(
+        self, whole_url: str | None, favourite: bool, favourite_url: str, discard_url: str
+    ) -> str:
+        """The text part's action line; each link gets the next number in `links`."""
+        labels = words.labels(self.code)
+        actions = []
+        if whole_url:
+            actions.append(f"{labels.read_whole} [{self._ref(whole_url)}]")
+        if favourite:
+            actions.append(labels.is_favourite)
+        else:
+            actions.append(f"{labels.favourite} [{self._ref(favourite_url)}]")
+        actions.append(f"{labels.never_again} [{self._ref(discard_url)}]")
+        return " · ".join(actions)
+
+    def _ref(self, url: str) -> int:
+        self.links.append(url)
+        return len(self.links)
+
+
+@dataclass(frozen=True, slots=True)
+class _Book:
+    title: str
+    lang: str
+    upright: bool
+    authors: str
+    text_source: str
+
+
+@lru_cache(maxsize=4096)
+def _book(title: Any, author: Any, lang: str, code: str) -> _Book:
+    """A book as every digest shows it; cached, since a reader's books recur in every one."""
+    shown = one_line(title or "")
+    title_lang = short_text_lang(shown, lang) if shown else lang
+    authors = name_list(natural_authors(_text(author)), code)
+    return _Book(
+        title=shown,
+        lang=title_lang,
+        upright=is_cjk(title_lang),
+        authors=authors,
+        text_source=plain(f"{shown} · {authors}" if authors else shown),
     )
 
 
 def _field(item: Any, key: str) -> Any:
     """A value of a payload item: JSON mappings, or objects such as HighlightView."""
-    return item.get(key) if isinstance(item, Mapping) else getattr(item, key, None)
-
-
-def _ref(links: list[str], url: str) -> int:
-    links.append(url)
-    return len(links)
-
-
-def _titles(passages: list[Passage]) -> list[str]:
-    """The distinct book titles, in the order the passages come."""
-    return list(dict.fromkeys(passage.title for passage in passages))
+    # `type(...) is dict` first: payloads come from JSON, and an ABC isinstance check costs
+    # as much as the lookup itself, a dozen times a passage.
+    if type(item) is dict or isinstance(item, Mapping):
+        return item.get(key)
+    return getattr(item, key, None)
 
 
 def _round(value: Any) -> tuple[int, int]:
@@ -168,11 +232,11 @@ def schedule_view(value: Any, timezone: Any = None) -> ScheduleView | None:
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    return value if value and type(value) is str else None
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if type(value) is int else None  # not bool, a subclass of int
 
 
 @lru_cache(maxsize=512)

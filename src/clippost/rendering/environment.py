@@ -17,7 +17,6 @@ the sender sends, and nothing is parsed, compiled or loaded twice.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -28,25 +27,14 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 from markupsafe import Markup, escape
 
-from clippost.rendering import i18n
+from clippost.rendering import i18n, words
 from clippost.rendering.authors import natural_authors
 from clippost.rendering.digest import digest_context
 from clippost.rendering.passages import script_of
-from clippost.rendering.plaintext import plain, wrap
+from clippost.rendering.plaintext import one_line, plain, wrap
 from clippost.rendering.site import DEFAULT_SITE
 
 EMAIL_KINDS = frozenset({"confirm", "already_subscribed_import", "magic_link", "digest", "welcome"})
-
-_SERIF = "Georgia, 'Times New Roman', Times, serif"
-# CJK serif faces by platform (macOS and iOS, Windows, Linux and Android); without them
-# a CJK passage falls back to whatever the client has, in a Latin face's metrics.
-_SERIF_BY_LANG = {
-    "ja": (
-        "'Hiragino Mincho ProN', 'Yu Mincho', YuMincho, 'Noto Serif CJK JP', 'Noto Serif JP', serif"
-    ),
-    "zh": "'Songti SC', STSong, SimSun, 'Noto Serif CJK SC', 'Noto Serif SC', serif",
-    "ko": "AppleMyungjo, Batang, 'Noto Serif CJK KR', 'Noto Serif KR', serif",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,26 +103,10 @@ def email_environment(code: str = i18n.DEFAULT) -> Environment:
         on_clock=on_clock,
         clock=i18n.clock_time,
         duration_parts=duration_parts,
+        schedule_words=partial(words.schedule, code),
     )
-    env.globals["serif"] = serif
     env.tests["cjk"] = _is_cjk_text
     return env
-
-
-def one_line(value: object) -> str:
-    """`value` as a single line: every line break or control character becomes a space."""
-    text = str(value)
-    # str.isprintable() is False for every control, line break and Unicode space but the
-    # ASCII one: a printable text needs at most its runs of spaces folded. This is the case
-    # of nearly every title, in a fraction of the time of the two regexes.
-    if text.isprintable() and "  " not in text:
-        return text.strip()
-    return _SPACES.sub(" ", _LINE_BREAKS.sub(" ", text)).strip()
-
-
-# Every character that some mail software treats as a line break, and other controls.
-_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
-_SPACES = re.compile(r"\s+")
 
 
 def lines(value: object) -> Markup:
@@ -143,12 +115,6 @@ def lines(value: object) -> Markup:
     if "\n" not in text:
         return escape(text)
     return Markup("<br>\n").join(escape(line) for line in text.splitlines())
-
-
-def serif(lang: str) -> Markup:
-    """The serif font stack for passages in `lang` (CJK faces for CJK text)."""
-    # The stacks are constants of this module, never user data: safe as they are.
-    return Markup(_SERIF_BY_LANG.get(lang.split("-", 1)[0], _SERIF))  # noqa: S704
 
 
 def _authors(code: str, raw: str | None) -> str:

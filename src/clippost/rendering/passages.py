@@ -53,6 +53,18 @@ _LATIN_LETTER = re.compile("[A-Za-z\u00c0-\u024f]")
 _ASCII_NON_LETTERS = bytes(b for b in range(128) if not chr(b).isalpha())
 CJK_LANGS = frozenset({"ja", "zh", "ko"})
 
+_SERIF = "Georgia, 'Times New Roman', Times, serif"
+# CJK serif faces by platform (macOS and iOS, Windows, Linux and Android); without them
+# a CJK passage falls back to whatever the client has, in a Latin face's metrics.
+_SERIF_BY_LANG = {
+    "ja": (
+        "'Hiragino Mincho ProN', 'Yu Mincho', YuMincho, 'Noto Serif CJK JP', 'Noto Serif JP', serif"
+    ),
+    "zh": "'Songti SC', STSong, SimSun, 'Noto Serif CJK SC', 'Noto Serif SC', serif",
+    "ko": "AppleMyungjo, Batang, 'Noto Serif CJK KR', 'Noto Serif KR', serif",
+}
+
+
 # A sentence ends at . ! ? or … (with any closing quotes or brackets) before a space, or at
 # a CJK full stop, exclamation or question mark (with closing brackets), which needs none.
 _SENTENCE_END = re.compile(
@@ -112,6 +124,11 @@ def _lang_for(script: str | None, hint: str, cjk_text: str) -> str:
 def is_cjk(lang: str) -> bool:
     """Whether text in `lang` is set without italics (CJK fonts have none: browsers slant)."""
     return lang.split("-", 1)[0] in CJK_LANGS
+
+
+def serif(lang: str) -> str:
+    """The serif font stack for passages in `lang` (CJK faces for CJK text)."""
+    return _SERIF_BY_LANG.get(lang.split("-", 1)[0], _SERIF)
 
 
 def trim_passage(text: str, limit: int) -> tuple[str, bool]:

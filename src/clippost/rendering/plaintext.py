@@ -18,6 +18,9 @@ import re
 WIDTH = 72
 
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# Every character that some mail software treats as a line break, and other controls.
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+_SPACES = re.compile(r"\s+")
 # Wide (two-column) characters: Hangul Jamo, CJK punctuation to Yi, Hangul syllables,
 # compatibility ideographs, CJK compatibility forms, fullwidth forms, the supplementary
 # ideographs.
@@ -33,6 +36,17 @@ _NO_START = frozenset(
 _IS_WIDE = re.compile(f"[{_WIDE}]")
 
 
+def one_line(value: object) -> str:
+    """`value` as a single line: every line break or control character becomes a space."""
+    text = str(value)
+    # str.isprintable() is False for every control, line break and Unicode space but the
+    # ASCII one: a printable text needs at most its runs of spaces folded. This is the case
+    # of nearly every title, in a fraction of the time of the two regexes.
+    if text.isprintable() and "  " not in text:
+        return text.strip()
+    return _SPACES.sub(" ", _LINE_BREAKS.sub(" ", text)).strip()
+
+
 def plain(value: object) -> str:
     """`value` as text without explicit bidi controls (fast when it has none)."""
     text = str(value)
@@ -42,6 +56,8 @@ def plain(value: object) -> str:
 def wrap(text: str, width: int = WIDTH, prefix: str = "") -> str:
     """`text` with each line broken to fit `width` columns, `prefix` before every line."""
     room = width - len(prefix)
+    if len(text) <= room and "\n" not in text and (text.isascii() or not _IS_WIDE.search(text)):
+        return prefix + text if text else prefix.rstrip()  # one short line: most of them
     return "\n".join(
         prefix + line if line else prefix.rstrip()
         for paragraph in text.splitlines() or [""]
