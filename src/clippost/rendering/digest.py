@@ -1,7 +1,8 @@
 """A stored digest payload, v1 or v2, as the digest templates read it.
 
-The planner stores raw values (the contract: docs/email.md, "The digest payload"); what the
-reader sees is computed here, at send time, from those values and the operator's `Site`:
+The planner stores raw values (the contract: docs/email.md, "The digest payload", whose
+tables list exactly PAYLOAD_KEYS and HIGHLIGHT_KEYS, by test); what the reader sees is
+computed here, at send time, from those values and the operator's `Site`:
 authors in natural order, each passage's language, passages trimmed to `Site.max_chars`,
 dates as dates, the numbered links of the text part. Computing it here rather than in the
 planner means a v1 row queued before an upgrade gets the same treatment as a v2 one, and a
@@ -35,6 +36,14 @@ from clippost.rendering.plaintext import one_line, plain
 from clippost.rendering.site import Site
 
 PAYLOAD_VERSION = 2
+PAYLOAD_KEYS = frozenset(
+    {"v", "locale", "timezone", "slot", "schedule", "highlights", "round_status"}
+    | {"manage_url", "unsubscribe_url"}
+)
+HIGHLIGHT_KEYS = frozenset(
+    {"text", "book_title", "book_author", "note", "page", "location_start", "location_end"}
+    | {"highlighted_on", "favourite", "favourite_url", "discard_url", "passage_url", "lang"}
+)
 CADENCES = frozenset({"daily", "weekdays", "weekly", "monthly"})
 
 
@@ -116,7 +125,7 @@ class _Shown:
         get = item.get if type(item) is dict else partial(_field, item)
         text, trimmed = trim_passage(str(get("text")), self.max_chars)
         lang = passage_lang(text, _text(get("lang")) or self.hint)
-        book = _book(get("book_title"), get("book_author"), lang, self.code)
+        book = _book(_text(get("book_title")), _text(get("book_author")), lang, self.code)
         note = _text(get("note"))
         note_lang = short_text_lang(note, self.hint) if note else self.hint
         # A v1 row has no link to the whole passage: the manage page lists the library.
@@ -184,11 +193,11 @@ class _Book:
 
 
 @lru_cache(maxsize=4096)
-def _book(title: Any, author: Any, lang: str, code: str) -> _Book:
+def _book(title: str | None, author: str | None, lang: str, code: str) -> _Book:
     """A book as every digest shows it; cached, since a reader's books recur in every one."""
     shown = one_line(title or "")
     title_lang = short_text_lang(shown, lang) if shown else lang
-    authors = name_list(natural_authors(_text(author)), code)
+    authors = name_list(natural_authors(author), code)
     return _Book(
         title=shown,
         lang=title_lang,

@@ -106,6 +106,9 @@ def email_environment(code: str = i18n.DEFAULT) -> Environment:
         schedule_words=partial(words.schedule, code),
     )
     env.tests["cjk"] = _is_cjk_text
+    # The shared phrases' macros, built once: an {% import %} in each template would build
+    # the module again at every render.
+    env.globals["words"] = env.get_template("email/_words.txt").module
     return env
 
 

@@ -23,6 +23,7 @@ from functools import cache, lru_cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from io import BytesIO
+from typing import IO
 
 from babel import Locale
 from babel.dates import format_date, format_skeleton
@@ -108,7 +109,12 @@ def translations(code: str) -> gettext.NullTranslations:
     if code == DEFAULT:
         return gettext.NullTranslations()
     with po_path(code).open("rb") as source:
-        catalog = read_po(source, locale=CATALOGUES[code][0], domain=DOMAIN)
+        return compile_catalogue(source)
+
+
+def compile_catalogue(source: IO[bytes]) -> gettext.GNUTranslations:
+    """A .po file's translations, compiled in memory (what `pybabel compile` would write)."""
+    catalog = read_po(source, domain=DOMAIN)
     compiled = BytesIO()
     write_mo(compiled, catalog)  # fuzzy entries are left out: they fall back to English
     compiled.seek(0)
