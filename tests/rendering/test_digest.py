@@ -144,6 +144,15 @@ class TestPassages:
         assert [q["lang"] for q in page.all("blockquote")] == ["en", "ja", "ru"]
         assert all(q["dir"] == "auto" for q in page.all("blockquote"))
 
+    def test_the_books_language_decides_among_latin_languages(
+        self, v2: Any, highlight: Any
+    ) -> None:
+        """A passage's stored `lang` (its book's language) names a Latin-script passage;
+        a value that is no language tag is ignored."""
+        items = [highlight(1, lang="fr"), highlight(2, lang='x" onclick="alert(1)')]
+        page = Page(render(v2(highlights=items)).html)
+        assert [q["lang"] for q in page.all("blockquote")] == ["fr", "en"]
+
     def test_no_faux_italics_for_cjk(self, v2: Any, highlight: Any) -> None:
         """Latin titles are italic; CJK titles are upright and CJK passages get CJK faces."""
         items = [highlight(1), highlight(2, text="吾輩は猫である。", book_title="吾輩は猫である")]
@@ -385,7 +394,8 @@ class TestVersions:
         """A value of any type in any key renders an email all the same, never an error."""
         payload = v2()
         payload["highlights"][0][item_key] = junk
-        payload[key] = junk if key != "highlights" else payload["highlights"]
+        payload["schedule"][item_key] = junk
+        payload[key] = junk
         rendered = render(payload)
         assert rendered.html.startswith("<!DOCTYPE html>")
 

@@ -148,7 +148,38 @@ class TestScreenshots:
         page.context.close()
 
 
+COLOURS = """() => {
+  const rgb = (el, prop) => getComputedStyle(el)[prop].match(/\\d+/g).slice(0, 3).map(Number);
+  const card = rgb(document.querySelector('table.card'), 'backgroundColor');
+  const pick = (selector) => [...document.querySelectorAll(selector)].map((el) => rgb(el, 'color'));
+  return {card, text: [...pick('blockquote'), ...pick('.muted'), ...pick('a.link')]};
+}"""
+
+
+def contrast(one: list[int], two: list[int]) -> float:
+    """The WCAG contrast ratio of two sRGB colours."""
+
+    def luminance(rgb: list[int]) -> float:
+        linear = [(c / 255) / 12.92 if c <= 10 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(one), luminance(two)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
 class TestRendering:
+    @pytest.mark.parametrize("scheme", SCHEMES)
+    def test_text_keeps_its_contrast(
+        self, browser: Any, scheme: str, v2: Any, highlight: Any
+    ) -> None:
+        """Passages, muted text and links keep 4.5:1 against the card, light and dark."""
+        html = render_payload("digest", payload("en", v2, highlight), site=SITE).html
+        page = open_email(browser, html, width=600, scheme=scheme)
+        colours = page.evaluate(COLOURS)
+        assert len(colours["text"]) > 10
+        assert min(contrast(colour, colours["card"]) for colour in colours["text"]) >= 4.5
+        page.context.close()
+
     def test_cjk_titles_are_upright(self, browser: Any, v2: Any, highlight: Any) -> None:
         """The browser sets a Japanese title upright and a Latin one in italics."""
         page = open_email(

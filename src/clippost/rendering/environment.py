@@ -81,7 +81,7 @@ def email_environment(code: str = i18n.DEFAULT) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        extensions=["jinja2.ext.i18n", "jinja2.ext.do"],
+        extensions=["jinja2.ext.i18n"],
         # Templates ship with the package and never change while running.
         auto_reload=False,
     )
@@ -92,12 +92,9 @@ def email_environment(code: str = i18n.DEFAULT) -> Environment:
         one_line=one_line,
         plain=plain,
         wrap=wrap,
-        quote=partial(wrap, prefix="> "),
         lines=lines,
         number=partial(i18n.number, code=code),
-        names=partial(i18n.name_list, code=code),
         authors=partial(_authors, code),
-        long_date=partial(_on_day, i18n.long_date, code),
         full_date=partial(_on_day, i18n.full_date, code),
         day_and_month=partial(_on_day, i18n.day_and_month, code),
         on_clock=on_clock,
