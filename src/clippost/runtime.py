@@ -19,6 +19,7 @@ from clippost.db.engine import Database
 from clippost.db.migrate import upgrade
 from clippost.links import Links
 from clippost.rendering.messages import MessageRenderer
+from clippost.rendering.site import Site
 from clippost.transports.base import Transport
 from clippost.transports.factory import transport_from_settings
 
@@ -48,7 +49,10 @@ async def open_runtime(
     db = Database(settings.resolved_database_url)
     links = Links.from_settings(settings, secret_key)
     renderer = MessageRenderer(
-        links=links, from_address=settings.mail_from, from_name=settings.site_name
+        links=links,
+        from_address=settings.mail_from,
+        from_name=settings.site_name,
+        site=Site.from_settings(settings),
     )
     transport: Transport | None = None
     try:
