@@ -103,7 +103,7 @@ def _as_ground_truth(entry: RawEntry, fmt: str) -> dict[str, Any]:
         "location": _location(entry, fmt),
         "favorite": entry.favourite or None,
         "discard": entry.discarded or None,
-        "tags": [t for t in entry.tags] or None,
+        "tags": list(entry.tags) or None,
     }
     return record
 

@@ -77,7 +77,8 @@ class TestParseNeverRaises:
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCXYZéüßжя漢字"
 word = st.text(LETTERS, min_size=1, max_size=8)
 words = st.lists(word, min_size=1, max_size=6).map(" ".join)
-moments = st.datetimes(min_value=datetime(1995, 1, 1), max_value=datetime(2099, 12, 31)).map(
+# From 2007: an earlier date is a device's reset clock, reported and left out.
+moments = st.datetimes(min_value=datetime(2007, 1, 1), max_value=datetime(2099, 12, 31)).map(
     lambda d: d.replace(microsecond=0)
 )
 pages = st.integers(1, 2000).map(str) | st.sampled_from(["i", "iv", "xiv", "xlii"])
@@ -139,6 +140,7 @@ def csv_entries(draw: st.DrawFn) -> RawEntry:
         line=0,
         color=draw(st.none() | st.sampled_from(["yellow", "blue"])) if is_highlight else None,
         tags=tuple(draw(st.lists(word, max_size=3))) if is_highlight else (),
+        note=draw(st.none() | CSV_TEXT) if is_highlight else None,
     )
 
 
@@ -154,6 +156,7 @@ def _fields(entry: RawEntry) -> tuple[object, ...]:
         entry.content,
         entry.color,
         entry.tags,
+        entry.note,
     )
 
 

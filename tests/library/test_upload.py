@@ -192,6 +192,7 @@ class TestPendingPayload:
 
 def _as_stored(library: Library) -> Library:
     """What a pending import keeps of a library: books and highlights with their notes
-    (bookmarks and notes on no highlight are not imported)."""
+    (bookmarks and notes on no highlight are not imported; the source format, language and
+    problems of the parse are not stored yet)."""
     books = tuple(replace(book, bookmarks=(), loose_notes=()) for book in library.books)
-    return replace(library, books=books)
+    return replace(library, books=books, source_format=None, language=None, problems=())

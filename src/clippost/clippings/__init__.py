@@ -80,6 +80,7 @@ EMPTY_FILE = f"This file is empty: {_EXPECTED}."
 PIECE_SIZE = 2 * 1024 * 1024
 Progress = Callable[[int, int], None]
 INTERNAL_ERROR = "This file could not be read because of a fault in clippost; please report it."
+_DEFAULT = Context()
 
 
 def parse(
@@ -110,7 +111,7 @@ def parse(
 
 
 def _parse(
-    data: bytes, *, progress: Progress | None, piece_size: int, context: Context
+    data: bytes, *, progress: Progress | None, piece_size: int, context: Context = _DEFAULT
 ) -> ParseResult:
     if is_zip(data) or is_sqlite(data) or looks_like_plist(data):
         result = _parse_container(data, context)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from clippost.clippings.models import Kind, Problem, RawEntry
+from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
 
 COLUMNS = (
     "Highlight",
@@ -139,6 +139,7 @@ def _add_row(
         return
     entry = _base_entry(record, title, line)
     entry.position = position
+    problems += _gaps(record, entry)
     if text:
         entry.content, entry.note = text, note or None
     else:
@@ -178,6 +179,22 @@ def _flag(tags: tuple[str, ...], names: tuple[str, ...], has_tags: bool) -> bool
     if not has_tags:
         return None
     return any(tag.casefold() in names for tag in tags)
+
+
+def _gaps(record: dict[str, str], entry: RawEntry) -> list[Problem]:
+    """A time or a location that is there but was not understood."""
+    found = []
+    stamp = record.get("Highlighted at", "").strip()
+    if stamp and entry.added_at is None:
+        reason = f"the time {stamp!r} was not understood; the row was imported without it"
+        found.append(Problem(entry.position, entry.line, reason, ProblemKind.DATE, stamp))
+    where = record.get("Location", "").strip()
+    kind = record.get("Location Type")
+    located = kind is None or kind.strip().casefold() == "location"
+    if where and located and entry.location_start is None:
+        reason = f"the location {where!r} was not understood; the row was imported without it"
+        found.append(Problem(entry.position, entry.line, reason, ProblemKind.LOCATION, where))
+    return found
 
 
 def _range(value: str, location_type: str | None) -> tuple[int | None, int | None]:

@@ -60,17 +60,23 @@ def _csv(text: str, today: date | None) -> ParseResult:
 
 TEXT_FORMATS: tuple[TextFormat, ...] = (
     TextFormat(
-        SourceFormat.KINDLE_HTML, looks_like_kindle_html, _plain(SourceFormat.KINDLE_HTML, parse_kindle_html)
+        SourceFormat.KINDLE_HTML,
+        looks_like_kindle_html,
+        _plain(SourceFormat.KINDLE_HTML, parse_kindle_html),
     ),
     TextFormat(
-        SourceFormat.KOREADER_LUA, looks_like_sidecar, _plain(SourceFormat.KOREADER_LUA, parse_sidecar)
+        SourceFormat.KOREADER_LUA,
+        looks_like_sidecar,
+        _plain(SourceFormat.KOREADER_LUA, parse_sidecar),
     ),
     TextFormat(
         SourceFormat.KOREADER_JSON,
         looks_like_koreader_json,
         _plain(SourceFormat.KOREADER_JSON, parse_koreader_json),
     ),
-    TextFormat(SourceFormat.MOON_READER, looks_like_mrexpt, _plain(SourceFormat.MOON_READER, parse_mrexpt)),
+    TextFormat(
+        SourceFormat.MOON_READER, looks_like_mrexpt, _plain(SourceFormat.MOON_READER, parse_mrexpt)
+    ),
     TextFormat(SourceFormat.BOOX, looks_like_boox, _plain(SourceFormat.BOOX, parse_boox)),
     TextFormat(SourceFormat.KINDLE_TXT, looks_like_kindle_txt, _kindle),
     TextFormat(SourceFormat.CSV, looks_like_highlights_csv, _csv),
@@ -99,7 +105,7 @@ def kindle_flavour(text: str) -> SourceFormat:
     """KOReader's imitation of the Kindle file writes "Your highlight on page": a lowercase
     kind word no Kindle writes, and never a location."""
     head = text[:16_384]
-    if "- Your highlight on page " in head or "- Your note on page " in head:
-        if "Location" not in head and "location" not in head:
-            return SourceFormat.KOREADER_CLIPPINGS
+    koreader = "- Your highlight on page " in head or "- Your note on page " in head
+    if koreader and "Location" not in head and "location" not in head:
+        return SourceFormat.KOREADER_CLIPPINGS
     return SourceFormat.KINDLE_TXT

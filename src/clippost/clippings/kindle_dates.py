@@ -106,10 +106,17 @@ class DateReader:
                 and len(seconds) == (2 if end > colon + 3 else 1)
                 and (hour_at == 0 or text[hour_at - 1] not in "+-−0123456789")
             ):
-                marker = self._tail(text[end:])
-                day = self._day(text[:hour_at])
+                # The memos inline: this runs once per entry of every Kindle file.
+                tail = text[end:]
+                marker = self._tails.get(tail, _UNSEEN)
+                if marker is _UNSEEN:
+                    marker = self._tails[tail] = read_tail(tail)
+                day_text = text[:hour_at]
+                day = self._days.get(day_text, _UNSEEN)
+                if day is _UNSEEN:
+                    day = self._days[day_text] = read_day(day_text)
                 if marker is not None and day is not None:
-                    return _compose(day, int(hour), int(minute), int(seconds), marker), day.language
+                    return _compose(day, int(hour), int(minute), int(seconds), marker), day[4]
         return self._general(text)
 
     def _general(self, text: str) -> tuple[datetime | None, str | None]:
@@ -140,13 +147,14 @@ class DateReader:
 
 
 def _compose(day: Day, hour: int, minute: int, second: int, marker: int) -> datetime | None:
-    marker = marker or day.marker
+    marker = marker or day[3]
     if marker and 1 <= hour <= 12:
         # 12 AM is midnight and 12 PM noon; an hour over 12 already is a 24-hour time.
         hour = hour % 12 + (12 if marker == PM else 0)
     try:
-        # Naive on purpose: devices write their local time and no zone.
-        return datetime(day.year, day.month, day.day, hour, minute, second)  # noqa: DTZ001
+        # Naive on purpose: devices write their local time and no zone. Indexed, not by
+        # name: this runs once per entry.
+        return datetime(day[0], day[1], day[2], hour, minute, second)  # noqa: DTZ001
     except ValueError:
         return None
 

@@ -132,7 +132,10 @@ def _entry(heading: _Heading, title: str, author: str | None, position: int) -> 
     plan = HeadPlan(heading.text)
     numbers = NUMBER_RE.findall(heading.text)
     page = plan.page(numbers)
-    start, end = plan.location(numbers)
+    try:
+        start, end = plan.location(numbers)
+    except ValueError:  # a number of thousands of digits is no location
+        start, end = None, None
     if start is None and page is None:
         start, end = _last_number(heading.text)
     elif end is not None and start is not None and end < start:
@@ -186,11 +189,17 @@ def _belongs(note: RawEntry, highlight: RawEntry) -> bool:
     if note.location_start is not None and highlight.location_start is not None:
         gap = note.location_start - highlight.location_start
         end = highlight.location_end or highlight.location_start
-        return 0 <= gap and (gap <= size / _CHARACTERS_PER_LOCATION + 2 or note.location_start <= end)
-    if note.location_start is None and highlight.location_start is None:
-        if note.page and highlight.page and note.page.isdigit() and highlight.page.isdigit():
-            gap = int(note.page) - int(highlight.page)
-            return 0 <= gap <= 1 + size / _CHARACTERS_PER_PAGE
+        return gap >= 0 and (
+            gap <= size / _CHARACTERS_PER_LOCATION + 2 or note.location_start <= end
+        )
+    pages = (note.page or "", highlight.page or "")
+    if (
+        note.location_start is None
+        and highlight.location_start is None
+        and all(page.isdigit() for page in pages)
+    ):
+        gap = int(pages[0]) - int(pages[1])
+        return 0 <= gap <= 1 + size / _CHARACTERS_PER_PAGE
     return False
 
 

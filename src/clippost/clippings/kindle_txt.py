@@ -153,14 +153,16 @@ def _find_metadata(lines: list[str]) -> tuple[int, str] | None:
 
 
 class _Parser:
-    """Per-call memos of what repeats across entries: titles, head shapes, dates."""
+    """Per-call memos of what repeats across entries: titles and dates (head plans are
+    shared by every call, see `_PLANS`)."""
 
     def __init__(self, problems: list[Problem], today: date | None) -> None:
         self._titles: dict[str, tuple[str, str | None]] = {}
-        self._heads: dict[str, HeadPlan] = {}
         self._dates = DateReader()
         self._problems = problems
-        self._latest = datetime.combine(today + timedelta(days=1), time.max) if today else None
+        # Without today, no date is too late: the far future stands in for "tomorrow".
+        tomorrow = today + timedelta(days=1) if today else date.max
+        self._latest = datetime.combine(tomorrow, time.max)
 
     def block(self, block: str, position: int, line: int) -> RawEntry | Problem:
         # The hot path of the whole import: one entry, a few C-level string operations,
@@ -185,13 +187,20 @@ class _Parser:
             meta_line = line + index
             title_line = lines[index - 1].strip()
             content = "\n".join(lines[index + 1 :]).strip()
-        head, added_at, language = self._split(meta, position, meta_line)
+        bar = meta.rfind("|")
+        if bar >= 0:
+            head, segment = meta[:bar], meta[bar + 1 :]
+        else:
+            head, segment = _split_without_bar(meta)
+        added_at, language = self._dates.read(segment) if segment else (None, None)
+        if added_at is None or added_at < _EARLIEST or added_at > self._latest:
+            head, added_at = self._settle(meta, head, segment, added_at, position, meta_line)
         pieces = _NUMBER_SPLIT_RE.split(head)
         numbers = pieces[1::2]
         shape = "\x00".join(pieces[0::2])
-        plan = self._heads.get(shape)
+        plan = _PLANS.get(shape)
         if plan is None:
-            plan = self._heads[shape] = HeadPlan(head)
+            plan = _plan(shape, head)
         if plan.kind is None and added_at is None and language is None:
             return Problem(position, line, f"the line {meta.strip()!r} is not a Kindle entry line")
         if plan.gap is not None:
@@ -218,25 +227,41 @@ class _Parser:
             language or plan.language,  # language
         )
 
-    def _split(self, meta: str, position: int, line: int) -> tuple[str, datetime | None, str | None]:
-        """(head, date, language of the date words) of a metadata line; a date present but
-        not understood, or implausible, is reported and left out."""
-        bar = meta.rfind("|")
-        if bar >= 0:
-            head, segment = meta[:bar], meta[bar + 1 :]
+    def _settle(
+        self,
+        meta: str,
+        head: str,
+        segment: str,
+        added_at: datetime | None,
+        position: int,
+        line: int,
+    ) -> tuple[str, datetime | None]:
+        """(head, date) of a line whose date was not read, or is implausible: no date at
+        all (the last segment is then part of the head), or a problem to report."""
+        if added_at is not None:
+            kind = ProblemKind.IMPLAUSIBLE_DATE
+        elif not segment:
+            return head, None
+        elif not (has_added_words(segment) or _TIME_LIKE.search(segment)):
+            return meta, None
         else:
-            head, segment = _split_without_bar(meta)
-        if not segment:
-            return head, None, None
-        added_at, language = self._dates.read(segment)
-        if added_at is None:
-            if language is None and not has_added_words(segment) and not _TIME_LIKE.search(segment):
-                return meta, None, None  # no date at all: the last segment is part of the head
-            self._problems.append(_date_problem(ProblemKind.DATE, position, line, segment))
-        elif added_at < _EARLIEST or (self._latest is not None and added_at > self._latest):
-            self._problems.append(_date_problem(ProblemKind.IMPLAUSIBLE_DATE, position, line, segment))
-            added_at = None
-        return head, added_at, language
+            kind = ProblemKind.DATE
+        self._problems.append(_date_problem(kind, position, line, segment))
+        return head, None
+
+
+# Head plans by shape, shared by every parse: a large file is parsed in pieces and a
+# server parses many files of the same few dozen shapes. Bounded, as shapes come from
+# uploads; a plan depends on its shape alone, so sharing never changes a result.
+_PLANS: dict[str, HeadPlan] = {}
+_MAX_PLANS = 20_000
+
+
+def _plan(shape: str, head: str) -> HeadPlan:
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.clear()
+    plan = _PLANS[shape] = HeadPlan(head)
+    return plan
 
 
 # Kindles were first sold in November 2007; a date before that is a device's reset clock.

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from clippost.clippings.formats.base import UNKNOWN_TITLE, clean, utc_from_apple
+from clippost.clippings.formats.base import UNKNOWN_TITLE, clean, integer, utc_from_apple
 from clippost.clippings.formats.sqlite_copy import damaged
 from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
 
@@ -59,7 +59,7 @@ def annotations_from_db(connection: sqlite3.Connection) -> list[Annotation]:
     except sqlite3.Error as exc:
         raise damaged() from exc
     return [
-        Annotation(clean(a), clean(t), clean(n), utc_from_apple(d), _int(k), _int(s))
+        Annotation(clean(a), clean(t), clean(n), utc_from_apple(d), integer(k), integer(s))
         for a, t, n, d, k, s in rows
     ]
 
@@ -67,7 +67,9 @@ def annotations_from_db(connection: sqlite3.Connection) -> list[Annotation]:
 def books_from_db(connection: sqlite3.Connection) -> dict[str, tuple[str | None, str | None]]:
     """Title and author by asset id, from a BKLibrary database."""
     try:
-        rows = connection.execute("SELECT ZASSETID, ZTITLE, ZAUTHOR FROM ZBKLIBRARYASSET").fetchall()
+        rows = connection.execute(
+            "SELECT ZASSETID, ZTITLE, ZAUTHOR FROM ZBKLIBRARYASSET"
+        ).fetchall()
     except sqlite3.Error as exc:
         raise damaged() from exc
     return {str(asset): (clean(title), clean(author)) for asset, title, author in rows if asset}
@@ -118,13 +120,3 @@ def _kind(item: Annotation) -> tuple[Kind | None, str, str | None]:
     if item.note is not None:
         return Kind.NOTE, item.note, None
     return None, "", None
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None

@@ -11,8 +11,8 @@ from __future__ import annotations
 import plistlib
 from typing import Any
 
-from clippost.clippings.formats.applebooks import Annotation, _int
-from clippost.clippings.formats.base import clean, utc_from_apple
+from clippost.clippings.formats.applebooks import Annotation
+from clippost.clippings.formats.base import clean, integer, utc_from_apple
 
 BINARY_MAGIC = b"bplist00"
 _ASSET_KEYS = ("Package Hash", "Asset ID", "assetID", "Asset Id")
@@ -20,20 +20,18 @@ _ASSET_KEYS = ("Package Hash", "Asset ID", "assetID", "Asset Id")
 
 def looks_like_plist(data: bytes) -> bool:
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
-    return data.startswith(BINARY_MAGIC) or (
-        head.startswith(b"<?xml") and b"<plist" in data[:1024]
-    )
+    return data.startswith(BINARY_MAGIC) or (head.startswith(b"<?xml") and b"<plist" in data[:1024])
 
 
 def load(data: bytes) -> Any:
     """The property list in `data`, or None when it is not one."""
     try:
         return plistlib.loads(data)
-    except Exception:  # noqa: BLE001 - plistlib raises many types for a damaged file
+    except Exception:
         return None
 
 
-def annotations(document: Any) -> list[Annotation] | None:
+def annotations_of(document: Any) -> list[Annotation] | None:
     """The live annotations of a sync plist, or None when `document` is not one."""
     if not isinstance(document, dict):
         return None
@@ -46,7 +44,7 @@ def annotations(document: Any) -> list[Annotation] | None:
     return [_annotation(item) for item in items if isinstance(item, dict) and _live(item)]
 
 
-def books(document: Any) -> dict[str, tuple[str | None, str | None]] | None:
+def books_of(document: Any) -> dict[str, tuple[str | None, str | None]] | None:
     """Title and author by asset id from a Books.plist, or None when it is not one."""
     listed = document.get("Books") if isinstance(document, dict) else None
     if not isinstance(listed, list):
@@ -64,7 +62,7 @@ def books(document: Any) -> dict[str, tuple[str | None, str | None]] | None:
 
 
 def _live(item: dict[str, Any]) -> bool:
-    return not _int(item.get("annotationDeleted"))
+    return not integer(item.get("annotationDeleted"))
 
 
 def _annotation(item: dict[str, Any]) -> Annotation:
@@ -73,6 +71,6 @@ def _annotation(item: dict[str, Any]) -> Annotation:
         text=clean(item.get("annotationSelectedText")),
         note=clean(item.get("annotationNote")),
         created=utc_from_apple(item.get("annotationCreationDate")),
-        kind=_int(item.get("annotationType")),
-        style=_int(item.get("annotationStyle")),
+        kind=integer(item.get("annotationType")),
+        style=integer(item.get("annotationStyle")),
     )

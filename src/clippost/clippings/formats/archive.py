@@ -12,6 +12,7 @@ import io
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import IO
 
 from clippost.clippings.formats.base import FormatError, Limits
 from clippost.clippings.models import ErrorKind
@@ -59,7 +60,9 @@ def read_zip(data: bytes, limits: Limits) -> list[Member]:
     archive = _open(data)
     infos = [info for info in archive.infolist() if not info.is_dir()]
     if len(infos) > limits.max_members:
-        raise FormatError(_TOO_LARGE.format(what=f"{limits.max_members} files"), ErrorKind.TOO_LARGE)
+        raise FormatError(
+            _TOO_LARGE.format(what=f"{limits.max_members} files"), ErrorKind.TOO_LARGE
+        )
     budget = _Budget(limits)
     members: list[Member] = []
     for info in infos:
@@ -136,7 +139,11 @@ def _read_member(
             first = stream.read(_PEEK)
             if peek and first.startswith(_NOT_HIGHLIGHTS):
                 return None
-            if peek and first.startswith(ZIP_MAGIC) and info.file_size > limits.max_nested_zip_bytes:
+            if (
+                peek
+                and first.startswith(ZIP_MAGIC)
+                and info.file_size > limits.max_nested_zip_bytes
+            ):
                 return None  # an e-book or another archive: too large to be a notes document
             budget.take(len(first))
             return Member(info.filename, first + b"".join(_chunks(stream, info, budget, limits)))
@@ -156,7 +163,7 @@ def _check_ratio(info: zipfile.ZipInfo, limits: Limits) -> None:
 
 
 def _chunks(
-    stream: io.BufferedIOBase, info: zipfile.ZipInfo, budget: _Budget, limits: Limits
+    stream: IO[bytes], info: zipfile.ZipInfo, budget: _Budget, limits: Limits
 ) -> Iterator[bytes]:
     # The declared size is not trusted: what is inflated is counted, and a member that
     # inflates beyond what it declared, or beyond the ratio, is refused mid-way.

@@ -72,6 +72,10 @@ def utc_from_apple(seconds: object) -> datetime | None:
     ones. The two never overlap for real dates: below 1e9 is Core Data (until 2032), above
     it Unix (since 2001), so the value itself says which it is.
     """
+    if isinstance(seconds, datetime):  # a plist <date>
+        if seconds.tzinfo is not None:
+            seconds = seconds.astimezone(UTC)
+        return seconds.replace(tzinfo=None, microsecond=0)
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
         return None
     return utc_from_unix(seconds if seconds >= 1e9 else seconds + CORE_DATA_EPOCH)
@@ -88,6 +92,17 @@ def naive(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return moment.replace(tzinfo=None, microsecond=0)
+
+
+def integer(value: object) -> int | None:
+    """A whole number from a database or plist value (booleans count as 0 and 1)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 def authors(value: object) -> str | None:

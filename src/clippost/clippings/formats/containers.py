@@ -50,11 +50,15 @@ def parse_database(data: bytes, context: Context) -> ParseResult:
 def parse_plist(data: bytes) -> ParseResult:
     """An iOS sync plist uploaded alone (its titles are in Books.plist, not here)."""
     document = applebooks_plist.load(data)
-    found = applebooks_plist.annotations(document)
+    found = applebooks_plist.annotations_of(document)
     if found is None:
-        if applebooks_plist.books(document) is not None:
-            raise FormatError(_LIBRARY_ONLY.replace("library", "Books.plist"), ErrorKind.NOT_HIGHLIGHTS)
-        raise FormatError("This property list holds no Apple Books highlights.", ErrorKind.NOT_HIGHLIGHTS)
+        if applebooks_plist.books_of(document) is not None:
+            raise FormatError(
+                _LIBRARY_ONLY.replace("library", "Books.plist"), ErrorKind.NOT_HIGHLIGHTS
+            )
+        raise FormatError(
+            "This property list holds no Apple Books highlights.", ErrorKind.NOT_HIGHLIGHTS
+        )
     entries, problems = applebooks.entries_from(found, {})
     return ParseResult(SourceFormat.APPLE_BOOKS_PLIST, entries, problems)
 
@@ -80,9 +84,7 @@ def _docx(data: bytes, context: Context) -> ParseResult:
     return ParseResult(SourceFormat.PLAY_BOOKS, entries, problems)
 
 
-def _database(
-    main: bytes, wal: bytes | None, context: Context
-) -> ParseResult | tuple[str, Any]:
+def _database(main: bytes, wal: bytes | None, context: Context) -> ParseResult | tuple[str, Any]:
     """A Kobo database read at once; Apple's annotations or library, to be joined."""
     with open_copy(main, wal, context.limits) as connection:
         found = tables(connection)
@@ -142,15 +144,15 @@ class _Bundle:
 
     def _plist(self, name: str, data: bytes) -> None:
         document = applebooks_plist.load(data)
-        found = applebooks_plist.annotations(document)
+        found = applebooks_plist.annotations_of(document)
         if found is not None:
             self._annotations.append((name, SourceFormat.APPLE_BOOKS_PLIST, found))
-        elif (books := applebooks_plist.books(document)) is not None:
+        elif (books := applebooks_plist.books_of(document)) is not None:
             self._books.update(books)
 
     def result(self) -> ParseResult:
-        for name, fmt, annotations in self._annotations:
-            entries, problems = applebooks.entries_from(annotations, self._books)
+        for name, fmt, found in self._annotations:
+            entries, problems = applebooks.entries_from(found, self._books)
             self._results.append((name, ParseResult(fmt, entries, problems)))
         if not any(result.entries for _, result in self._results):
             if self._errors:

@@ -20,8 +20,6 @@ from clippost.clippings.formats.base import UNKNOWN_TITLE, clean, naive
 from clippost.clippings.formats.sqlite_copy import damaged, quoted
 from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
 
-_VOLUME = 6  # content.ContentType of a whole book (chapters are 9)
-
 
 def is_kobo(tables: dict[str, set[str]]) -> bool:
     bookmark = tables.get("bookmark", set())
@@ -60,8 +58,9 @@ def _query(columns: set[str]) -> str:
     hidden = "Hidden" if "hidden" in columns else "NULL"
     modified = "DateModified" if "datemodified" in columns else "NULL"
     created = "DateCreated" if "datecreated" in columns else "NULL"
+    # Only fixed column names (or NULL) are put in: nothing from the file itself.
     return (
-        f"SELECT VolumeID, Text, Annotation, {created}, {modified}, {kind}, {hidden}"
+        f"SELECT VolumeID, Text, Annotation, {created}, {modified}, {kind}, {hidden}"  # noqa: S608
         f" FROM {quoted('Bookmark')} ORDER BY rowid"
     )
 
@@ -69,20 +68,19 @@ def _query(columns: set[str]) -> str:
 def _books(
     connection: sqlite3.Connection, tables: dict[str, set[str]]
 ) -> dict[str, tuple[str | None, str | None]]:
-    """Title and author per volume; the whole book's row wins over a chapter's."""
+    """Title and author per volume; the whole book's row (ContentType 6) wins over a
+    chapter's (9)."""
     content = tables.get("content", set())
     if not {"contentid", "title"} <= content:
         return {}
     author = "Attribution" if "attribution" in content else "NULL"
     kind = "ContentType" if "contenttype" in content else "NULL"
     rows = connection.execute(
-        f"SELECT ContentID, Title, {author}, {kind} FROM content"
+        f"SELECT ContentID, Title, {author}, {kind} FROM content"  # noqa: S608 - fixed names
         " WHERE ContentID IN (SELECT VolumeID FROM Bookmark)"
     ).fetchall()
     books: dict[str, tuple[str | None, str | None]] = {}
-    for content_id, title, attribution, content_type in sorted(
-        rows, key=lambda row: str(row[3]) == str(_VOLUME)
-    ):
+    for content_id, title, attribution, _ in sorted(rows, key=lambda row: str(row[3]) == "6"):
         books[content_id] = (clean(title), clean(attribution))
     return books
 

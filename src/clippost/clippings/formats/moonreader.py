@@ -73,7 +73,7 @@ def _entry(fields: list[str], position: int, line: int) -> RawEntry:
         page=None,
         location_start=None,
         location_end=None,
-        added_at=utc_from_unix(_number(fields[_TIME]) / 1000 if _number(fields[_TIME]) else None),
+        added_at=utc_from_unix(_number(fields[_TIME]) or None),
         content=content,
         position=position,
         line=line,

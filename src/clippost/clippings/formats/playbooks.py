@@ -82,7 +82,9 @@ def _header(root: ET.Element) -> tuple[str | None, str | None, int | None]:
         text = clean(_paragraph_text(paragraph))
         if title is None:
             title = text
-            author = next((clean(_paragraph_text(p)) for p in paragraphs[index + 1 : index + 2]), None)
+            author = next(
+                (clean(_paragraph_text(p)) for p in paragraphs[index + 1 : index + 2]), None
+            )
         elif text and (count := _COUNT.match(text)):
             declared = int(count.group(1))
             break

@@ -35,7 +35,9 @@ def open_copy(main: bytes, wal: bytes | None, limits: Limits) -> Iterator[sqlite
     size = len(main) + len(wal or b"")
     if size > limits.max_database_bytes:
         mib = limits.max_database_bytes // (1024 * 1024)
-        raise FormatError(f"This database is larger than the {mib} MB we read.", ErrorKind.TOO_LARGE)
+        raise FormatError(
+            f"This database is larger than the {mib} MB we read.", ErrorKind.TOO_LARGE
+        )
     with tempfile.TemporaryDirectory(prefix="clippost-db-") as directory:
         path = Path(directory) / "upload.sqlite"
         path.write_bytes(main)
