@@ -189,22 +189,24 @@ def read_tail(tail: str) -> int | None:
 
 def is_zone(text: str) -> bool:
     """Whether `text` reads as a time zone: GMT/UTC, an offset, an all-capitals
-    abbreviation, or a name with a zone word of some device language ("Sommerzeit")."""
-    indicator = False
+    abbreviation, or a name with a zone word of some device language ("Sommerzeit",
+    "heure normale d’Europe centrale"). Other words need such a name to belong to."""
+    marked = named = plain = False
     for token in _ZONE_TOKEN_RE.finditer(text):
         if token.group("other") is not None:
             return False
         word = token.group("word")
         if token.group("offset") is not None:
-            indicator = True
+            marked = True
         elif word is not None:
             folded = word.casefold()
-            indicator = indicator or (
-                folded in ZONE_PREFIXES
-                or (word.isupper() and 2 <= len(word) <= 5)
-                or folded.endswith(_ZONE_WORDS)
-            )
-    return indicator
+            if folded in ZONE_PREFIXES or (word.isupper() and 2 <= len(word) <= 5):
+                marked = True
+            elif folded.endswith(_ZONE_WORDS):
+                named = True
+            else:
+                plain = True
+    return named or (marked and not plain)
 
 
 def read_day(text: str) -> Day | None:

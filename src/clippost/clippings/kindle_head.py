@@ -58,7 +58,7 @@ class _Grammar:
         # A page is arabic or roman ("xiii"); the look-ahead stops "page l" matching
         # "page location".
         value = r"\d+|[ivxlcdm]+"
-        self.kind = re.compile(_alternation(KINDS), flags)
+        self.kind: re.Pattern[str] = re.compile(_alternation(KINDS), flags)
         self.page = re.compile(
             rf"(?:{_alternation(_words('page_before'))})\s*((?:{value})(?:{range_}(?:{value}))?)"
             rf"(?![^\W\d_])"
