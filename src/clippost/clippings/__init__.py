@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from itertools import chain
 
 from clippost.clippings.decoding import decode, decode_piece, piece_ends
-from clippost.clippings.detect import detect, detect_text, kindle_flavour
+from clippost.clippings.detect import detect, detect_text, kindle_flavour, settle_flavour
 from clippost.clippings.formats.applebooks_plist import looks_like_plist
 from clippost.clippings.formats.archive import is_zip
 from clippost.clippings.formats.base import Context, FormatError, Limits
@@ -204,7 +204,8 @@ def _parse_kindle_pieces(
         start = end
         if progress:
             progress(end, len(data))
-    return ParseResult(format=kindle_flavour(first), entries=entries, problems=problems)
+    fmt = settle_flavour(kindle_flavour(first), entries)
+    return ParseResult(format=fmt, entries=entries, problems=problems)
 
 
 def _renumber(items: Iterable[RawEntry | Problem], positions: int, lines: int) -> None:

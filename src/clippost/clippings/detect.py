@@ -26,7 +26,7 @@ from clippost.clippings.formats.moonreader import looks_like_mrexpt, parse_mrexp
 from clippost.clippings.formats.sqlite_copy import is_sqlite
 from clippost.clippings.kindle_html import looks_like_kindle_html, parse_kindle_html
 from clippost.clippings.kindle_txt import looks_like_kindle_txt, parse_kindle_txt
-from clippost.clippings.models import ParseResult, SourceFormat
+from clippost.clippings.models import ParseResult, RawEntry, SourceFormat
 
 TextParser = Callable[[str, "date | None"], ParseResult]
 
@@ -48,7 +48,7 @@ def _plain(fmt: SourceFormat, reader: Callable[[str], tuple[list, list]]) -> Tex
 
 def _kindle(text: str, today: date | None) -> ParseResult:
     entries, problems = parse_kindle_txt(text, today=today)
-    return ParseResult(kindle_flavour(text), entries, problems)
+    return ParseResult(settle_flavour(kindle_flavour(text), entries), entries, problems)
 
 
 def _csv(text: str, today: date | None) -> ParseResult:
@@ -99,6 +99,15 @@ def detect(text: str) -> SourceFormat | None:
 def is_container(data: bytes) -> bool:
     """Whether `data` is one of the binary formats (read by `formats.containers`)."""
     return is_zip(data) or is_sqlite(data) or looks_like_plist(data)
+
+
+def settle_flavour(fmt: SourceFormat, entries: list[RawEntry]) -> SourceFormat:
+    """KOReader writes "(Unknown)" where a book has no author: that is no author."""
+    if fmt is SourceFormat.KOREADER_CLIPPINGS:
+        for entry in entries:
+            if entry.author == "Unknown":
+                entry.author = None
+    return fmt
 
 
 def kindle_flavour(text: str) -> SourceFormat:

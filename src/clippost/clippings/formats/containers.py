@@ -3,7 +3,8 @@
 A zip is read as a bundle: a `.docx` is Play Books; otherwise each member is recognised
 from its content like any upload, except that files which only make sense together are
 read together: a database with its `-wal` beside it (same name plus "-wal"), Apple Books'
-annotations with the library that titles them (databases on a Mac, plists on iOS).
+annotations with the library that titles them (databases on a Mac, plists on iOS); a
+KOReader sidecar's `.old` backup is skipped when the sidecar itself is there.
 Entries of every member are numbered in one sequence; problems name their member.
 """
 
@@ -121,6 +122,8 @@ class _Bundle:
         data = member.data
         if member.name.endswith(("-wal", "-shm", "-journal")):
             return  # read with its database
+        if member.name.endswith(".old") and any(m.name == member.name[:-4] for m in members):
+            return  # KOReader's backup of a sidecar that is there itself
         if is_sqlite(data):
             wal = next((m.data for m in members if m.name == f"{member.name}-wal"), None)
             found = _database(data, wal, self._context)

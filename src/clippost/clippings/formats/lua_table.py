@@ -79,6 +79,8 @@ class _Reader:
     def value(self, depth: int) -> Any:
         self.skip()
         char = self.peek()
+        if not char:
+            raise LuaError("the text ends where a value was expected")
         if char == "{":
             return self.table(depth + 1)
         if char in "\"'":
@@ -116,7 +118,7 @@ class _Reader:
                 result[key] = value
             self.skip()
             char = self.peek()
-            if char in ",;":
+            if char and char in ",;":
                 self.at += 1
             elif char != "}":
                 raise LuaError(f"',' or '}}' was expected at character {self.at}")
@@ -170,7 +172,7 @@ class _Reader:
             if char == quote:
                 self.at += 1
                 return _joined(parts)
-            if char in ("", "\n"):
+            if char in ("", "\n"):  # (a tuple: "" is not "in" it by accident)
                 raise LuaError("a string is not closed")
             parts.append(self.escape())
 
@@ -181,7 +183,7 @@ class _Reader:
     def escape(self) -> str | bytes:
         self.at += 1  # the backslash
         char = self.peek()
-        if char in _ESCAPES:
+        if char and char in _ESCAPES:
             self.at += 1
             if char == "\n" and self.peek() == "\r":
                 self.at += 1
