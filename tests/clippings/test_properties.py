@@ -48,6 +48,23 @@ FRAGMENTS = [
     "Highlight,Book Title,Note,Location\n",
     '"a,b",T,"n\n",7\n',
     "x,\n",
+    # The other readers' formats, so that their detectors and parsers meet broken input.
+    "-- sidecar\nreturn {",
+    '["annotations"] = {',
+    '[1] = { ["drawer"] = "lighten", ["text"] = "x\\\ny", ["pageno"] = 3 },',
+    '["bookmarks"] = { [1] = { ["notes"] = "n", ["highlighted"] = true } },',
+    "}",
+    '{"version": "json/1.0.0", "entries": [{"text": "t", "time": 99999999999999}]}',
+    "5\nindent:true\ntrim:false\n#\n",
+    "Reading Notes\u00a0|\u00a0<<T>>A\n",
+    "2023-04-03 00:41\u00a0\u00a0|\u00a0\u00a0Page No.: 6\n",
+    "-------------------\n",
+    "【Note】",
+    "Time：2022-03-07 01:11\n",
+    "- Your highlight on page 40 | Added on Monday, February 16, 2026 10:15:20 PM\n",
+    "- Ihre Markierung | Hinzugefügt am Freitag, 26. April 13 um 00:49:32 Uhr GMT+01:00\n",
+    "- Añadido el lunes 1 de octubre de 2012 17H36' GMT+01:59\n",
+    "<?xml version=\"1.0\"?><plist><dict><key>Bookmark-Container-1</key>",
 ]
 structured = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=20), max_size=30).map(
     lambda parts: "".join(parts)
@@ -61,6 +78,17 @@ class TestParseNeverRaises:
         """Any bytes give a ParseResult, never an exception nor the internal-fault message."""
         result = parse(data)
         assert isinstance(result, ParseResult)
+        assert result.error != INTERNAL_ERROR
+        assert result.error is None or result.entries == []
+
+    @FAST
+    @given(
+        st.sampled_from([b"PK\x03\x04", b"PK\x05\x06", b"SQLite format 3\x00", b"bplist00"]),
+        st.binary(max_size=600),
+    )
+    def test_binary_starts(self, magic: bytes, rest: bytes) -> None:
+        """Bytes that start like a zip, a database or a plist are refused with a sentence."""
+        result = parse(magic + rest)
         assert result.error != INTERNAL_ERROR
         assert result.error is None or result.entries == []
 
