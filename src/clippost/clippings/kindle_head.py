@@ -164,3 +164,27 @@ def collapse_range(bounds: list[str]) -> str:
     if len(bounds) == 2 and bounds[0] == bounds[1]:
         return bounds[0]
     return "-".join(bounds)
+
+
+# Head plans by shape, shared by every parse: a large file is parsed in pieces and a
+# server parses many files of the same few dozen shapes. Bounded, as shapes come from
+# uploads; a plan depends on its shape alone, so sharing never changes a result.
+PLANS: dict[str, HeadPlan] = {}
+_MAX_PLANS = 20_000
+_NUMBER_SPLIT_RE = re.compile(r"(\d+)")
+
+
+def plan_of(shape: str, head: str) -> HeadPlan:
+    """The plan for `head`, whose shape is `shape`, made once and remembered."""
+    if len(PLANS) >= _MAX_PLANS:
+        PLANS.clear()
+    plan = PLANS[shape] = HeadPlan(head)
+    return plan
+
+
+def read_head(head: str) -> tuple[HeadPlan, list[str]]:
+    """(plan, numbers) of a head, the plan shared by every head of the same shape."""
+    pieces = _NUMBER_SPLIT_RE.split(head)
+    shape = "\x00".join(pieces[0::2])
+    plan = PLANS.get(shape) or plan_of(shape, head)
+    return plan, pieces[1::2]

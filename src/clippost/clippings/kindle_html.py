@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-from clippost.clippings.kindle_head import NUMBER_RE, HeadPlan
+from clippost.clippings.kindle_head import read_head
 from clippost.clippings.models import Kind, Problem, RawEntry
 
 _FIELDS = frozenset(
@@ -129,8 +129,7 @@ def _squeeze(text: str) -> str:
 
 
 def _entry(heading: _Heading, title: str, author: str | None, position: int) -> RawEntry:
-    plan = HeadPlan(heading.text)
-    numbers = NUMBER_RE.findall(heading.text)
+    plan, numbers = read_head(heading.text)
     page = plan.page(numbers)
     try:
         start, end = plan.location(numbers)

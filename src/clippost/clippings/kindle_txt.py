@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 
 from clippost.clippings.kindle_dates import DateReader, has_added_words
-from clippost.clippings.kindle_head import KIND_RE, HeadPlan
+from clippost.clippings.kindle_head import KIND_RE, PLANS, plan_of
 from clippost.clippings.languages import LANGUAGES, METADATA_DASHES, SEPARATOR
 from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
 
@@ -154,7 +154,7 @@ def _find_metadata(lines: list[str]) -> tuple[int, str] | None:
 
 class _Parser:
     """Per-call memos of what repeats across entries: titles and dates (head plans are
-    shared by every call, see `_PLANS`)."""
+    shared by every call, see `kindle_head.PLANS`)."""
 
     def __init__(self, problems: list[Problem], today: date | None) -> None:
         self._titles: dict[str, tuple[str, str | None]] = {}
@@ -198,9 +198,9 @@ class _Parser:
         pieces = _NUMBER_SPLIT_RE.split(head)
         numbers = pieces[1::2]
         shape = "\x00".join(pieces[0::2])
-        plan = _PLANS.get(shape)
+        plan = PLANS.get(shape)
         if plan is None:
-            plan = _plan(shape, head)
+            plan = plan_of(shape, head)
         if plan.kind is None and added_at is None and language is None:
             return Problem(position, line, f"the line {meta.strip()!r} is not a Kindle entry line")
         if plan.gap is not None:
@@ -248,20 +248,6 @@ class _Parser:
             kind = ProblemKind.DATE
         self._problems.append(_date_problem(kind, position, line, segment))
         return head, None
-
-
-# Head plans by shape, shared by every parse: a large file is parsed in pieces and a
-# server parses many files of the same few dozen shapes. Bounded, as shapes come from
-# uploads; a plan depends on its shape alone, so sharing never changes a result.
-_PLANS: dict[str, HeadPlan] = {}
-_MAX_PLANS = 20_000
-
-
-def _plan(shape: str, head: str) -> HeadPlan:
-    if len(_PLANS) >= _MAX_PLANS:
-        _PLANS.clear()
-    plan = _PLANS[shape] = HeadPlan(head)
-    return plan
 
 
 # Kindles were first sold in November 2007; a date before that is a device's reset clock.

@@ -26,6 +26,11 @@ _LONG_OPEN = re.compile(r"\[(=*)\[")
 _ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 _ESCAPES.update({"\\": "\\", '"': '"', "'": "'", "\n": "\n"})
 _KEYWORDS = {"true": True, "false": False, "nil": None}
+# The common cases in one match each: `["key"] =` and a string without escapes.
+_SIMPLE_KEY = re.compile(r'\[[ \t]*"([^"\\\n]*)"[ \t]*\][ \t]*=')
+_SIMPLE_STRING = re.compile(r'"([^"\\\n]*)"')
+# What ends a run of plain characters inside a quoted string.
+_SPECIAL = {'"': re.compile(r'["\\\n]'), "'": re.compile(r"['\\\n]")}
 
 
 class LuaError(ValueError):
@@ -83,6 +88,9 @@ class _Reader:
             raise LuaError("the text ends where a value was expected")
         if char == "{":
             return self.table(depth + 1)
+        if char == '"' and (simple := _SIMPLE_STRING.match(self.text, self.at)):
+            self.at = simple.end()
+            return simple.group(1)
         if char in "\"'":
             return self.quoted(char)
         if char == "[" and _LONG_OPEN.match(self.text, self.at):
@@ -124,6 +132,10 @@ class _Reader:
                 raise LuaError(f"',' or '}}' was expected at character {self.at}")
 
     def field(self, depth: int) -> tuple[Any, Any]:
+        simple = _SIMPLE_KEY.match(self.text, self.at)
+        if simple is not None:
+            self.at = simple.end()
+            return simple.group(1), self.value(depth)
         if self.peek() == "[" and not _LONG_OPEN.match(self.text, self.at):
             self.at += 1
             key = self.value(depth)
@@ -177,8 +189,10 @@ class _Reader:
             parts.append(self.escape())
 
     def _next_special(self, quote: str) -> int:
-        ends = [i for i in (self.text.find(c, self.at) for c in (quote, "\\", "\n")) if i >= 0]
-        return min(ends) if ends else len(self.text)
+        # One regex search, which stops at the first match: three str.find calls would
+        # each scan to the end of the file when a character does not occur again.
+        found = _SPECIAL[quote].search(self.text, self.at)
+        return found.start() if found else len(self.text)
 
     def escape(self) -> str | bytes:
         self.at += 1  # the backslash
