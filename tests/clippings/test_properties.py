@@ -64,7 +64,7 @@ FRAGMENTS = [
     "- Your highlight on page 40 | Added on Monday, February 16, 2026 10:15:20 PM\n",
     "- Ihre Markierung | Hinzugefügt am Freitag, 26. April 13 um 00:49:32 Uhr GMT+01:00\n",
     "- Añadido el lunes 1 de octubre de 2012 17H36' GMT+01:59\n",
-    "<?xml version=\"1.0\"?><plist><dict><key>Bookmark-Container-1</key>",
+    '<?xml version="1.0"?><plist><dict><key>Bookmark-Container-1</key>',
 ]
 structured = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=20), max_size=30).map(
     lambda parts: "".join(parts)
