@@ -124,6 +124,15 @@ class TestLocalisedHeadings:
         heading = "Highlight(yellow) - Chapter 3 &gt; Page 6 · Location 114"
         assert self._heading(heading) == (Kind.HIGHLIGHT, "6", 114)
 
+    def test_grouped_thousands(self) -> None:
+        """ "Location 1,234" is location 1234, not 1."""
+        assert self._heading("Highlight (yellow) - Location 1,234") == (Kind.HIGHLIGHT, None, 1234)
+
+    def test_russian_position(self) -> None:
+        """ "Выделение (желтый) - Страница 12 · Позиция 130" gives page and location."""
+        heading = "Выделение (желтый) - Страница 12 · Позиция 130"
+        assert self._heading(heading) == (Kind.HIGHLIGHT, "12", 130)
+
     def test_french_bookmark(self) -> None:
         """ "Signet - Emplacement 77" is a bookmark."""
         assert self._heading("Signet - Emplacement 77") == (Kind.BOOKMARK, None, 77)

@@ -91,6 +91,14 @@ class TestBoox:
         ]
         assert result.entries[1].added_at == datetime(2023, 4, 3, 1, 20)
 
+    def test_older_layout_without_author(self) -> None:
+        """Without an author line, a chapter line is not taken for the author."""
+        text = (FIXTURES / "boox" / "older.txt").read_text(encoding="utf-8")
+        lines = text.split("\n")
+        data = "\n".join([lines[0], "Where I Lived", *lines[3:]]).encode()
+        entries = parse(data).entries
+        assert [e.author for e in entries] == [None, None]
+
     def test_newer_layout_in_german(self) -> None:
         """ "<label> | <<Title>>Author", a translated page label, a note over two lines."""
         result = parse((FIXTURES / "boox" / "newer.txt").read_bytes())

@@ -28,6 +28,7 @@ _FIELDS = frozenset(
 _PROBE = 1 << 20
 _CHARACTERS_PER_LOCATION = 30
 _CHARACTERS_PER_PAGE = 1000
+_GROUPED = re.compile(r"(?<=\d)[,.\u00a0\u202f'](?=\d{3}(?!\d))")
 _NUMBER_RANGE = re.compile(r"(\d{1,9})(?:\s*[-–]\s*(\d{1,9}))?")
 _COLOUR_CLASS = re.compile(r"highlight_(\w+)", re.I)
 _COLOUR_WORDS = re.compile(r"\(\s*(\w+)\s*\)")
@@ -129,14 +130,16 @@ def _squeeze(text: str) -> str:
 
 
 def _entry(heading: _Heading, title: str, author: str | None, position: int) -> RawEntry:
-    plan, numbers = read_head(heading.text)
+    # Apps write large numbers with a group separator ("Location 1,234"): read them whole.
+    text = _GROUPED.sub("", heading.text)
+    plan, numbers = read_head(text)
     page = plan.page(numbers)
     try:
         start, end = plan.location(numbers)
     except ValueError:  # a number of thousands of digits is no location
         start, end = None, None
     if start is None and page is None:
-        start, end = _last_number(heading.text)
+        start, end = _last_number(text)
     elif end is not None and start is not None and end < start:
         end = start
     return RawEntry(

@@ -295,7 +295,7 @@ LANGUAGES: tuple[DeviceLanguage, ...] = (
         # The line starts with an EN DASH and ranges use one too: "Место 183–184".
         kinds={"выделенный отрывок": H, "выделение": H, "заметка": N, "закладка": B},
         page_before=("странице", "страница", "стр."),
-        location=("месте", "место", "мест."),
+        location=("месте", "место", "мест.", "позиция", "позиции"),
         added=("добавлено:", "добавлено"),
         months=_months(
             "января|январь|янв",

@@ -44,9 +44,10 @@ def parse_boox(text: str) -> tuple[list[RawEntry], list[Problem]]:
     author = clean(header.group("author"))
     entries: list[RawEntry] = []
     problems: list[Problem] = []
-    for start, block in _blocks(lines):
-        if not entries and author is None:
-            author, block, start = _author_line(block, start)
+    blocks = _blocks(lines)
+    if author is None and blocks:
+        author, blocks[0] = _author_line(*blocks[0])
+    for start, block in blocks:
         entry = _entry(block, title, author, len(entries) + 1, start)
         if isinstance(entry, RawEntry):
             entries.append(entry)
@@ -73,15 +74,12 @@ def _blocks(lines: list[str]) -> list[tuple[int, list[str]]]:
     return blocks
 
 
-def _author_line(block: list[str], start: int) -> tuple[str | None, list[str], int]:
-    """The older layout's author line, which opens the first block."""
-    for index, line in enumerate(block):
-        if not line.strip():
-            continue
-        if _meta(line) is not None:
-            return None, block, start
-        return clean(line), block[index + 1 :], start + index + 1
-    return None, block, start
+def _author_line(start: int, block: list[str]) -> tuple[str | None, tuple[int, list[str]]]:
+    """The older layout's author: the line right under the header, followed by a blank
+    line (a chapter line is followed by the time, never by a blank)."""
+    if len(block) >= 2 and block[0].strip() and not block[1].strip() and _meta(block[0]) is None:
+        return clean(block[0]), (start + 2, block[2:])
+    return None, (start, block)
 
 
 def _meta(line: str) -> tuple[datetime | None, str | None] | None:

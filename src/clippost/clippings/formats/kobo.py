@@ -40,7 +40,9 @@ def read_kobo(
     for volume, text, annotation, created, modified, kind, hidden in rows:
         if str(hidden).lower() == "true":
             continue  # a removed highlight's tombstone
-        title, author = books.get(volume) or _from_volume(volume)
+        title, author = books.get(volume, (None, None))
+        if title is None:
+            title, author = _from_volume(volume)[0], author
         position = len(entries) + 1
         if title is None:
             title = UNKNOWN_TITLE

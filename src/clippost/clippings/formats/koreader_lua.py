@@ -26,6 +26,7 @@ from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
 _SIDECAR_KEYS = ('["annotations"]', '["bookmarks"]', '["highlight"]', '["doc_props"]')
 _AUTO_LABEL = re.compile(r"(?s)^(.*?)\s*@\s*\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d)?\s*$")
 _SPACES = re.compile(r"\s+")
+_LABEL_QUOTE = 40
 
 
 def looks_like_sidecar(text: str) -> bool:
@@ -164,7 +165,8 @@ def _legacy_note(text: str | None, passage: str) -> str | None:
     if text is None or _squeezed(text) == _squeezed(passage):
         return None
     label = _AUTO_LABEL.match(text)
-    if label is not None and _squeezed(passage) in _squeezed(label.group(1)):
+    # The label quotes the passage (sometimes cut short): its start is enough to know it.
+    if label is not None and _squeezed(passage)[:_LABEL_QUOTE] in _squeezed(label.group(1)):
         return None
     return text
 

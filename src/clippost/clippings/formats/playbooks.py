@@ -100,9 +100,11 @@ def _leaf_tables(root: ET.Element) -> Iterator[ET.Element]:
 
 def _entry(table: ET.Element, title: str, author: str | None, position: int) -> RawEntry | None:
     cells = table.findall(f"{_W}tr/{_W}tc")
-    if len(cells) != 3 or cells[0].find(f".//{_W}drawing") is None:
-        return None  # the header or the banner
+    if len(cells) != 3:
+        return None  # the header (cover and title) or the banner
     text = _cell(cells[1])
+    if cells[0].find(f".//{_W}drawing") is None and not (text.plain and _date(text.plain[-1])):
+        return None  # neither a colour swatch nor a date: not an entry
     page = page_text(_paragraph_text(cells[2]))
     added_at = _date(text.plain[-1]) if text.plain else None
     notes = text.plain[:-1] if added_at is not None else text.plain
