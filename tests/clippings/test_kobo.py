@@ -69,6 +69,13 @@ class TestKoboDatabase:
         assert "I went to the woods." not in alone
         assert [e.content for e in together.entries] == [*alone, "I went to the woods."]
 
+    def test_unreadable_date_is_reported(self, kobo_db: DB) -> None:
+        """A DateCreated that is not a time is a DATE problem; the highlight is kept."""
+        rows = [(DUNE, "A passage.", None, "last Tuesday", "highlight", "false")]
+        result = parse(kobo_db(BOOKS, rows)[0])
+        assert [e.added_at for e in result.entries] == [None]
+        assert [(p.kind, p.text) for p in result.problems] == [(ProblemKind.DATE, "last Tuesday")]
+
     def test_empty_highlight_does_not_crash(self, kobo_db: DB) -> None:
         """A highlight row with empty text is kept as an empty highlight (merge drops it)."""
         rows = [(DUNE, "", None, "2024-12-15T00:43:25", "highlight", "false")]

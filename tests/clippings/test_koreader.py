@@ -94,6 +94,16 @@ class TestSafeReading:
         assert result.entries == []
         assert "cannot be read" in result.problems[0].reason
 
+    def test_unreadable_datetime_is_reported(self) -> None:
+        """A datetime that is not one is a DATE problem; the highlight is kept."""
+        data = (
+            b'return { ["doc_props"] = { ["title"] = "T" }, ["annotations"] = { [1] = {'
+            b' ["drawer"] = "lighten", ["text"] = "x", ["datetime"] = "yesterday" } } }'
+        )
+        result = parse(data)
+        assert [e.added_at for e in result.entries] == [None]
+        assert [(p.kind, p.text) for p in result.problems] == [(ProblemKind.DATE, "yesterday")]
+
     def test_untitled_sidecar_is_reported(self) -> None:
         """A sidecar naming no book at all imports under a placeholder, with a problem."""
         data = b'return { ["annotations"] = { [1] = { ["drawer"] = "lighten", ["text"] = "x" } } }'

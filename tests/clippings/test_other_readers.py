@@ -48,6 +48,15 @@ class TestPlayBooks:
         data = docx("Decisive", "Chip Heath", CHAPTERS, declared=4)
         assert [p.kind for p in parse(data).problems] == [ProblemKind.COUNT]
 
+    def test_unreadable_day_is_reported_not_taken_for_a_note(
+        self, docx: Callable[..., bytes]
+    ) -> None:
+        """A day the grammar cannot read is a DATE problem, never the entry's note."""
+        chapters = [("C", [("A quote.", None, "Smarch 13, 2016", "3")])]
+        result = parse(docx("T", "A", chapters))
+        assert [(e.note, e.added_at) for e in result.entries] == [(None, None)]
+        assert [p.kind for p in result.problems] == [ProblemKind.DATE]
+
     def test_other_word_document_is_refused(self, zipped: Callable[..., bytes]) -> None:
         """A .docx that is not a Play Books document is not highlights."""
         data = zipped({"word/document.xml": b"<w:document><w:body>Minutes</w:body></w:document>"})

@@ -15,7 +15,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from clippost.clippings.formats.base import UNKNOWN_TITLE, clean, integer, utc_from_apple
+from clippost.clippings.formats.base import (
+    UNKNOWN_TITLE,
+    clean,
+    integer,
+    present,
+    unread_date,
+    utc_from_apple,
+)
 from clippost.clippings.formats.sqlite_copy import damaged
 from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
 
@@ -38,6 +45,7 @@ class Annotation:
     created: datetime | None
     kind: int | None
     style: int | None
+    created_raw: object = None  # as stored, to report a date that could not be read
 
 
 def is_annotation_db(tables: dict[str, set[str]]) -> bool:
@@ -59,7 +67,7 @@ def annotations_from_db(connection: sqlite3.Connection) -> list[Annotation]:
     except sqlite3.Error as exc:
         raise damaged() from exc
     return [
-        Annotation(clean(a), clean(t), clean(n), utc_from_apple(d), integer(k), integer(s))
+        Annotation(clean(a), clean(t), clean(n), utc_from_apple(d), integer(k), integer(s), d)
         for a, t, n, d, k, s in rows
     ]
 
@@ -86,6 +94,8 @@ def entries_from(
         kind, content, note = _kind(item)
         if kind is None:
             continue
+        if item.created is None and present(item.created_raw):
+            problems.append(unread_date(item.created_raw, len(entries) + 1))
         title, author = books.get(item.asset or "", (None, None))
         if title is None:
             title = UNKNOWN_TITLE

@@ -73,4 +73,5 @@ def _annotation(item: dict[str, Any]) -> Annotation:
         created=utc_from_apple(item.get("annotationCreationDate")),
         kind=integer(item.get("annotationType")),
         style=integer(item.get("annotationStyle")),
+        created_raw=item.get("annotationCreationDate"),
     )

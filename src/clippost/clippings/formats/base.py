@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from clippost.clippings.models import ErrorKind
+from clippost.clippings.models import ErrorKind, Problem, ProblemKind
 
 _MIB = 1024 * 1024
 # Core Data (Apple) counts seconds from 2001-01-01 UTC.
@@ -41,6 +41,18 @@ class FormatError(Exception):
         super().__init__(message)
         self.message = message
         self.kind = kind
+
+
+def unread_date(raw: object, position: int, line: int = 0) -> Problem:
+    """The problem for a date the file holds but that could not be read."""
+    text = str(raw).strip()
+    reason = f"the date {text!r} was not understood; the entry was imported without it"
+    return Problem(position, line, reason, ProblemKind.DATE, text)
+
+
+def present(value: object) -> bool:
+    """Whether a source field holds something (not None, not blank)."""
+    return value is not None and str(value).strip() != ""
 
 
 def clean(value: object) -> str | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from clippost.clippings.formats.base import UNKNOWN_TITLE, clean
+from clippost.clippings.formats.base import UNKNOWN_TITLE, clean, unread_date
 from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
 
 _HEADER = re.compile(r"^(?P<label>[^|\n]{1,80}?)\s*\|\s*<<(?P<title>.*)>>(?P<author>.*)$")
@@ -50,6 +50,8 @@ def parse_boox(text: str) -> tuple[list[RawEntry], list[Problem]]:
     for start, block in blocks:
         entry = _entry(block, title, author, len(entries) + 1, start)
         if isinstance(entry, RawEntry):
+            if entry.added_at is None:  # a time line whose time is impossible
+                problems.append(unread_date(lines[entry.line - 1], entry.position, entry.line))
             entries.append(entry)
         elif entry is not None:
             problems.append(entry)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from urllib.parse import unquote
 
-from clippost.clippings.formats.base import UNKNOWN_TITLE, clean, naive
+from clippost.clippings.formats.base import UNKNOWN_TITLE, clean, naive, present, unread_date
 from clippost.clippings.formats.sqlite_copy import damaged, quoted
 from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
 
@@ -50,6 +50,8 @@ def read_kobo(
         entry = _entry(title, author, clean(text), clean(annotation), str(kind or "").lower())
         entry.added_at = naive(created) or naive(modified)
         entry.position = position
+        if entry.added_at is None and (present(created) or present(modified)):
+            problems.append(unread_date(created if present(created) else modified, position))
         entries.append(entry)
     return entries, problems
 

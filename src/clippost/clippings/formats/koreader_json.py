@@ -10,7 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from clippost.clippings.formats.base import UNKNOWN_TITLE, clean, page_text, utc_from_unix
+from clippost.clippings.formats.base import (
+    UNKNOWN_TITLE,
+    clean,
+    page_text,
+    present,
+    unread_date,
+    utc_from_unix,
+)
 from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
 
 
@@ -52,7 +59,10 @@ def _read_book(book: dict[str, Any], entries: list[RawEntry], problems: list[Pro
             problems.append(
                 Problem(position, 0, "the export does not name this book", ProblemKind.TITLE)
             )
-        entries.append(_entry(item, title or UNKNOWN_TITLE, author, position))
+        entry = _entry(item, title or UNKNOWN_TITLE, author, position)
+        if entry.added_at is None and present(item.get("time")):
+            problems.append(unread_date(item.get("time"), position))
+        entries.append(entry)
 
 
 def _entry(item: dict[str, Any], title: str, author: str | None, position: int) -> RawEntry:

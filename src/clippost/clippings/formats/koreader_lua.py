@@ -19,7 +19,14 @@ import re
 from datetime import datetime
 from typing import Any
 
-from clippost.clippings.formats.base import UNKNOWN_TITLE, authors, clean, naive, page_text
+from clippost.clippings.formats.base import (
+    UNKNOWN_TITLE,
+    authors,
+    clean,
+    naive,
+    page_text,
+    unread_date,
+)
 from clippost.clippings.formats.lua_table import LuaError, loads
 from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
 
@@ -61,16 +68,17 @@ def read_document(document: dict[Any, Any]) -> tuple[list[RawEntry], list[Proble
         items = [_annotation(item) for item in _listed(annotations)]
     else:
         items = _legacy(document)
-    entries = [
-        _entry(kind, title, author, content, note, page, moment, colour, index)
-        for index, (kind, content, note, page, moment, colour) in enumerate(
-            (item for item in items if item is not None), 1
-        )
-    ]
+    entries = []
+    for index, (kind, content, note, page, stamp, colour) in enumerate(items, 1):
+        moment = naive(stamp)
+        if moment is None and stamp:
+            problems.append(unread_date(stamp, index))
+        entries.append(_entry(kind, title, author, content, note, page, moment, colour, index))
     return entries, problems
 
 
-_Item = tuple[Kind, str, str | None, str | None, datetime | None, str | None]
+# (kind, content, note, page, the datetime as written, colour)
+_Item = tuple[Kind, str, str | None, str | None, str | None, str | None]
 
 
 def _book(document: dict[Any, Any]) -> tuple[str | None, str | None]:
@@ -102,21 +110,21 @@ def _listed(table: dict[Any, Any]) -> list[dict[Any, Any]]:
     return [table[k] for k in keys if isinstance(table[k], dict)]
 
 
-def _annotation(item: dict[Any, Any]) -> _Item | None:
+def _annotation(item: dict[Any, Any]) -> _Item:
     page = page_text(item.get("pageno")) or page_text(item.get("pageref"))
     page = page or page_text(item.get("page"))
-    moment = naive(clean(item.get("datetime")))
+    stamp = clean(item.get("datetime"))
     if not clean(item.get("drawer")):
-        return Kind.BOOKMARK, "", None, page, moment, None
+        return Kind.BOOKMARK, "", None, page, stamp, None
     text = clean(item.get("text")) or ""
-    return Kind.HIGHLIGHT, text, clean(item.get("note")), page, moment, clean(item.get("color"))
+    return Kind.HIGHLIGHT, text, clean(item.get("note")), page, stamp, clean(item.get("color"))
 
 
-def _legacy(document: dict[Any, Any]) -> list[_Item | None]:
+def _legacy(document: dict[Any, Any]) -> list[_Item]:
     highlights = _highlights_by_time(document.get("highlight"))
     bookmarks = document.get("bookmarks")
     listed = _listed(bookmarks) if isinstance(bookmarks, dict) else []
-    items: list[_Item | None] = []
+    items: list[_Item] = []
     used: set[str] = set()
     for bookmark in reversed(listed):  # KOReader shows them last first
         stamp = clean(bookmark.get("datetime")) or ""
@@ -125,12 +133,12 @@ def _legacy(document: dict[Any, Any]) -> list[_Item | None]:
             used.add(stamp)
             items.append(_legacy_highlight(bookmark, matched))
         else:
-            moment = naive(stamp)
-            items.append((Kind.BOOKMARK, "", None, page_text(bookmark.get("page")), moment, None))
+            page = page_text(bookmark.get("page"))
+            items.append((Kind.BOOKMARK, "", None, page, stamp or None, None))
     for stamp, (page, item) in highlights.items():
         if stamp not in used:  # a highlight without its bookmark is a highlight still
             text = clean(item.get("text")) or ""
-            items.append((Kind.HIGHLIGHT, text, None, page, naive(stamp), clean(item.get("color"))))
+            items.append((Kind.HIGHLIGHT, text, None, page, stamp, clean(item.get("color"))))
     return items
 
 
@@ -156,8 +164,8 @@ def _legacy_highlight(
     passage = clean(bookmark.get("notes")) or clean(highlight.get("text")) or ""
     note = _legacy_note(clean(bookmark.get("text")), passage)
     page = page_text(bookmark.get("page")) or page
-    moment = naive(clean(bookmark.get("datetime")))
-    return Kind.HIGHLIGHT, passage, note, page, moment, clean(highlight.get("color"))
+    stamp = clean(bookmark.get("datetime"))
+    return Kind.HIGHLIGHT, passage, note, page, stamp, clean(highlight.get("color"))
 
 
 def _legacy_note(text: str | None, passage: str) -> str | None:

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import re
 
-from clippost.clippings.formats.base import UNKNOWN_TITLE, clean, utc_from_unix
+from clippost.clippings.formats.base import (
+    UNKNOWN_TITLE,
+    clean,
+    present,
+    unread_date,
+    utc_from_unix,
+)
 from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
 
 _FIELDS = 16
@@ -48,6 +54,8 @@ def parse_mrexpt(text: str) -> tuple[list[RawEntry], list[Problem]]:
             problems.append(
                 Problem(entry.position, entry.line, "the record names no book", ProblemKind.TITLE)
             )
+        if entry.added_at is None and present(fields[_TIME]):
+            problems.append(unread_date(fields[_TIME], entry.position, entry.line + _TIME + 1))
         entries.append(entry)
         index += 1 + _FIELDS
     return entries, problems

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from clippost.clippings.formats.base import UNKNOWN_TITLE, clean, page_text
+from clippost.clippings.formats.base import UNKNOWN_TITLE, clean, page_text, unread_date
 from clippost.clippings.kindle_dates import read_day
 from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
 
@@ -24,6 +24,7 @@ DOCUMENT = "word/document.xml"
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _COUNT = re.compile(r"^(\d+)\s+\S")
 _OFF = ("0", "false", "off")
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
 @dataclass(slots=True)
@@ -41,11 +42,12 @@ def parse_playbooks(xml: bytes) -> tuple[list[RawEntry], list[Problem]]:
         return [], [Problem(1, 0, f"this Play Books document cannot be read: {exc}")]
     title, author, declared = _header(root)
     entries: list[RawEntry] = []
+    unread: list[Problem] = []
     for table in _leaf_tables(root):
-        entry = _entry(table, title or UNKNOWN_TITLE, author, len(entries) + 1)
+        entry = _entry(table, title or UNKNOWN_TITLE, author, len(entries) + 1, unread)
         if entry is not None:
             entries.append(entry)
-    return entries, _problems(title, declared, len(entries))
+    return entries, unread + _problems(title, declared, len(entries))
 
 
 def is_playbooks(xml: bytes) -> bool:
@@ -98,7 +100,9 @@ def _leaf_tables(root: ET.Element) -> Iterator[ET.Element]:
             yield table
 
 
-def _entry(table: ET.Element, title: str, author: str | None, position: int) -> RawEntry | None:
+def _entry(
+    table: ET.Element, title: str, author: str | None, position: int, unread: list[Problem]
+) -> RawEntry | None:
     cells = table.findall(f"{_W}tr/{_W}tc")
     if len(cells) != 3:
         return None  # the header (cover and title) or the banner
@@ -107,7 +111,10 @@ def _entry(table: ET.Element, title: str, author: str | None, position: int) -> 
         return None  # neither a colour swatch nor a date: not an entry
     page = page_text(_paragraph_text(cells[2]))
     added_at = _date(text.plain[-1]) if text.plain else None
-    notes = text.plain[:-1] if added_at is not None else text.plain
+    dated = added_at is not None or (bool(text.plain) and _looks_dated(text.plain[-1]))
+    notes = text.plain[:-1] if dated else text.plain
+    if dated and added_at is None:
+        unread.append(unread_date(text.plain[-1], position))
     quote = "\n".join(text.quote).strip()
     note = "\n".join(notes).strip() or None
     kind = Kind.HIGHLIGHT if quote else Kind.NOTE if note else Kind.BOOKMARK
@@ -152,6 +159,11 @@ def _shade(run: ET.Element) -> str | None:
     shade = run.find(f"{_W}rPr/{_W}shd")
     fill = shade.get(f"{_W}fill") if shade is not None else None
     return f"#{fill.lower()}" if fill and re.fullmatch(r"[0-9A-Fa-f]{6}", fill) else None
+
+
+def _looks_dated(text: str) -> bool:
+    """A short paragraph with a year in it: the entry's date, even if unreadable."""
+    return len(text) <= 40 and _YEAR.search(text) is not None
 
 
 def _date(text: str) -> datetime | None:
