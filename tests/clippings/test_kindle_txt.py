@@ -335,6 +335,11 @@ class TestProblems:
         assert entries == []
         assert [p.position for p in problems] == [1]
 
+    def test_a_left_out_block_has_one_problem(self) -> None:
+        """A dash line that is no metadata is one problem, not also a date problem."""
+        _, problems = parse_kindle_txt("Title\n- meet at | 12:30 sharp\n\ntext\n==========\n")
+        assert [p.kind for p in problems] == [ProblemKind.UNREADABLE]
+
     def test_metadata_without_title_is_a_problem(self) -> None:
         """A metadata line with no title above it is reported as such."""
         entries, problems = parse_kindle_txt(f"{META}\n\ntext\n==========\n")

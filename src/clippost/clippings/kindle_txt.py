@@ -193,6 +193,7 @@ class _Parser:
         else:
             head, segment = _split_without_bar(meta)
         added_at, language = self._dates.read(segment) if segment else (None, None)
+        reported = len(self._problems)
         if added_at is None or added_at < _EARLIEST or added_at > self._latest:
             head, added_at = self._settle(meta, head, segment, added_at, position, meta_line)
         pieces = _NUMBER_SPLIT_RE.split(head)
@@ -202,6 +203,7 @@ class _Parser:
         if plan is None:
             plan = plan_of(shape, head)
         if plan.kind is None and added_at is None and language is None:
+            del self._problems[reported:]  # no gaps in an entry that is left out
             return Problem(position, line, f"the line {meta.strip()!r} is not a Kindle entry line")
         if plan.gap is not None:
             self._problems.append(_gap_problem(plan.gap, position, meta_line, head))

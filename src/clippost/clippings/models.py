@@ -56,9 +56,10 @@ class ErrorKind(StrEnum):
 class RawEntry:
     """One item as the source wrote it, in file order, before any merging.
 
-    Treated as immutable, but not `frozen`: a frozen dataclass builds each field through
-    `object.__setattr__`, which made construction 7x slower (6.8 vs 0.9 us for these 14
-    fields) and was the largest single cost of parsing a large file.
+    Finished by the parser that makes it (a few fields are set after construction), then
+    treated as immutable. Not `frozen`: a frozen dataclass builds each field through
+    `object.__setattr__`, which made construction 7x slower (6.8 vs 0.9 us for 14 fields)
+    and was the largest single cost of parsing a large file.
 
     `added_at` is the naive wall-clock time the source wrote: local time for Kindle, Boox
     and KOReader sidecars (devices record no zone), UTC where the source stores an instant
