@@ -17,6 +17,8 @@ from datetime import datetime
 
 from clippost.clippings.formats.base import (
     UNKNOWN_TITLE,
+    book_item,
+    classify,
     clean,
     integer,
     present,
@@ -102,20 +104,16 @@ def entries_from(
             problems.append(
                 Problem(len(entries) + 1, 0, _NO_LIBRARY, ProblemKind.TITLE, item.asset)
             )
+        colour = _COLOURS.get(item.style) if item.style is not None else None
         entries.append(
-            RawEntry(
-                kind=kind,
-                title=title,
-                author=author,
-                page=None,
-                location_start=None,
-                location_end=None,
-                added_at=item.created,
-                content=content,
+            book_item(
+                kind,
+                title,
+                author,
+                content,
                 position=len(entries) + 1,
-                line=0,
-                title_line=title,
-                color=_COLOURS.get(item.style) if item.style is not None else None,
+                added_at=item.created,
+                color=colour,
                 note=note,
             )
         )
@@ -125,8 +123,6 @@ def entries_from(
 def _kind(item: Annotation) -> tuple[Kind | None, str, str | None]:
     if item.kind == _BOOKMARK:
         return Kind.BOOKMARK, "", None
-    if item.text is not None:
-        return Kind.HIGHLIGHT, item.text, item.note
-    if item.note is not None:
-        return Kind.NOTE, item.note, None
-    return None, "", None
+    if item.text is None and item.note is None:
+        return None, "", None  # Apple's own markers (the last reading position)
+    return classify(item.text, item.note)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from clippost.clippings.models import ErrorKind, Problem, ProblemKind
+from clippost.clippings.models import ErrorKind, Kind, Problem, ProblemKind, RawEntry
 
 _MIB = 1024 * 1024
 # Core Data (Apple) counts seconds from 2001-01-01 UTC.
@@ -41,6 +41,48 @@ class FormatError(Exception):
         super().__init__(message)
         self.message = message
         self.kind = kind
+
+
+def book_item(
+    kind: Kind,
+    title: str,
+    author: str | None,
+    content: str,
+    *,
+    position: int,
+    page: str | None = None,
+    added_at: datetime | None = None,
+    line: int = 0,
+    color: str | None = None,
+    note: str | None = None,
+) -> RawEntry:
+    """An item of an e-reader's export: Kindle locations are never part of these, and the
+    title is its own title line."""
+    return RawEntry(
+        kind=kind,
+        title=title,
+        author=author,
+        page=page,
+        location_start=None,
+        location_end=None,
+        added_at=added_at,
+        content=content,
+        position=position,
+        line=line,
+        title_line=title,
+        color=color,
+        note=note,
+    )
+
+
+def classify(text: str | None, note: str | None) -> tuple[Kind, str, str | None]:
+    """(kind, content, attached note): a passage is a highlight (with its note), a note
+    alone a standalone note, neither a bookmark."""
+    if text:
+        return Kind.HIGHLIGHT, text, note
+    if note:
+        return Kind.NOTE, note, None
+    return Kind.BOOKMARK, "", None
 
 
 def unread_date(raw: object, position: int, line: int = 0) -> Problem:

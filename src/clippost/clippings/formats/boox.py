@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from clippost.clippings.formats.base import UNKNOWN_TITLE, clean, unread_date
+from clippost.clippings.formats.base import UNKNOWN_TITLE, book_item, clean, unread_date
 from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
 
 _HEADER = re.compile(r"^(?P<label>[^|\n]{1,80}?)\s*\|\s*<<(?P<title>.*)>>(?P<author>.*)$")
@@ -110,18 +110,16 @@ def _entry(
         return None
     moment, page = _meta(block[index]) or (None, None)
     text, note, section_page = _body(block[index + 1 :])
-    return RawEntry(
-        kind=Kind.HIGHLIGHT if text else Kind.BOOKMARK,
-        title=title,
-        author=author,
-        page=page or section_page,
-        location_start=None,
-        location_end=None,
-        added_at=moment,
-        content=text,
+    kind = Kind.HIGHLIGHT if text else Kind.BOOKMARK
+    return book_item(
+        kind,
+        title,
+        author,
+        text,
         position=position,
+        page=page or section_page,
+        added_at=moment,
         line=start + index,
-        title_line=title,
         note=note,
     )
 

@@ -16,7 +16,14 @@ from __future__ import annotations
 import sqlite3
 from urllib.parse import unquote
 
-from clippost.clippings.formats.base import UNKNOWN_TITLE, clean, naive, present, unread_date
+from clippost.clippings.formats.base import (
+    UNKNOWN_TITLE,
+    book_item,
+    clean,
+    naive,
+    present,
+    unread_date,
+)
 from clippost.clippings.formats.sqlite_copy import damaged, quoted
 from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
 
@@ -108,20 +115,7 @@ def _entry(
         found, content, attached = Kind.NOTE, note, None
     else:
         found, content, attached = Kind.HIGHLIGHT, text or "", note
-    return RawEntry(
-        kind=found,
-        title=title,
-        author=author,
-        page=None,
-        location_start=None,
-        location_end=None,
-        added_at=None,
-        content=content,
-        position=0,
-        line=0,
-        title_line=title,
-        note=attached,
-    )
+    return book_item(found, title, author, content, position=0, note=attached)
 
 
 def _untitled(position: int, volume: object) -> Problem:

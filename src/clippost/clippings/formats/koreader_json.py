@@ -12,6 +12,7 @@ from typing import Any
 
 from clippost.clippings.formats.base import (
     UNKNOWN_TITLE,
+    book_item,
     clean,
     page_text,
     present,
@@ -69,18 +70,14 @@ def _entry(item: dict[str, Any], title: str, author: str | None, position: int) 
     text = clean(item.get("text")) or ""
     sort = clean(item.get("sort")) or "highlight"
     kind = Kind.BOOKMARK if sort == "bookmark" or not (text or item.get("note")) else Kind.HIGHLIGHT
-    return RawEntry(
-        kind=kind,
-        title=title,
-        author=author,
-        page=page_text(item.get("page")),
-        location_start=None,
-        location_end=None,
-        added_at=utc_from_unix(item.get("time")),
-        content=text,
+    return book_item(
+        kind,
+        title,
+        author,
+        text,
         position=position,
-        line=0,
-        title_line=title,
+        page=page_text(item.get("page")),
+        added_at=utc_from_unix(item.get("time")),
         color=clean(item.get("color")),
         note=clean(item.get("note")),
     )

@@ -16,12 +16,12 @@ A migrated file keeps the legacy tables beside `annotations`: `annotations` alon
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from clippost.clippings.formats.base import (
     UNKNOWN_TITLE,
     authors,
+    book_item,
     clean,
     naive,
     page_text,
@@ -73,7 +73,19 @@ def read_document(document: dict[Any, Any]) -> tuple[list[RawEntry], list[Proble
         moment = naive(stamp)
         if moment is None and stamp:
             problems.append(unread_date(stamp, index))
-        entries.append(_entry(kind, title, author, content, note, page, moment, colour, index))
+        entries.append(
+            book_item(
+                kind,
+                title,
+                author,
+                content,
+                position=index,
+                page=page,
+                added_at=moment,
+                color=colour,
+                note=note,
+            )
+        )
     return entries, problems
 
 
@@ -181,31 +193,3 @@ def _legacy_note(text: str | None, passage: str) -> str | None:
 
 def _squeezed(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
-
-
-def _entry(
-    kind: Kind,
-    title: str,
-    author: str | None,
-    content: str,
-    note: str | None,
-    page: str | None,
-    moment: datetime | None,
-    colour: str | None,
-    position: int,
-) -> RawEntry:
-    return RawEntry(
-        kind=kind,
-        title=title,
-        author=author,
-        page=page,
-        location_start=None,
-        location_end=None,
-        added_at=moment,
-        content=content,
-        position=position,
-        line=0,
-        title_line=title,
-        color=colour,
-        note=note,
-    )

@@ -13,12 +13,14 @@ import re
 
 from clippost.clippings.formats.base import (
     UNKNOWN_TITLE,
+    book_item,
+    classify,
     clean,
     present,
     unread_date,
     utc_from_unix,
 )
-from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
+from clippost.clippings.models import Problem, ProblemKind, RawEntry
 
 _FIELDS = 16
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -67,27 +69,17 @@ def _text(value: str) -> str | None:
 
 def _entry(fields: list[str], position: int, line: int) -> RawEntry:
     title = clean(fields[_TITLE]) or UNKNOWN_TITLE
-    passage, note = _text(fields[_TEXT]), _text(fields[_NOTE])
-    if passage:
-        kind, content, attached = Kind.HIGHLIGHT, passage, note
-    elif note:
-        kind, content, attached = Kind.NOTE, note, None
-    else:
-        kind, content, attached = Kind.BOOKMARK, "", None
-    return RawEntry(
-        kind=kind,
-        title=title,
-        author=None,
-        page=None,
-        location_start=None,
-        location_end=None,
-        added_at=utc_from_unix(_number(fields[_TIME]) or None),
-        content=content,
+    kind, content, note = classify(_text(fields[_TEXT]), _text(fields[_NOTE]))
+    return book_item(
+        kind,
+        title,
+        None,
+        content,
         position=position,
+        added_at=utc_from_unix(_number(fields[_TIME]) or None),
         line=line,
-        title_line=title,
         color=_colour(fields[_COLOUR]),
-        note=attached,
+        note=note,
     )
 
 

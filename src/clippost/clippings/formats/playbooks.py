@@ -16,9 +16,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from clippost.clippings.formats.base import UNKNOWN_TITLE, clean, page_text, unread_date
+from clippost.clippings.formats.base import (
+    UNKNOWN_TITLE,
+    book_item,
+    classify,
+    clean,
+    page_text,
+    unread_date,
+)
 from clippost.clippings.kindle_dates import read_day
-from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
+from clippost.clippings.models import Problem, ProblemKind, RawEntry
 
 DOCUMENT = "word/document.xml"
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -116,22 +123,17 @@ def _entry(
     if dated and added_at is None:
         unread.append(unread_date(text.plain[-1], position))
     quote = "\n".join(text.quote).strip()
-    note = "\n".join(notes).strip() or None
-    kind = Kind.HIGHLIGHT if quote else Kind.NOTE if note else Kind.BOOKMARK
-    return RawEntry(
-        kind=kind,
-        title=title,
-        author=author,
-        page=page,
-        location_start=None,
-        location_end=None,
-        added_at=added_at,
-        content=quote or (note if kind is Kind.NOTE else "") or "",
+    kind, content, note = classify(quote, "\n".join(notes).strip() or None)
+    return book_item(
+        kind,
+        title,
+        author,
+        content,
         position=position,
-        line=0,
-        title_line=title,
+        page=page,
+        added_at=added_at,
         color=text.shade,
-        note=note if kind is Kind.HIGHLIGHT else None,
+        note=note,
     )
 
 
