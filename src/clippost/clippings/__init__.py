@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from itertools import chain
 
 from clippost.clippings.decoding import decode, decode_piece, piece_ends
@@ -37,7 +37,7 @@ from clippost.clippings.models import (
     RawEntry,
     SourceFormat,
 )
-from clippost.clippings.problems import ProblemSummary, left_out, summarise
+from clippost.clippings.problems import EARLIEST, ProblemSummary, latest, left_out, summarise
 
 __all__ = [
     "EMPTY_FILE",
@@ -157,17 +157,13 @@ def _parse_text(data: bytes, context: Context) -> ParseResult:
     return _checked_dates(result, context.today)
 
 
-# Kindles were first sold in November 2007: a date before 2007 is a clock that was reset.
-_EARLIEST = datetime(2007, 1, 1)  # noqa: DTZ001 - naive like the dates sources write
-
-
 def _checked_dates(result: ParseResult, today: date | None) -> ParseResult:
     """Dates before 2007 or after tomorrow are reported and removed (not for Kindle text:
     its parser does it with the line's own words)."""
-    latest = datetime.combine(today + timedelta(days=1), time.max) if today else None
+    last = latest(today)
     for entry in result.entries:
         moment = entry.added_at
-        if moment is not None and (moment < _EARLIEST or (latest is not None and moment > latest)):
+        if moment is not None and (moment < EARLIEST or moment > last):
             shown = moment.isoformat(sep=" ")
             reason = f"the date {shown} is impossible; the entry was imported without it"
             result.problems.append(

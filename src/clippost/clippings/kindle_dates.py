@@ -30,7 +30,7 @@ AM, PM = 1, 2
 _UNSEEN: Any = object()
 
 
-def _alternation(words: Iterable[str]) -> str:
+def alternation(words: Iterable[str]) -> str:
     """A regex alternation of `words`, longest first so a prefix never wins."""
     return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
 
@@ -46,11 +46,11 @@ def _merged_months() -> dict[str, int]:
 
 _BY_CODE = {lang.code: lang for lang in LANGUAGES}
 _ADDED_LANGUAGE = {word: lang.code for lang in LANGUAGES for word in lang.added}
-_ADDED_RE = re.compile(_alternation(_ADDED_LANGUAGE), re.IGNORECASE)
+_ADDED_RE = re.compile(alternation(_ADDED_LANGUAGE), re.IGNORECASE)
 _MONTHS = _merged_months()
 _PM_BEFORE = {w for lang in LANGUAGES for w in lang.pm_before}
 _AMPM_BEFORE_RE = re.compile(
-    rf"({_alternation(w for lang in LANGUAGES for w in (*lang.am_before, *lang.pm_before))})"
+    rf"({alternation(w for lang in LANGUAGES for w in (*lang.am_before, *lang.pm_before))})"
     r"\s*$"
 )
 _TIME_WORDS = {w for lang in LANGUAGES for w in lang.time_words}

@@ -17,13 +17,14 @@ out), so the language regexes run once per shape instead of once per entry.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from datetime import date, datetime, time, timedelta
+from collections.abc import Iterator
+from datetime import date, datetime
 
-from clippost.clippings.kindle_dates import DateReader, has_added_words
+from clippost.clippings.kindle_dates import DateReader, alternation, has_added_words
 from clippost.clippings.kindle_head import KIND_RE, PLANS, plan_of
 from clippost.clippings.languages import LANGUAGES, METADATA_DASHES, SEPARATOR
 from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
+from clippost.clippings.problems import EARLIEST, latest
 
 _BLANK_START = ("\n", " ", "\t", "\r", "\ufeff")
 _BLANK = " \t\r\ufeff"
@@ -34,15 +35,11 @@ _DETECT_CHARS = 16_384
 _DETECT_BLOCKS = 5
 
 
-def _alternation(words: Iterable[str]) -> str:
-    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
-
-
 _ADDED_SPLIT_RE = re.compile(
-    _alternation(w for lang in LANGUAGES for w in lang.added), re.IGNORECASE
+    alternation(w for lang in LANGUAGES for w in lang.added), re.IGNORECASE
 )
 _LIMIT_RE = re.compile(
-    _alternation(w for lang in LANGUAGES for w in lang.limit_words), re.IGNORECASE
+    alternation(w for lang in LANGUAGES for w in lang.limit_words), re.IGNORECASE
 )
 _LEADING_BLANK_RE = re.compile(r"[ \t\r\n\ufeff]*")
 _NUMBER_SPLIT_RE = re.compile(r"(\d+)")
@@ -160,9 +157,7 @@ class _Parser:
         self._titles: dict[str, tuple[str, str | None]] = {}
         self._dates = DateReader()
         self._problems = problems
-        # Without today, no date is too late: the far future stands in for "tomorrow".
-        tomorrow = today + timedelta(days=1) if today else date.max
-        self._latest = datetime.combine(tomorrow, time.max)
+        self._latest = latest(today)
 
     def block(self, block: str, position: int, line: int) -> RawEntry | Problem:
         # The hot path of the whole import: one entry, a few C-level string operations,
@@ -194,7 +189,7 @@ class _Parser:
             head, segment = _split_without_bar(meta)
         added_at, language = self._dates.read(segment) if segment else (None, None)
         reported = len(self._problems)
-        if added_at is None or added_at < _EARLIEST or added_at > self._latest:
+        if added_at is None or added_at < EARLIEST or added_at > self._latest:
             head, added_at = self._settle(meta, head, segment, added_at, position, meta_line)
         pieces = _NUMBER_SPLIT_RE.split(head)
         numbers = pieces[1::2]
@@ -252,8 +247,6 @@ class _Parser:
         return head, None
 
 
-# Kindles were first sold in November 2007; a date before that is a device's reset clock.
-_EARLIEST = datetime(2007, 1, 1)  # noqa: DTZ001 - naive like the dates devices write
 _TIME_LIKE = re.compile(r"\d\s*[:hH時]\s*\d")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 
 from clippost.clippings.models import Problem, ProblemKind
 
@@ -46,6 +47,17 @@ _SENTENCES: dict[ProblemKind, tuple[str, str]] = {
         "{n} files declared more entries than they hold",
     ),
 }
+
+
+# Kindles were first sold in November 2007: a date before 2007 is a clock that was reset.
+EARLIEST = datetime(2007, 1, 1)  # noqa: DTZ001 - naive like the dates sources write
+
+
+def latest(today: date | None) -> datetime:
+    """The last plausible moment: the end of tomorrow (zones differ); without `today`, no
+    date is too late."""
+    tomorrow = today + timedelta(days=1) if today else date.max
+    return datetime.combine(tomorrow, time.max)
 
 
 @dataclass(frozen=True, slots=True)
