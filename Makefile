@@ -25,12 +25,17 @@ run: export CLIPPOST_BASE_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(BIN)/clippost serve --host $(HOST) --port $(PORT)
 
-# Debian's chromium for the end-to-end test (Playwright drives it; it never downloads one).
+# Debian's chromium for the end-to-end test (Playwright drives it; it never downloads one),
+# and CJK fonts, without which the Japanese digest screenshots show empty boxes.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: the browser test will skip (CI fails)"; fi; }
+	@fc-list :lang=ja 2>/dev/null | grep -q . || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; \
+	  else echo "no CJK fonts: Japanese screenshots will show boxes"; fi; }
 
 test: install browser
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

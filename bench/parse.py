@@ -1,6 +1,6 @@
 """Import-engine throughput and memory, side by side with the PyPI parsers `clippings` and `kclip`.
 
-    .venv/bin/python bench/parse.py [--mb 150] [--quick]
+    .venv/bin/python bench/parse.py [--mb 150] [--quick] [--formats-only]
 
 Builds a large `My Clippings.txt` by repeating the real files in ../shared/clippings (or,
 without them, the project's own fixtures), then runs each contender in a fresh interpreter
@@ -12,6 +12,11 @@ figures are labelled as extrapolated from that slice.
 
 A second table runs everyone on English files that `clippings` can read (it stops at the
 first entry it does not understand), so that the peers' speed can be compared at all.
+
+A third table gives, for each of the other formats (Kobo, KOReader, Apple Books, Readwise,
+Kindle app, Play Books, Moon+, Boox), entries per second of parse + merge on a synthetic
+file of 20,000 items in that format's real layout (`bench/formats.py`), each in a fresh
+interpreter, the best of three runs.
 """
 
 from __future__ import annotations
@@ -82,9 +87,30 @@ def _run_contender(name: str, path: Path) -> tuple[int, str]:
 
 
 def worker_main(name: str, path: str | None) -> None:
+    if name == "format":
+        print(json.dumps(_format_work(Path(path or ""))))
+        return
     __import__(CONTENDERS[name])
     report = _work(name, Path(path)) if path else {}
     print(json.dumps(report))
+
+
+def _format_work(path: Path) -> dict[str, object]:
+    """Parse + merge of one file, best of three, in this fresh interpreter."""
+    from clippost.clippings import merge, parse
+
+    data = path.read_bytes()
+    best = float("inf")
+    entries = highlights = 0
+    problems = ""
+    for _ in range(3):
+        started = time.perf_counter()
+        result = parse(data)
+        library = merge(result.entries)
+        best = min(best, time.perf_counter() - started)
+        entries, highlights = len(result.entries), library.highlight_count
+        problems = result.error or f"{len(result.problems)} problems"
+    return {"seconds": best, "entries": entries, "highlights": highlights, "note": problems}
 
 
 # --- parent side ---------------------------------------------------------------------------
@@ -239,10 +265,33 @@ def bench(files: list[Path], size: int, directory: Path, title: str) -> None:
     path.unlink()
 
 
+FORMAT_ITEMS = 20_000
+
+
+def bench_formats(directory: Path) -> None:
+    """One line per other format: entries/s of parse + merge on a synthetic file."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from formats import BUILDERS
+
+    print(f"\nother formats: {FORMAT_ITEMS} items each, parse + merge, best of 3")
+    print(f"{'format':<28}{'MB':>7}{'entries':>9}{'seconds':>9}{'entries/s':>11}{'MB/s':>7}  notes")
+    for name, build in BUILDERS.items():
+        path = directory / "format.input"
+        path.write_bytes(build(FORMAT_ITEMS))
+        report, _ = _child("format", path)
+        size, seconds = path.stat().st_size, float(report["seconds"])  # type: ignore[arg-type]
+        entries = int(report["entries"])  # type: ignore[call-overload]
+        print(
+            f"{name:<28}{size / MB:>7.1f}{entries:>9}{seconds:>9.3f}{entries / seconds:>11.0f}"
+            f"{size / MB / seconds:>7.1f}  {report['highlights']} highlights, {report['note']}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mb", type=float, default=150, help="input size in MB (default 150)")
     parser.add_argument("--quick", action="store_true", help="20 MB, for a quick look")
+    parser.add_argument("--formats-only", action="store_true", help="only the other formats")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -253,10 +302,12 @@ def main() -> None:
     print(f"source: {origin}; one core per contender, each in a fresh interpreter")
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        bench(source_files(False), size, directory, "all-languages input")
-        english = source_files(True)
-        if english:
-            bench(english, size, directory, "english-for-clippings input")
+        if not args.formats_only:
+            bench(source_files(False), size, directory, "all-languages input")
+            english = source_files(True)
+            if english:
+                bench(english, size, directory, "english-for-clippings input")
+        bench_formats(directory)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     site_name: str = Field(
         "clippost", description="Name shown on pages and in the From display name."
     )
+    postal_address: str | None = Field(
+        None,
+        description=(
+            "The operator's postal address, printed in every digest's footer when set "
+            "(bulk-mail laws such as CAN-SPAM require one)."
+        ),
+    )
 
     # Mail
     mail_from: str = Field(
@@ -254,6 +261,17 @@ class Settings(BaseSettings):
         description=(
             "Longest first retry delay after a transient failure; doubles with each attempt "
             "(random jitter below it, capped at an hour)."
+        ),
+    )
+
+    # Digests
+    digest_max_chars: int = Field(
+        700,
+        ge=100,
+        le=100_000,
+        description=(
+            "Passages longer than this many characters are trimmed in digests, at a sentence "
+            "or word boundary, with a link to the whole passage."
         ),
     )
 

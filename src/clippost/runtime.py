@@ -19,6 +19,7 @@ from clippost.db.engine import Database
 from clippost.db.migrate import upgrade
 from clippost.links import Links
 from clippost.rendering.messages import MessageRenderer
+from clippost.rendering.site import Site
 from clippost.transports.base import Transport
 from clippost.transports.factory import transport_from_settings
 
@@ -52,6 +53,7 @@ async def open_runtime(
         from_address=settings.mail_from,
         from_name=settings.site_name,
         verp=settings.verp,
+        site=Site.from_settings(settings),
     )
     transport: Transport | None = None
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -54,17 +55,45 @@ class TestRunParse:
         assert err.startswith("entry 3 (line 11): ")
 
     def test_jsonl_all_entries(self, clippings_file: Path) -> None:
-        """--all-entries --format jsonl prints the raw entries with the documented keys."""
+        """--all-entries --format jsonl prints the raw entries, then the problems."""
         _, out, _ = run(clippings_file, "jsonl", all_entries=True)
         records = [json.loads(line) for line in out.splitlines()]
-        assert [r["kind"] for r in records] == ["highlight", "note"]
+        assert [r.get("kind") for r in records] == ["highlight", "note", None]
         assert records[1]["location_start"] == 41
+        assert (records[2]["problem"]["entry"], records[2]["problem"]["line"]) == (3, 11)
 
     def test_jsonl_merged(self, clippings_file: Path) -> None:
-        """--format jsonl without --all-entries prints merged highlights with notes."""
+        """--format jsonl without --all-entries prints merged highlights with notes, then
+        the problems."""
         _, out, _ = run(clippings_file, "jsonl")
-        (record,) = [json.loads(line) for line in out.splitlines()]
+        record, problem = [json.loads(line) for line in out.splitlines()]
         assert [n["text"] for n in record["notes"]] == ["The first sentence."]
+        assert problem["problem"]["kind"] == "unreadable"
+
+    def test_summary_says_what_the_problems_cost(self, tmp_path: Path) -> None:
+        """The summary counts entries imported without their date, in a sentence."""
+        path = tmp_path / "clippings.txt"
+        path.write_text(
+            "T (A)\n- Your Highlight on page 3 | Added on someday\n\nx\n==========\n",
+            encoding="utf-8",
+        )
+        code, out, err = run(path)
+        assert code == 0
+        assert "1 entry had a date we could not read; it was imported without one" in out
+        assert "entry 1 (line 2): the date 'Added on someday' was not understood" in err
+
+    def test_dates_after_tomorrow_are_reported(self, tmp_path: Path) -> None:
+        """A date after the given today is a problem and is left out."""
+        path = tmp_path / "clippings.txt"
+        path.write_text(
+            "T (A)\n- Your Highlight | Added on Monday, 3 June 2030 21:50:05\n\nx\n==========\n",
+            encoding="utf-8",
+        )
+        out, err = io.StringIO(), io.StringIO()
+        run_parse(path, fmt="jsonl", all_entries=True, out=out, err=err, today=date(2026, 1, 1))
+        item, problem = [json.loads(line) for line in out.getvalue().splitlines()]
+        assert item["added_at"] is None
+        assert problem["problem"]["kind"] == "implausible-date"
 
     def test_markdown(self, clippings_file: Path) -> None:
         """--format markdown prints a section per book."""

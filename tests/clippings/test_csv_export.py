@@ -7,7 +7,7 @@ from pathlib import Path
 
 from clippost.clippings import SourceFormat, parse
 from clippost.clippings.csv_export import parse_highlights_csv
-from clippost.clippings.models import Kind
+from clippost.clippings.models import Kind, ProblemKind
 
 FIXTURES = Path(__file__).parent / "fixtures" / "csv"
 
@@ -22,20 +22,24 @@ class TestFullLayout:
         result = _parse("full.csv")
         assert (result.format, result.error, result.missing_columns) == (SourceFormat.CSV, None, ())
 
-    def test_note_column_becomes_a_note_entry(self) -> None:
-        """A row's Note becomes a note entry right after its highlight, at the same place."""
-        kinds = [(e.kind, e.title) for e in _parse("full.csv").entries]
-        assert kinds == [
-            (Kind.HIGHLIGHT, "A Tale of Two Cities"),
-            (Kind.HIGHLIGHT, "Hard Times"),
-            (Kind.NOTE, "Hard Times"),
-            (Kind.HIGHLIGHT, "Some PDF"),
+    def test_note_column_is_attached_to_its_highlight(self) -> None:
+        """A row is one item: its Note is the note of the row's highlight."""
+        items = [(e.kind, e.title, e.note) for e in _parse("full.csv").entries]
+        assert items == [
+            (Kind.HIGHLIGHT, "A Tale of Two Cities", None),
+            (Kind.HIGHLIGHT, "Hard Times", "Sissy versus Gradgrind"),
+            (Kind.HIGHLIGHT, "Some PDF", None),
         ]
-        note = _parse("full.csv").entries[2]
-        assert (note.content, note.location_start, note.location_end) == (
-            "Sissy versus Gradgrind",
-            402,
-            402,
+
+    def test_note_without_highlight_is_a_standalone_note(self) -> None:
+        """A row with a note and no highlight is a note, at the end of its location."""
+        found = parse_highlights_csv("Highlight,Book Title,Note,Location\n,B,thought,12-14\n")
+        (note,) = found.entries
+        assert (note.kind, note.content, note.location_start, note.location_end) == (
+            Kind.NOTE,
+            "thought",
+            14,
+            14,
         )
 
     def test_location_range_colour_tags_and_time(self) -> None:
@@ -60,7 +64,7 @@ class TestFullLayout:
 
     def test_rows_report_their_line(self) -> None:
         """Each entry records the line its row starts on."""
-        assert [e.line for e in _parse("full.csv").entries] == [2, 3, 3, 4]
+        assert [e.line for e in _parse("full.csv").entries] == [2, 3, 4]
 
 
 class TestOtherLayouts:
@@ -117,12 +121,38 @@ class TestRows:
         assert (len(found.entries), found.problems) == (1, [])
 
     def test_bad_location_and_date_are_left_empty(self) -> None:
-        """Unreadable location and timestamp become None rather than losing the row."""
+        """Unreadable location and timestamp become None rather than losing the row, and
+        each is reported with the text that was not understood."""
         found = parse_highlights_csv(
             "Highlight,Book Title,Location,Highlighted at\nx,B,abc,yesterday\n"
         )
         entry = found.entries[0]
         assert (entry.location_start, entry.added_at) == (None, None)
+        assert [(p.kind, p.line, p.text) for p in found.problems] == [
+            (ProblemKind.DATE, 2, "yesterday"),
+            (ProblemKind.LOCATION, 2, "abc"),
+        ]
+
+    def test_readwise_flags_come_from_tags(self) -> None:
+        """Readwise's "favorite" and "discard" tags set the item's flags; tags are kept."""
+        found = parse_highlights_csv(
+            'Highlight,Book Title,Tags\na,B,"favorite, stoic"\nb,B,discard\nc,B,\n'
+        )
+        assert [(e.favourite, e.discarded, e.tags) for e in found.entries] == [
+            (True, False, ("favorite", "stoic")),
+            (False, True, ("discard",)),
+            (False, False, ()),
+        ]
+
+    def test_no_tags_column_says_nothing_about_flags(self) -> None:
+        """Without a Tags column the flags are unknown (None), not False."""
+        (entry,) = parse_highlights_csv("Highlight,Book Title\na,B\n").entries
+        assert (entry.favourite, entry.discarded) == (None, None)
+
+    def test_empty_location_type_is_not_a_location(self) -> None:
+        """Readwise writes "0" under an empty Location Type: no location, no problem."""
+        found = parse_highlights_csv("Highlight,Book Title,Location Type,Location\nx,B,,0\n")
+        assert (found.entries[0].location_start, found.problems) == (None, [])
 
     def test_other_location_types_are_not_locations(self) -> None:
         """An "order" location type is not taken for a Kindle location."""

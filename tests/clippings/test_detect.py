@@ -46,3 +46,36 @@ class TestDetect:
     def test_prose_is_not_highlights(self) -> None:
         """Plain prose is no known format."""
         assert detect("Dear diary,\nToday I read a book.\n") is None
+
+
+class TestEveryFormatFromContent:
+    """Each format is told from its bytes; the file name is never looked at."""
+
+    def test_text_formats(self) -> None:
+        """Sidecars, exports and notes files are each recognised from their text."""
+        found = {
+            name: detect((FIXTURES / name).read_text(encoding="utf-8"))
+            for name in (
+                "koreader/annotations.lua",
+                "koreader/legacy.lua",
+                "koreader/export.json",
+                "koreader/clippings.txt",
+                "moonreader/walden.mrexpt",
+                "boox/older.txt",
+                "boox/newer.txt",
+            )
+        }
+        assert found == {
+            "koreader/annotations.lua": SourceFormat.KOREADER_LUA,
+            "koreader/legacy.lua": SourceFormat.KOREADER_LUA,
+            "koreader/export.json": SourceFormat.KOREADER_JSON,
+            "koreader/clippings.txt": SourceFormat.KOREADER_CLIPPINGS,
+            "moonreader/walden.mrexpt": SourceFormat.MOON_READER,
+            "boox/older.txt": SourceFormat.BOOX,
+            "boox/newer.txt": SourceFormat.BOOX,
+        }
+
+    def test_other_lua_and_json_are_not_highlights(self) -> None:
+        """A Lua table or a JSON document of something else is no known format."""
+        assert detect('return { ["window"] = { ["width"] = 3 } }') is None
+        assert detect('{"entries": [1, 2], "name": "a playlist"}') is None

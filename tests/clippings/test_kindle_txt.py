@@ -14,7 +14,7 @@ from clippost.clippings.kindle_txt import (
     parse_kindle_txt,
     split_title_author,
 )
-from clippost.clippings.models import Kind, RawEntry
+from clippost.clippings.models import Kind, ProblemKind, RawEntry
 
 FIXTURES = Path(__file__).parent / "fixtures" / "kindle"
 H, N, B, C = Kind.HIGHLIGHT, Kind.NOTE, Kind.BOOKMARK, Kind.CLIP
@@ -149,12 +149,13 @@ class TestDeviceLanguages:
         ]
 
     def test_japanese(self) -> None:
-        """Japanese: kind word after the location, 午前/午後, and a line with no kind word."""
+        """Japanese: kind word after the location, 午前/午後, and a line with no kind word
+        whose location is written "location No."."""
         assert _rows(_parse("ja.txt")) == [
             (H, "12", 180, 181, datetime(2019, 10, 12, 14, 27, 10), "風は本のページをめくる。"),
             (N, None, 185, 185, datetime(2019, 10, 12, 14, 30, 0), "覚えておく"),
             (B, None, 200, 200, datetime(2019, 10, 13, 9, 0, 0), ""),
-            (H, "6", None, None, datetime(2019, 10, 14, 8, 15, 0), "種類の言葉がない行。"),
+            (H, "6", 85, 87, datetime(2019, 10, 14, 8, 15, 0), "種類の言葉がない行。"),
         ]
 
     def test_chinese(self) -> None:
@@ -334,6 +335,11 @@ class TestProblems:
         assert entries == []
         assert [p.position for p in problems] == [1]
 
+    def test_a_left_out_block_has_one_problem(self) -> None:
+        """A dash line that is no metadata is one problem, not also a date problem."""
+        _, problems = parse_kindle_txt("Title\n- meet at | 12:30 sharp\n\ntext\n==========\n")
+        assert [p.kind for p in problems] == [ProblemKind.UNREADABLE]
+
     def test_metadata_without_title_is_a_problem(self) -> None:
         """A metadata line with no title above it is reported as such."""
         entries, problems = parse_kindle_txt(f"{META}\n\ntext\n==========\n")
@@ -380,9 +386,16 @@ class TestDates:
         assert _entry(text).added_at == expected
 
     def test_unreadable_date_keeps_the_entry(self) -> None:
-        """An entry whose date cannot be read keeps its other fields and has no date."""
-        entry = _entry("T (A)\n- Your Highlight on page 3 | Added on someday\n\nx\n")
+        """An entry whose date cannot be read keeps its other fields, has no date, and the
+        date is reported with its line and text."""
+        entries, problems = parse_kindle_txt(
+            "T (A)\n- Your Highlight on page 3 | Added on someday\n\nx\n"
+        )
+        (entry,) = entries
         assert (entry.kind, entry.page, entry.added_at) == (H, "3", None)
+        assert [(p.kind, p.line, p.text) for p in problems] == [
+            (ProblemKind.DATE, 2, "Added on someday")
+        ]
 
 
 class TestDetection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from clippost.clippings import Kind, Library, RawEntry, book_identity, highlight_identity, merge
@@ -330,3 +331,66 @@ class TestSpeed:
         library = merge(entries)
         assert time.process_time() - started < 5
         assert library.highlight_count == 20_000
+
+
+class TestSourceNotesAndFlags:
+    """Notes a source attaches itself, favourite and discard flags, dot-tags, language."""
+
+    def test_attached_note_becomes_the_highlights_note(self) -> None:
+        """A note carried on the entry (Kobo, KOReader, Readwise) is attached as is."""
+        item = replace(entry(content="Fear is the mind-killer.", start=None), note="a motto")
+        (book,) = merge([item]).books
+        assert [n.text for n in book.highlights[0].notes] == ["a motto"]
+
+    def test_flags_survive_repeats_and_edits(self) -> None:
+        """A favourite on an older copy, a discard on an edited one: both reach the survivor."""
+        old = replace(entry(content="Call me Ishmael.", end=11, minute=0), favourite=True)
+        repeat = entry(content="Call me Ishmael.", end=11, minute=1, position=2)
+        edit = replace(
+            entry(content="Call me Ishmael. Some years ago", end=12, minute=5, position=3),
+            discarded=True,
+        )
+        (highlight,) = merge([old, repeat, edit]).books[0].highlights
+        assert (highlight.text, highlight.favourite, highlight.discarded) == (
+            "Call me Ishmael. Some years ago",
+            True,
+            True,
+        )
+
+    def test_dot_tags_on_a_kindle_note(self) -> None:
+        """A Kindle note ".favorite .whale" on its highlight favourites and tags it."""
+        library = merge(
+            numbered(
+                entry(content="Call me Ishmael.", start=10, end=11),
+                entry(kind=Kind.NOTE, content=".favorite .whale read aloud", start=11, minute=1),
+            )
+        )
+        (highlight,) = library.books[0].highlights
+        assert (highlight.favourite, highlight.discarded, highlight.tags) == (
+            True,
+            False,
+            ("whale",),
+        )
+        assert [n.text for n in highlight.notes] == ["read aloud"]
+
+    def test_discard_tag_alone_leaves_no_note(self) -> None:
+        """A note that is only ".discard" discards its highlight and is not kept as a note."""
+        item = replace(entry(content="Boring passage."), note=".discard")
+        (highlight,) = merge([item]).books[0].highlights
+        assert (highlight.discarded, highlight.notes) == (True, ())
+
+    def test_flag_tags_from_the_source_are_flags_not_tags(self) -> None:
+        """Readwise's "favorite" tag is the favourite flag; other tags stay tags."""
+        item = replace(entry(), tags=("favorite", "stoic"), favourite=True)
+        (highlight,) = merge([item]).books[0].highlights
+        assert (highlight.favourite, highlight.tags) == (True, ("stoic",))
+
+    def test_library_language_is_the_most_common(self) -> None:
+        """The library's language is the device language most entries were written in."""
+        entries = numbered(
+            replace(entry(content="a"), language="de"),
+            replace(entry(content="b", start=20), language="de"),
+            replace(entry(content="c", start=30), language="en"),
+        )
+        assert merge(entries).language == "de"
+        assert merge(numbered(entry())).language is None

@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import datetime
 
-from clippost.clippings import Kind, RawEntry, SourceFormat, merge, parse
+from clippost.clippings import Kind, Problem, ProblemKind, RawEntry, SourceFormat, merge, parse
 from clippost.clippings.csv_export import COLUMNS
 from clippost.clippings.output import (
     render_kindle_txt,
@@ -16,6 +17,7 @@ from clippost.clippings.output import (
     write_highlights_csv,
     write_highlights_jsonl,
     write_markdown,
+    write_problems_jsonl,
     write_summary,
 )
 
@@ -116,20 +118,49 @@ class TestKindleText:
         assert "\r\n==========\r\n" in render_kindle_txt(SAMPLE[:1], newline="\r\n")
 
 
+class TestJsonlFlags:
+    def test_flags_appear_where_the_source_says_so(self) -> None:
+        """An item from a source with flags carries favourite and discarded, and its note."""
+        flagged = replace(SAMPLE[0], note="so true", favourite=True, discarded=False)
+        record = json.loads(_render(write_entries_jsonl, [flagged]))
+        assert (record["note"], record["favourite"], record["discarded"]) == (
+            "so true",
+            True,
+            False,
+        )
+
+    def test_problems_are_lines_of_their_own(self) -> None:
+        """A problem is printed as {"problem": {...}}, with its kind, line and text."""
+        problem = Problem(3, 9, "the date was not understood", ProblemKind.DATE, "someday")
+        record = json.loads(_render(write_problems_jsonl, [problem]))
+        assert record == {
+            "problem": {
+                "kind": "date",
+                "entry": 3,
+                "line": 9,
+                "file": None,
+                "text": "someday",
+                "reason": "the date was not understood",
+            }
+        }
+
+
 class TestJsonl:
     def test_raw_entries_have_exactly_the_documented_keys(self) -> None:
-        """Each raw-entry object has exactly the eight documented keys."""
+        """Each raw-entry object has exactly the nine documented keys when the source has
+        no favourite or discard flags."""
         lines = _render(write_entries_jsonl, SAMPLE).splitlines()
         first = json.loads(lines[0])
         assert first == {
             "kind": "highlight",
             "title": "Anna Karenina",
             "author": "Tolstoy, Leo",
+            "content": "Happy families are all alike.",
+            "note": None,
             "page": "3",
             "location_start": 145,
             "location_end": 146,
             "added_at": "2017-07-31T23:11:20",
-            "content": "Happy families are all alike.",
         }
         assert [json.loads(line)["kind"] for line in lines] == [
             "highlight",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -207,3 +208,43 @@ class TestOverview:
             rows = await repo.book_overview(session, subscriber_id)
         summary = [(r.title, r.highlights, r.favourites, r.discarded) for r in rows]
         assert summary == [("Dune", 1, 0, 0), ("Emma", 2, 1, 1)]
+
+
+def _with_flags(library: Library, flags: dict[str, dict[str, bool]]) -> Library:
+    """`library` with the source's verdicts set on the highlights named by text."""
+    books = tuple(
+        replace(
+            book, highlights=tuple(replace(h, **flags.get(h.text, {})) for h in book.highlights)
+        )
+        for book in library.books
+    )
+    return replace(library, books=books)
+
+
+class TestSourceVerdicts:
+    async def test_a_first_import_keeps_the_sources_favourites_and_discards(
+        self, database: Database, subscriber_id: int, make_library: MakeLibrary
+    ) -> None:
+        """A highlight the source marks favourite or discarded is stored so."""
+        library = make_library({DUNE: ["Fear.", "Spice.", "Sand."]})
+        flagged = _with_flags(
+            library, {"Fear.": {"favourite": True}, "Spice.": {"discarded": True}}
+        )
+        await _merge(database, subscriber_id, flagged)
+        rows = await _rows(database, subscriber_id)
+        assert (rows["Fear."].favourite, rows["Fear."].discarded) == (True, False)
+        assert (rows["Spice."].favourite, rows["Spice."].discarded) == (False, True)
+        assert (rows["Sand."].favourite, rows["Sand."].discarded) == (False, False)
+
+    async def test_a_reimport_raises_verdicts_and_never_clears_them(
+        self, database: Database, subscriber_id: int, make_library: MakeLibrary
+    ) -> None:
+        """A re-import's verdict applies to a stored highlight; one without keeps the
+        reader's own (a file that knows nothing of favourites clears none)."""
+        library = make_library({DUNE: ["Fear.", "Spice."]})
+        await _merge(database, subscriber_id, library)
+        await _flag(database, subscriber_id, "Spice.", favourite=True)
+        await _merge(database, subscriber_id, _with_flags(library, {"Fear.": {"discarded": True}}))
+        rows = await _rows(database, subscriber_id)
+        assert rows["Fear."].discarded is True
+        assert rows["Spice."].favourite is True

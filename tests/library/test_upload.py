@@ -1,13 +1,20 @@
-"""parse_upload: the file a reader uploads, to a library or to one error they understand."""
+"""parse_upload: the file a reader uploads, to a library or to one error they understand;
+and the same library encoded for a pending import (what sign-up stores)."""
 
 from __future__ import annotations
 
+import io
+import sqlite3
+import zipfile
 import zlib
 from collections.abc import Callable
+from datetime import date
+from pathlib import Path
 
 import pytest
 
 from clippost import clippings
+from clippost.clippings.models import ProblemKind, SourceFormat
 from clippost.errors import BadInput, PayloadTooLarge, UnsupportedFile
 from clippost.library.upload import parse_upload
 
@@ -16,6 +23,82 @@ BOOKMARK = (
     "Dune (Frank Herbert)\n- Your Bookmark on Location {loc} | "
     "Added on Monday, March 4, 2024 10:05:00 AM\n\n\n==========\n"
 )
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+class TestBinaryUploads:
+    """Zips, databases and plists get through the gate to their readers, within limits."""
+
+    def test_zipped_clippings_become_a_library(self, kindle_bytes: Callable[..., bytes]) -> None:
+        """A zip holding a My Clippings.txt is read like the file itself."""
+        data = _zip({"My Clippings.txt": kindle_bytes({("Dune", None): ["Spice."]})})
+        library = parse_upload(data, max_bytes=MB)
+        assert (library.highlight_count, library.source_format) == (1, SourceFormat.KINDLE_TXT)
+
+    def test_zip_bomb_is_refused_with_413(self) -> None:
+        """A zip that inflates far beyond the limits is refused as too large, unread."""
+        data = _zip({"My Clippings.txt": b"\x00" * (32 * MB)})
+        with pytest.raises(PayloadTooLarge) as caught:
+            parse_upload(data, max_bytes=MB)
+        assert caught.value.status_code == 413
+
+    def test_database_of_another_app_is_refused_with_415(self, tmp_path: Path) -> None:
+        """A SQLite file that is neither Kobo's nor Apple Books' is refused clearly."""
+        path = tmp_path / "other.sqlite"
+        with sqlite3.connect(path) as connection:
+            connection.execute("CREATE TABLE recipes (name TEXT)")
+        with pytest.raises(UnsupportedFile, match=r"KoboReader\.sqlite") as caught:
+            parse_upload(path.read_bytes(), max_bytes=MB)
+        assert caught.value.status_code == 415
+
+    def test_kobo_database_becomes_a_library(self, tmp_path: Path) -> None:
+        """A KoboReader.sqlite is read from a private copy into a library."""
+        path = tmp_path / "KoboReader.sqlite"
+        with sqlite3.connect(path) as connection:
+            connection.execute(
+                "CREATE TABLE content (ContentID TEXT, Title TEXT, Attribution TEXT)"
+            )
+            connection.execute(
+                "CREATE TABLE Bookmark (VolumeID TEXT, Text TEXT, Annotation TEXT,"
+                " DateCreated TEXT, Type TEXT, Hidden TEXT)"
+            )
+            connection.execute("INSERT INTO content VALUES ('v', 'Dune', 'Frank Herbert')")
+            connection.execute(
+                "INSERT INTO Bookmark VALUES ('v', 'Spice.', NULL, '2024-01-01T10:00:00',"
+                " 'highlight', 'false')"
+            )
+        library = parse_upload(path.read_bytes(), max_bytes=MB)
+        assert (library.highlight_count, library.source_format) == (1, SourceFormat.KOBO)
+
+    def test_damaged_zip_is_a_400(self) -> None:
+        """An archive cut short is refused with a sentence and 400."""
+        with pytest.raises(BadInput, match="damaged"):
+            parse_upload(b"PK\x03\x04" + b"\x00" * 40, max_bytes=MB)
+
+    def test_problems_travel_with_the_library(self) -> None:
+        """What the parse did not understand is on the library, for the page to summarise."""
+        data = b"Dune (Frank Herbert)\n- Your Highlight | Added on someday\n\nSpice.\n==========\n"
+        library = parse_upload(data, max_bytes=MB)
+        assert [s.sentence for s in clippings.summarise(library.problems)] == [
+            "1 entry had a date we could not read; it was imported without one"
+        ]
+
+    def test_future_dates_are_measured_from_today(self) -> None:
+        """A date after the given today is left out and reported."""
+        data = (
+            b"Dune (Frank Herbert)\n- Your Highlight | Added on Monday, 3 June 2030 21:50:05"
+            b"\n\nSpice.\n==========\n"
+        )
+        library = parse_upload(data, max_bytes=MB, today=date(2026, 1, 1))
+        assert library.books[0].highlights[0].added_at is None
+        assert [p.kind for p in library.problems] == [ProblemKind.IMPLAUSIBLE_DATE]
 
 
 class TestParseUpload:

@@ -1,4 +1,8 @@
-"""Email templates: every kind renders, user data stays data (HTML and headers), text reads well."""
+"""Email templates: every kind renders, user data stays data (HTML and headers), text reads well.
+
+The digest's own features (masthead, trimming, languages, v1 and v2 payloads) are in
+test_digest.py; the languages of every kind in test_i18n.py.
+"""
 
 from __future__ import annotations
 
@@ -18,12 +22,13 @@ from clippost.planner.slots import Cadence, Schedule
 from clippost.rendering.environment import (
     EMAIL_KINDS,
     RenderedEmail,
-    duration,
+    duration_parts,
     email_environment,
+    on_clock,
     one_line,
     render_email,
-    when,
 )
+from clippost.rendering.payloads import email_context
 from clippost.selection import RoundStatus
 
 SCRIPT = "<script>alert(1)</script>"
@@ -46,6 +51,11 @@ class Tags(HTMLParser):
         self.text.append(data)
 
 
+def flat(text: str) -> str:
+    """A body with its line wrapping undone, to look for phrases in it."""
+    return " ".join(text.split())
+
+
 def parse(html: str) -> Tags:
     parser = Tags()
     parser.feed(html)
@@ -63,7 +73,7 @@ def highlight(number: int = 1, **overrides: Any) -> dict[str, Any]:
     item: dict[str, Any] = {
         "text": f"The obstacle is the way, number {number}.",
         "book_title": "Meditations",
-        "book_author": "Marcus Aurelius",
+        "book_author": "Aurelius, Marcus",
         "note": None,
         "page": None,
         "location_start": 100 + number,
@@ -148,14 +158,30 @@ class TestEveryKind:
         assert email.html.rstrip().endswith("</html>")
 
     @pytest.mark.parametrize("kind", sorted(EMAIL_KINDS))
-    def test_html_is_phone_friendly_single_column(self, kind: str) -> None:
-        """HTML emails declare a viewport and both colour schemes, and use no tables."""
-        tags = parse(render_email(kind, CONTEXTS[kind]()).html).tags
-        names = {name for name, _ in tags}
+    def test_html_is_a_600px_table_column_that_holds_in_outlook(self, kind: str) -> None:
+        """Layout tables capped at 600 px, a fixed 600 px table for Outlook alone, a viewport."""
+        html = render_email(kind, CONTEXTS[kind]()).html
+        tags = parse(html).tags
+        tables = [attrs for name, attrs in tags if name == "table"]
         metas = {attrs.get("name"): attrs.get("content") for name, attrs in tags if name == "meta"}
-        assert "table" not in names
+        assert tables
+        assert all(attrs.get("role") == "presentation" for attrs in tables)
+        assert any("max-width:600px" in (attrs.get("style") or "") for attrs in tables)
+        assert '<!--[if mso]><table role="presentation" align="center" width="600"' in html
         assert metas["viewport"] == "width=device-width, initial-scale=1"
+
+    @pytest.mark.parametrize("kind", sorted(EMAIL_KINDS))
+    def test_dark_mode_and_no_remote_images(self, kind: str) -> None:
+        """Both colour schemes are declared, dark colours come from the media query, and
+        nothing is loaded from elsewhere."""
+        html = render_email(kind, CONTEXTS[kind]()).html
+        tags = parse(html).tags
+        metas = {attrs.get("name"): attrs.get("content") for name, attrs in tags if name == "meta"}
         assert metas["color-scheme"] == "light dark"
+        assert "@media (prefers-color-scheme: dark)" in html
+        assert "color-scheme: light dark" in html
+        assert not any(name in {"img", "link", "script", "iframe"} for name, _ in tags)
+        assert "url(" not in html
 
     @pytest.mark.parametrize("kind", sorted(EMAIL_KINDS))
     def test_every_template_documents_its_context(self, kind: str) -> None:
@@ -176,14 +202,13 @@ class TestEveryKind:
     def test_python_objects_work_too(self) -> None:
         """A timedelta lifetime, a RoundStatus and an aware datetime are accepted as well."""
         magic = render_email("magic_link", {"manage_url": "u", "expires_in": timedelta(hours=1)})
-        assert "1 hour" in magic.text
+        assert "1 hour" in flat(magic.text)
         digest = render_email("digest", digest_context(round_status=RoundStatus(3, 9)))
-        assert "3 of your 9 highlights" in digest.text
+        assert "3 of your 9 highlights" in flat(digest.text)
         context = welcome_context()
         context["first_digest_at"] = datetime(2026, 11, 23, 6, tzinfo=UTC)
-        assert (
-            "Monday 23 November 2026 at 07:00 (Europe/Paris)"
-            in render_email("welcome", context).text
+        assert "Monday, 23 November 2026 at 07:00 (Europe/Paris)" in flat(
+            render_email("welcome", context).text
         )
 
     def test_missing_variable_is_an_error(self) -> None:
@@ -219,8 +244,8 @@ class TestConfirm:
         email = render_email("confirm", confirm_context())
         hrefs = [a.get("href") for name, a in parse(email.html).tags if name == "a"]
         assert "https://clippost.test/confirm/TOKEN" in hrefs
-        assert "https://clippost.test/confirm/TOKEN" in email.text
-        assert "2 days" in email.text
+        assert "https://clippost.test/confirm/TOKEN" in flat(email.text)
+        assert "2 days" in flat(email.text)
         assert "2 days" in email.html
 
     @pytest.mark.parametrize("given_books", [8, 5])
@@ -228,15 +253,15 @@ class TestConfirm:
         """Beyond five books the email counts the rest, even when the caller sent only five."""
         books = [book(f"Book {i}") for i in range(given_books)]
         email = render_email("confirm", confirm_context(books=books, book_count=8))
-        assert "Book 4" in email.text
-        assert "Book 5" not in email.text
-        assert "and 3 more books" in email.text
+        assert "Book 4" in flat(email.text)
+        assert "Book 5" not in flat(email.text)
+        assert "and 3 more books" in flat(email.text)
         assert "and 3 more books" in email.html
 
     def test_short_book_lists_have_no_more_line(self) -> None:
         """When every book is listed, there is no "more books" line."""
         email = render_email("confirm", confirm_context())
-        assert "more book" not in email.text
+        assert "more book" not in flat(email.text)
         assert "more book" not in email.html
 
 
@@ -245,7 +270,7 @@ class TestAlreadySubscribedImport:
         """The subject asks "Add 120 new highlights from 3 books?" and the body has the link."""
         email = render_email("already_subscribed_import", import_context())
         assert email.subject == "Add 120 new highlights from 3 books?"
-        assert "https://clippost.test/add/TOKEN" in email.text
+        assert "https://clippost.test/add/TOKEN" in flat(email.text)
         assert "https://clippost.test/add/TOKEN" in email.html
 
     def test_nothing_new_has_no_link(self) -> None:
@@ -254,7 +279,7 @@ class TestAlreadySubscribedImport:
             "already_subscribed_import", import_context(highlight_count=0, book_count=0, books=[])
         )
         assert "nothing new" in email.subject
-        assert "/add/" not in email.text
+        assert "/add/" not in flat(email.text)
         assert "/add/" not in email.html
 
 
@@ -262,8 +287,8 @@ class TestMagicLink:
     def test_link_and_expiry(self) -> None:
         """The sign-in email carries the manage link and says when it expires."""
         email = render_email("magic_link", CONTEXTS["magic_link"]())
-        assert "https://clippost.test/manage/M" in email.text
-        assert "30 minutes" in email.text
+        assert "https://clippost.test/manage/M" in flat(email.text)
+        assert "30 minutes" in flat(email.text)
         assert "30 minutes" in email.html
 
 
@@ -275,12 +300,12 @@ class TestDigest:
             assert "The obstacle is the way, number 1." in body
             assert "Meditations" in body
             assert "Marcus Aurelius" in body
-            assert "location 101-105" in body
+            assert "location 101–105" in body
             for link in ("favourite/F1", "discard/D1", "favourite/F2", "discard/D2"):
                 assert link in body
         quotes = [name for name, _ in parse(email.html).tags if name == "blockquote"]
         assert len(quotes) == 2
-        assert "> The obstacle is the way, number 1." in email.text
+        assert "> The obstacle is the way, number 1." in flat(email.text)
 
     def test_subject_is_in_the_html_title_and_context_left_alone(self) -> None:
         """The subject reaches the HTML <title>; the caller's context is not changed."""
@@ -302,19 +327,19 @@ class TestDigest:
     def test_round_status(self) -> None:
         """The digest says where the reader is in the round."""
         email = render_email("digest", digest_context())
-        assert "37 of your 412 highlights in this round" in email.text
+        assert "37 of your 412 highlights in this round" in flat(email.text)
         assert "37 of your 412 highlights in this round" in email.html
 
     def test_note_shown_only_when_present(self) -> None:
         """A highlight's note is shown; a highlight without one shows no note line."""
         with_note = digest_context(highlights=[highlight(1, note="Read again in spring")])
-        assert "Your note: Read again in spring" in render_email("digest", with_note).text
-        assert "Your note" not in render_email("digest", digest_context()).text
+        assert "Your note: Read again in spring" in flat(render_email("digest", with_note).text)
+        assert "Your note" not in flat(render_email("digest", digest_context()).text)
 
     def test_page_only_location(self) -> None:
         """A PDF highlight with only a page shows "page xii"."""
         item = highlight(1, page="xii", location_start=None, location_end=None)
-        assert "page xii" in render_email("digest", digest_context(highlights=[item])).text
+        assert "page xii" in flat(render_email("digest", digest_context(highlights=[item])).text)
 
     def test_optional_fields_may_be_absent(self) -> None:
         """Items need only text, title and links; author, note, location are optional."""
@@ -325,18 +350,24 @@ class TestDigest:
             "discard_url": "https://d",
         }
         email = render_email("digest", digest_context(highlights=[item]))
-        assert "Bare" in email.text
+        assert "Bare" in flat(email.text)
 
     def test_favourite_shown_as_such(self) -> None:
         """A highlight already favourited says so instead of offering the favourite link."""
         email = render_email("digest", digest_context(highlights=[highlight(1, favourite=True)]))
-        assert "One of your favourites" in email.text
-        assert "favourite/F1" not in email.text
+        assert "One of your favourites" in flat(email.text)
+        assert "favourite/F1" not in flat(email.text)
+
+    def test_subject_of_one_book_counts_its_highlights(self) -> None:
+        """From one book, the subject says how many highlights and from which book."""
+        items = [highlight(1), highlight(2)]
+        email = render_email("digest", digest_context(highlights=items))
+        assert email.subject == "2 highlights from Meditations"
 
     def test_subject_names_books(self) -> None:
-        """The subject counts highlights and names the first book and how many others."""
+        """The subject names the first book and how many others."""
         email = render_email("digest", digest_context())
-        assert email.subject == "2 highlights from Meditations and 1 other book"
+        assert email.subject == "Highlights from Meditations and 1 other book"
 
     def test_subject_shortens_long_titles(self) -> None:
         """A very long title is cut so the subject stays readable."""
@@ -347,8 +378,8 @@ class TestDigest:
         """Ampersands and angle brackets read as themselves in the text body."""
         item = highlight(1, text="Q&A <ideas>", book_title="Pride & Prejudice")
         email = render_email("digest", digest_context(highlights=[item]))
-        assert "> Q&A <ideas>" in email.text
-        assert "Pride & Prejudice" in email.text
+        assert "> Q&A <ideas>" in flat(email.text)
+        assert "Pride & Prejudice" in flat(email.text)
         assert "Q&amp;A &lt;ideas&gt;" in email.html
 
 
@@ -356,9 +387,21 @@ class TestWelcome:
     def test_first_digest_in_reader_time(self) -> None:
         """The welcome says the schedule and when the first email arrives, on the reader's clock."""
         email = render_email("welcome", welcome_context())
-        assert "every Monday at 07:00 (Europe/Paris)" in email.text
-        assert "Monday 23 November 2026 at 07:00 (Europe/Paris)" in email.text
+        assert "every Monday at 07:00 (Europe/Paris)" in flat(email.text)
+        assert "Monday, 23 November 2026 at 07:00 (Europe/Paris)" in flat(email.text)
         assert email.subject.endswith("Monday 23 November")
+
+    def test_schedule_in_the_readers_words(self) -> None:
+        """With the stored schedule, the welcome says it in the reader's language."""
+        context = welcome_context()
+        del context["schedule_text"]
+        context.update(
+            locale="de",
+            schedule={"cadence": "weekly", "hour": 7, "weekday": 2, "timezone": "Europe/Paris"},
+        )
+        email = render_email("welcome", email_context("welcome", context))
+        assert "jeden Mittwoch um 07:00 (Europe/Paris)" in flat(email.text)
+        assert "am Montag, 23. November 2026 um 07:00 (Europe/Paris)" in flat(email.text)
 
 
 class TestInjection:
@@ -397,28 +440,38 @@ class TestInjection:
         assert "\r" not in email.subject
         parsed = parse(email.html)
         assert {name for name, _ in parsed.tags} <= {
-            "html", "head", "meta", "title", "style", "body", "div", "blockquote", "p",
-            "cite", "span", "strong", "a",
+            "html", "head", "meta", "title", "style", "body", "div", "table", "tr", "td",
+            "h1", "p", "blockquote", "cite", "bdi", "span", "br", "a",
         }  # fmt: skip
         assert one_line(title) in "".join(parsed.text)
 
 
 class TestFilters:
     @pytest.mark.parametrize(
-        ("value", "words"),
+        ("value", "parts"),
         [
-            (timedelta(minutes=30), "30 minutes"),
-            (timedelta(hours=1), "1 hour"),
-            (timedelta(hours=48), "2 days"),
-            (timedelta(minutes=90), "90 minutes"),
-            (timedelta(seconds=5), "1 minute"),
-            (259200.0, "3 days"),
-            (900, "15 minutes"),
+            (timedelta(minutes=30), ("minutes", 30)),
+            (timedelta(hours=1), ("hours", 1)),
+            (timedelta(hours=48), ("days", 2)),
+            (timedelta(minutes=90), ("minutes", 90)),
+            (timedelta(seconds=5), ("minutes", 1)),
+            (259200.0, ("days", 3)),
+            (900, ("minutes", 15)),
         ],
     )
-    def test_duration_in_words(self, value: timedelta, words: str) -> None:
-        """Link lifetimes read naturally."""
-        assert duration(value) == words
+    def test_duration_in_its_largest_whole_unit(
+        self, value: timedelta, parts: tuple[str, int]
+    ) -> None:
+        """Link lifetimes are counted in the largest unit that divides them."""
+        assert duration_parts(value) == parts
+
+    @pytest.mark.parametrize(
+        ("seconds", "words"), [(1800, "30 minutes"), (3600, "1 hour"), (2 * 86400, "2 days")]
+    )
+    def test_duration_reads_naturally(self, seconds: int, words: str) -> None:
+        """The lifetime is said in words, singular or plural as the count needs."""
+        email = render_email("magic_link", {"manage_url": "u", "expires_in": seconds})
+        assert f"It works for {words}:" in email.text.replace("\n", " ")
 
     def test_one_line_collapses_whitespace(self) -> None:
         """one_line turns any run of breaks and spaces into one space and trims."""
@@ -435,15 +488,13 @@ class TestFilters:
         slow = re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f\x7f\x85\u2028\u2029]+", " ", value))
         assert one_line(value) == slow.strip()
 
-    def test_when_uses_the_moment_offset_without_a_zone(self) -> None:
-        """Without a timezone, a time is shown on its own clock and labelled so."""
-        assert (
-            when(datetime(2026, 11, 23, 6, tzinfo=UTC)) == "Monday 23 November 2026 at 06:00 (UTC)"
-        )
+    def test_times_are_shown_on_the_readers_clock(self) -> None:
+        """An instant is shown on the reader's clock, or on its own offset without a zone."""
+        assert on_clock("2026-11-23T06:00:00+00:00", "Europe/Paris").hour == 7
         paris = datetime(2026, 7, 1, 9, tzinfo=ZoneInfo("Europe/Paris"))
-        assert when(paris) == "Wednesday 1 July 2026 at 09:00 (Europe/Paris)"
+        assert on_clock(paris) is paris
 
-    def test_when_refuses_naive_times(self) -> None:
+    def test_naive_times_are_refused(self) -> None:
         """A naive time would be shown as if local: it is refused."""
         with pytest.raises(ValueError, match="aware"):
-            when("2026-11-23T06:00:00")
+            on_clock("2026-11-23T06:00:00")

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from clippost.clippings.models import Library
+from clippost.clippings.models import Book, Highlight, Library
 from clippost.errors import BadInput, PayloadTooLarge
 from clippost.library.upload import parse_upload
 from clippost.subscriptions import pending
@@ -87,6 +87,21 @@ class TestPendingPayload:
 
 def _as_stored(library: Library) -> Library:
     """What a pending import keeps of a library: books and highlights with their notes
-    (bookmarks and notes on no highlight are not imported)."""
+    (bookmarks and notes on no highlight are not imported; the source format and the
+    problems of the parse are said at upload, not stored)."""
     books = tuple(replace(book, bookmarks=(), loose_notes=()) for book in library.books)
-    return replace(library, books=books)
+    return replace(library, books=books, source_format=None, problems=())
+
+
+class TestVerdictsAndLanguage:
+    def test_the_sources_verdicts_and_language_survive_the_payload(self) -> None:
+        """Favourite and discard flags and the device language are kept until confirmation."""
+        highlight = Highlight("h" * 32, "Spice.", None, 10, 10, None, favourite=True)
+        other = Highlight("g" * 32, "Sand.", None, 11, 11, None, discarded=True)
+        library = Library(books=(Book("b" * 32, "Dune", None, (highlight, other)),), language="de")
+        decoded = pending.library_of(pending.encode_library(library))
+        assert decoded.language == "de"
+        assert [(h.favourite, h.discarded) for h in decoded.books[0].highlights] == [
+            (True, False),
+            (False, True),
+        ]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from clippost.links import Purpose
 from clippost.models import Highlight, SubscriberStatus
+
+FIXTURES = Path(__file__).resolve().parents[1] / "clippings" / "fixtures"
 
 
 class TestConfirm:
@@ -38,6 +41,15 @@ class TestConfirm:
         assert counts["highlights"] == 3
         subscriber = await web.subscriber("reader@example.org")
         assert subscriber.status == SubscriberStatus.CONFIRMED
+
+    async def test_the_readers_language_is_their_kindles(self, web):
+        """A library from a German Kindle makes German the reader's language, unless chosen."""
+        german = (FIXTURES / "kindle" / "de.txt").read_bytes()
+        await web.sign_up("leser@example.org", content=german)
+        link = await web.last_link("confirm", "confirm_url")
+        await web.post_form(link, csrf_from=link)
+        subscriber = await web.subscriber("leser@example.org")
+        assert subscriber.locale == "de"
 
     async def test_first_email_time_is_in_the_readers_timezone(self, web):
         """The page gives the first email's date and hour in the reader's own timezone."""

@@ -63,10 +63,11 @@ async def preview(settings: Settings, email: str, *, html: bool, out: TextIO) ->
         if reader is None:
             raise NotFound(_NO_READER.format(address=address))
         payload = await preview_digest(runtime.db, reader.id, runtime.context(utcnow()))
+        site = runtime.renderer.site
     if payload is None:
         out.write(f"{address}: nothing to send (the library is empty or all discarded)\n")
         return 1
-    rendered = render_payload("digest", payload)
+    rendered = render_payload("digest", payload, site=site)
     out.write(f"Subject: {rendered.subject}\n\n")
     out.write(rendered.html if html else rendered.text)
     out.write("\n")

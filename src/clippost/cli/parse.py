@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -15,8 +17,10 @@ from clippost.clippings.output import (
     write_highlights_csv,
     write_highlights_jsonl,
     write_markdown,
+    write_problems_jsonl,
     write_summary,
 )
+from clippost.clippings.problems import left_out
 
 LARGE_FILE = 5 * 1024 * 1024  # above this, an interactive terminal gets a progress bar
 _MAX_PROBLEMS_SHOWN = 50  # the rest are counted, so a broken file cannot flood a terminal
@@ -51,15 +55,27 @@ def command(args: argparse.Namespace) -> int:
     )
 
 
-def run_parse(path: Path, *, fmt: str, all_entries: bool, out: TextIO, err: TextIO) -> int:
-    """Print the file's contents in `fmt`; 0 on success, 2 when it cannot be read as highlights."""
+def run_parse(
+    path: Path,
+    *,
+    fmt: str,
+    all_entries: bool,
+    out: TextIO,
+    err: TextIO,
+    today: date | None = None,
+) -> int:
+    """Print the file's contents in `fmt`; 0 on success, 2 when it cannot be read as highlights.
+
+    `today` (default: the local date) is what a date "after tomorrow" is measured from.
+    """
     try:
         progress = _progress_for(path, fmt, err)
         data = path.read_bytes()
     except OSError as exc:
         err.write(f"clippost: cannot read {path}: {exc.strerror or exc}\n")
         return 2
-    result = parse(data, progress=progress.parsed if progress else None)
+    today = today or datetime.now(UTC).astimezone().date()
+    result = parse(data, progress=progress.parsed if progress else None, today=today)
     del data  # the entries are all that is needed from here: free the bytes
     if result.error:
         if progress:
@@ -84,15 +100,22 @@ def _progress_for(path: Path, fmt: str, err: TextIO) -> _Progress | None:
 def _merged(result: ParseResult, progress: _Progress | None) -> Library:
     if progress:
         progress.stage("merging")
-    return merge(result.entries)
+    library = merge(result.entries)
+    return replace(library, source_format=result.format, problems=tuple(result.problems))
 
 
 def _report_problems(result: ParseResult, err: TextIO) -> None:
     for problem in result.problems[:_MAX_PROBLEMS_SHOWN]:
-        err.write(f"entry {problem.position} (line {problem.line}): {problem.reason}\n")
-    hidden = len(result.problems) - _MAX_PROBLEMS_SHOWN
-    if hidden > 0:
-        err.write(f"... and {hidden} more entries that could not be read\n")
+        where = f"{problem.file}: " if problem.file else ""
+        at = f" (line {problem.line})" if problem.line else ""
+        err.write(f"{where}entry {problem.position}{at}: {problem.reason}\n")
+    hidden = result.problems[_MAX_PROBLEMS_SHOWN:]
+    if hidden:
+        skipped = left_out(hidden)
+        err.write(
+            f"... and {len(hidden)} more problems ({skipped} entries left out, the others"
+            " imported without the field named)\n"
+        )
     if result.missing_columns:
         names = ", ".join(result.missing_columns)
         err.write(f"note: this CSV has no column for: {names}\n")
@@ -105,10 +128,13 @@ def _write(
         # --all-entries with jsonl or csv: the raw entries, before merging.
         writer = write_entries_jsonl if fmt == "jsonl" else write_entries_csv
         writer(result.entries, out)
+        if fmt == "jsonl":
+            write_problems_jsonl(result.problems, out)
     elif fmt == "summary":
         write_summary(result, library, out, all_entries=all_entries)
     elif fmt == "jsonl":
         write_highlights_jsonl(library, out)
+        write_problems_jsonl(result.problems, out)
     elif fmt == "csv":
         write_highlights_csv(library, out)
     else:

@@ -1,9 +1,12 @@
-"""A highlights CSV of the kind highlight services export.
+"""A highlights CSV of the kind highlight services export: Readwise's, and its imitators.
 
 Columns (any order, any case, with or without a BOM): Highlight, Book Title, Book Author,
-Amazon Book ID, Note, Color, Tags, Location Type, Location, Highlighted at. Highlight and
-Book Title are required; the others are optional and reported when absent. A row's Note
-becomes a note entry at the end of the highlight's location, where Kindle would put it.
+Amazon Book ID, Note, Color, Tags, Location Type, Location, Highlighted at (later Readwise
+exports add Document tags, which describe the book and are not read). Highlight and Book
+Title are required; the others are optional and reported when absent. A row is one item:
+its Note is attached to its highlight (a row with a note and no highlight is a standalone
+note). Readwise keeps its own state in Tags: `favorite` and `discard` become the item's
+favourite and discarded flags; every tag is kept as written.
 """
 
 from __future__ import annotations
@@ -11,11 +14,11 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from clippost.clippings.models import Kind, Problem, RawEntry
+from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
 
 COLUMNS = (
     "Highlight",
@@ -33,6 +36,9 @@ REQUIRED = ("Highlight", "Book Title")
 _BY_KEY = {" ".join(c.casefold().split()): c for c in COLUMNS}
 _RANGE = re.compile(r"\s*(\d{1,9})\s*(?:[-–]\s*(\d{1,9}))?\s*$")
 _DELIMITERS = (",", ";", "\t")
+# The tags Readwise writes for a starred highlight and for one thrown out of review.
+_FAVOURITE = ("favorite", "favourite")
+_DISCARD = ("discard", "discarded")
 
 if TYPE_CHECKING:
     from _csv import Reader as _Reader
@@ -131,21 +137,24 @@ def _add_row(
     if not text and not note:
         problems.append(Problem(position, line, "the row has neither highlight text nor a note"))
         return
-    base = _base_entry(record, title, line)
+    entry = _base_entry(record, title, line)
+    entry.position = position
+    problems += _gaps(record, entry)
     if text:
-        entries.append(_with(base, Kind.HIGHLIGHT, text, len(entries) + 1))
-    if note:
-        # A note is written at the end of the passage it comments on.
-        at = base.location_end
-        noted = _with(base, Kind.NOTE, note, len(entries) + 1)
-        entries.append(_relocated(noted, at))
+        entry.content, entry.note = text, note or None
+    else:
+        # A note on nothing: written where Kindle would put it, at the passage's end.
+        entry.kind, entry.content, entry.color, entry.tags = Kind.NOTE, note, None, ()
+        entry.location_start = entry.location_end
+    entries.append(entry)
 
 
 def _base_entry(record: dict[str, str], title: str, line: int) -> RawEntry:
     where = record.get("Location", "").strip()
     is_page = record.get("Location Type", "").strip().casefold() == "page"
-    start, end = (None, None) if is_page else _range(where, record.get("Location Type", ""))
+    start, end = (None, None) if is_page else _range(where, record.get("Location Type"))
     author = record.get("Book Author", "").strip() or None
+    tags = tuple(t.strip() for t in record.get("Tags", "").split(",") if t.strip())
     return RawEntry(
         kind=Kind.HIGHLIGHT,
         title=title,
@@ -159,13 +168,40 @@ def _base_entry(record: dict[str, str], title: str, line: int) -> RawEntry:
         line=line,
         title_line=f"{title} ({author})" if author else title,
         color=record.get("Color", "").strip() or None,
-        tags=tuple(t.strip() for t in record.get("Tags", "").split(",") if t.strip()),
+        tags=tags,
+        favourite=_flag(tags, _FAVOURITE, "Tags" in record),
+        discarded=_flag(tags, _DISCARD, "Tags" in record),
     )
 
 
-def _range(value: str, location_type: str) -> tuple[int | None, int | None]:
-    # Other location types ("order", "offset", "time") are not Kindle locations.
-    if location_type.strip().casefold() not in ("", "location"):
+def _flag(tags: tuple[str, ...], names: tuple[str, ...], has_tags: bool) -> bool | None:
+    """Readwise's own state: True when tagged, False when the file could have said so."""
+    if not has_tags:
+        return None
+    return any(tag.casefold() in names for tag in tags)
+
+
+def _gaps(record: dict[str, str], entry: RawEntry) -> list[Problem]:
+    """A time or a location that is there but was not understood."""
+    found = []
+    stamp = record.get("Highlighted at", "").strip()
+    if stamp and entry.added_at is None:
+        reason = f"the time {stamp!r} was not understood; the row was imported without it"
+        found.append(Problem(entry.position, entry.line, reason, ProblemKind.DATE, stamp))
+    where = record.get("Location", "").strip()
+    kind = record.get("Location Type")
+    located = kind is None or kind.strip().casefold() == "location"
+    if where and located and entry.location_start is None:
+        reason = f"the location {where!r} was not understood; the row was imported without it"
+        found.append(Problem(entry.position, entry.line, reason, ProblemKind.LOCATION, where))
+    return found
+
+
+def _range(value: str, location_type: str | None) -> tuple[int | None, int | None]:
+    # Other location types ("order", "offset", "time") are not Kindle locations, and nor is
+    # a value whose type was left empty (Readwise writes "0" there); without the column
+    # at all, a number is a location.
+    if location_type is not None and location_type.strip().casefold() != "location":
         return None, None
     match = _RANGE.match(value)
     if match is None:
@@ -184,25 +220,3 @@ def _timestamp(value: str) -> datetime | None:
         return None
     # Devices record local wall-clock time; a zone the service added is dropped, not applied.
     return parsed.replace(tzinfo=None, microsecond=0)
-
-
-def _with(base: RawEntry, kind: Kind, content: str, position: int) -> RawEntry:
-    return RawEntry(
-        kind=kind,
-        title=base.title,
-        author=base.author,
-        page=base.page,
-        location_start=base.location_start,
-        location_end=base.location_end,
-        added_at=base.added_at,
-        content=content,
-        position=position,
-        line=base.line,
-        title_line=base.title_line,
-        color=base.color if kind is Kind.HIGHLIGHT else None,
-        tags=base.tags if kind is Kind.HIGHLIGHT else (),
-    )
-
-
-def _relocated(entry: RawEntry, at: int | None) -> RawEntry:
-    return replace(entry, location_start=at, location_end=at)

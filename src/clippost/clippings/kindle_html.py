@@ -1,10 +1,16 @@
-"""The Kindle app's "Export Notebook" HTML file.
+"""The Kindle app's "Export Notebook" HTML file, in every language the app writes it.
 
-Its markup is a flat run of elements told apart by class: bookTitle, authors, sectionHeading,
-noteHeading ("Highlight (<span class="highlight_yellow">yellow</span>) - Page 5 · Location
-67", "Note - Location 130") and noteText. Versions differ in tags (div or h3), quoting, and
-some close noteText with the wrong tag, so a field runs from one known class to the next
-rather than from a start tag to its end tag.
+Its markup is a flat run of elements told apart by class: bookTitle, authors, citation,
+sectionHeading, noteHeading ("Highlight (<span class="highlight_yellow">yellow</span>) -
+Page 5 · Location 67", "Markierung(gelb) - Position 12", "备注 - 位置 130") and noteText.
+Versions differ in tags (div or h3), quoting, and some close noteText with the wrong tag,
+so a field runs from one known class to the next rather than from a start tag to its end
+tag. Headings are read with the Kindle metadata grammar's words (`kindle_head`).
+
+A note is a heading of its own, placed where the reader wrote it: at or a little after
+the start of the highlight it belongs to, as a heading shows only where a highlight
+starts. It is attached to the highlight just before it when it lies within that
+highlight's likely span (about 30 characters a location) or range, else kept standalone.
 """
 
 from __future__ import annotations
@@ -13,20 +19,16 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+from clippost.clippings.kindle_head import read_head
 from clippost.clippings.models import Kind, Problem, RawEntry
 
-_FIELDS = frozenset({"booktitle", "authors", "sectionheading", "noteheading", "notetext"})
+_FIELDS = frozenset(
+    {"booktitle", "authors", "citation", "notebookfor", "sectionheading", "noteheading", "notetext"}
+)
 _PROBE = 1 << 20
-_NOTE_WORDS = ("note", "notiz", "nota", "remarque", "notitie", "заметка", "メモ", "笔记", "筆記")
-_BOOKMARK_WORDS = ("bookmark", "lesezeichen", "marque-page", "signet", "marcador", "segnalibro")
-_PAGE = re.compile(
-    r"(?:page|seite|página|pagina|pág\.?|страница|ページ|页)\s*([0-9]{1,9}|[ivxlcdm]+)\b", re.I
-)
-_LOCATION = re.compile(
-    r"(?:location|loc\.|position|emplacement|posición|posizione|posição|locatie|место|位置)"
-    r"\s*(\d{1,9})(?:\s*[-–]\s*(\d{1,9}))?",
-    re.I,
-)
+_CHARACTERS_PER_LOCATION = 30
+_CHARACTERS_PER_PAGE = 1000
+_GROUPED = re.compile(r"(?<=\d)[,.\u00a0\u202f'](?=\d{3}(?!\d))")
 _NUMBER_RANGE = re.compile(r"(\d{1,9})(?:\s*[-–]\s*(\d{1,9}))?")
 _COLOUR_CLASS = re.compile(r"highlight_(\w+)", re.I)
 _COLOUR_WORDS = re.compile(r"\(\s*(\w+)\s*\)")
@@ -41,11 +43,12 @@ def looks_like_kindle_html(text: str) -> bool:
 
 
 def parse_kindle_html(text: str) -> tuple[list[RawEntry], list[Problem]]:
-    """Entries in document order, and the headings that could not be read."""
+    """Entries in document order (notes attached to their highlight), and the headings
+    that could not be read."""
     reader = _NotebookReader()
     reader.feed(text)
     reader.close()
-    return reader.entries, reader.problems
+    return _with_notes_attached(reader.entries), reader.problems
 
 
 @dataclass(slots=True)
@@ -127,13 +130,23 @@ def _squeeze(text: str) -> str:
 
 
 def _entry(heading: _Heading, title: str, author: str | None, position: int) -> RawEntry:
-    start, end = _location(heading.text)
-    page = _PAGE.search(heading.text)
+    # Apps write large numbers with a group separator ("Location 1,234"): read them whole.
+    text = _GROUPED.sub("", heading.text)
+    plan, numbers = read_head(text)
+    page = plan.page(numbers)
+    try:
+        start, end = plan.location(numbers)
+    except ValueError:  # a number of thousands of digits is no location
+        start, end = None, None
+    if start is None and page is None:
+        start, end = _last_number(text)
+    elif end is not None and start is not None and end < start:
+        end = start
     return RawEntry(
-        kind=_kind(heading.text),
+        kind=plan.kind or Kind.HIGHLIGHT,
         title=title,
         author=author,
-        page=page.group(1) if page else None,
+        page=page,
         location_start=start,
         location_end=end,
         added_at=None,
@@ -145,26 +158,51 @@ def _entry(heading: _Heading, title: str, author: str | None, position: int) -> 
     )
 
 
-def _kind(heading: str) -> Kind:
-    first = heading.casefold().lstrip()
-    if first.startswith(_NOTE_WORDS):
-        return Kind.NOTE
-    if first.startswith(_BOOKMARK_WORDS):
-        return Kind.BOOKMARK
-    return Kind.HIGHLIGHT
-
-
-def _location(heading: str) -> tuple[int | None, int | None]:
-    match = _LOCATION.search(heading)
-    if match is None and _PAGE.search(heading) is None:
-        # A heading in a language we have no word for: its last number is the location.
-        found = list(_NUMBER_RANGE.finditer(heading))
-        match = found[-1] if found else None
-    if match is None:
+def _last_number(heading: str) -> tuple[int | None, int | None]:
+    """A heading in a language we have no word for: its last number is the location."""
+    found = list(_NUMBER_RANGE.finditer(heading))
+    if not found:
         return None, None
-    start = int(match.group(1))
-    end = int(match.group(2)) if match.group(2) else start
+    start = int(found[-1].group(1))
+    end = int(found[-1].group(2)) if found[-1].group(2) else start
     return start, max(start, end)
+
+
+def _with_notes_attached(entries: list[RawEntry]) -> list[RawEntry]:
+    """Each note that belongs to the highlight just before it becomes that highlight's
+    note; the others stay standalone. Positions are counted again."""
+    kept: list[RawEntry] = []
+    for entry in entries:
+        previous = kept[-1] if kept else None
+        if entry.kind is Kind.NOTE and previous is not None and _belongs(entry, previous):
+            previous.note = entry.content
+            continue
+        entry.position = len(kept) + 1
+        kept.append(entry)
+    return kept
+
+
+def _belongs(note: RawEntry, highlight: RawEntry) -> bool:
+    if highlight.kind is not Kind.HIGHLIGHT or highlight.note is not None:
+        return False
+    if (note.title, note.author) != (highlight.title, highlight.author):
+        return False
+    size = len(" ".join(highlight.content.split()))
+    if note.location_start is not None and highlight.location_start is not None:
+        gap = note.location_start - highlight.location_start
+        end = highlight.location_end or highlight.location_start
+        return gap >= 0 and (
+            gap <= size / _CHARACTERS_PER_LOCATION + 2 or note.location_start <= end
+        )
+    pages = (note.page or "", highlight.page or "")
+    if (
+        note.location_start is None
+        and highlight.location_start is None
+        and all(page.isdigit() for page in pages)
+    ):
+        gap = int(pages[0]) - int(pages[1])
+        return 0 <= gap <= 1 + size / _CHARACTERS_PER_PAGE
+    return False
 
 
 def _colour_class(classes: set[str]) -> str | None:

@@ -2,31 +2,29 @@
 
 The file is a run of blocks separated by a line of ten "=" signs. A block is a title line,
 a metadata line ("- Your Highlight on page 3 | location 45-46 | Added on ..."), a blank
-line and the content. Every language-specific word comes from `languages.py`; here the
-words become a handful of precompiled regular expressions.
+line and the content. Every language-specific word comes from `languages.py`; the
+metadata line is read by two grammars built from those words: `kindle_head` (kind, page,
+location) and `kindle_dates` (the date). Whatever is present but not understood becomes a
+`Problem` with its line and text, and the entry is kept without that field.
 
-Speed matters (uploads of tens of megabytes are parsed while the reader waits): the text is
-cut with `str.find` one block at a time (never copied as a whole), and what repeats from
-entry to entry is memoised per call: the title/author split, the date of a day, and the
-reading of a metadata head per "shape" (its text with the numbers taken out), so the
-language regexes run once per shape instead of once per entry.
+Speed matters (uploads of tens of megabytes are parsed while the reader waits): the text is cut
+with `str.find` one block at a time (never copied as a whole), and what repeats from entry
+to entry is memoised per call: the title/author split, the date of a day and what follows
+its time, and the reading of a metadata head per "shape" (its text with the numbers taken
+out), so the language regexes run once per shape instead of once per entry.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterator
+from datetime import date, datetime
 
-from clippost.clippings.languages import (
-    LANGUAGES,
-    METADATA_DASHES,
-    RANGE_SEPARATORS,
-    SEPARATOR,
-)
-from clippost.clippings.models import Kind, Problem, RawEntry
-from clippost.clippings.titles import split_title_author
+from clippost.clippings.kindle_dates import DateReader, alternation, has_added_words
+from clippost.clippings.kindle_head import KIND_RE, PLANS, plan_of
+from clippost.clippings.languages import LANGUAGES, METADATA_DASHES, SEPARATOR
+from clippost.clippings.models import Kind, Problem, ProblemKind, RawEntry
+from clippost.clippings.problems import EARLIEST, latest
 
 _BLANK_START = ("\n", " ", "\t", "\r", "\ufeff")
 _BLANK = " \t\r\ufeff"
@@ -37,79 +35,31 @@ _DETECT_CHARS = 16_384
 _DETECT_BLOCKS = 5
 
 
-def _alternation(words: Iterable[str]) -> str:
-    """A regex alternation of `words`, longest first so "loc." never wins over "location"."""
-    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
-
-
-def _merged_kinds() -> dict[str, Kind]:
-    kinds: dict[str, Kind] = {}
-    for lang in LANGUAGES:
-        for word, kind in lang.kinds.items():
-            if kinds.setdefault(word, kind) is not kind:
-                raise ValueError(f"kind word {word!r} means two kinds across languages")
-    return kinds
-
-
-def _merged_months() -> dict[str, int]:
-    months: dict[str, int] = {}
-    for lang in LANGUAGES:
-        for word, number in lang.months.items():
-            if months.setdefault(word, number) != number:
-                raise ValueError(f"month name {word!r} means two months across languages")
-    return months
-
-
-def _words(attr: str) -> list[str]:
-    return [w for lang in LANGUAGES for w in getattr(lang, attr)]
-
-
-_KINDS = _merged_kinds()
-_MONTHS = _merged_months()
-_PM = {w.lower() for w in _words("pm_after") + _words("pm_before")}
-_KIND_RE = re.compile(_alternation(_KINDS), re.IGNORECASE)
-_ADDED_RE = re.compile(_alternation(_words("added")), re.IGNORECASE)
-
-_RANGE = rf"\s*(?:{_alternation(RANGE_SEPARATORS)})\s*"
-# A page is arabic or roman ("xiii"); the look-ahead stops "page l" matching "page location".
-_PAGE_VALUE = r"\d+|[ivxlcdm]+"
-_PAGE_RE = re.compile(
-    rf"(?:{_alternation(_words('page_before'))})\s*((?:{_PAGE_VALUE})(?:{_RANGE}(?:{_PAGE_VALUE}))?)"
-    rf"(?![^\W\d_])"
-    rf"|(\d+(?:{_RANGE}\d+)?)\s*(?:{_alternation(_words('page_after'))})",
-    re.IGNORECASE,
+_ADDED_SPLIT_RE = re.compile(
+    alternation(w for lang in LANGUAGES for w in lang.added), re.IGNORECASE
 )
-_PAGE_RANGE_RE = re.compile(_RANGE)
-_LOCATION_RE = re.compile(
-    rf"(?:{_alternation(_words('location'))})\s*#?\s*(\d+)(?:{_RANGE}(\d+))?",
-    re.IGNORECASE,
+_LIMIT_RE = re.compile(
+    alternation(w for lang in LANGUAGES for w in lang.limit_words), re.IGNORECASE
 )
-_LIMIT_RE = re.compile(_alternation(_words("limit_words")), re.IGNORECASE)
-
-_AMPM_AFTER_RE = re.compile(
-    rf"\s*({_alternation(_words('am_after') + _words('pm_after'))})(?![^\W\d_])",
-    re.IGNORECASE,
-)
-_AMPM_BEFORE_RE = re.compile(
-    rf"({_alternation(_words('am_before') + _words('pm_before'))})\s*$", re.IGNORECASE
-)
-_DATE_TOKEN_RE = re.compile(r"\d+|[^\W\d_]+")
-_NUMBER_RE = re.compile(r"\d+")
 _LEADING_BLANK_RE = re.compile(r"[ \t\r\n\ufeff]*")
 _NUMBER_SPLIT_RE = re.compile(r"(\d+)")
 
 
-def parse_kindle_txt(text: str) -> tuple[list[RawEntry], list[Problem]]:
-    """Every entry of a `My Clippings.txt`, in file order, and the blocks it could not read.
+def parse_kindle_txt(
+    text: str, *, today: date | None = None
+) -> tuple[list[RawEntry], list[Problem]]:
+    """Every entry of a `My Clippings.txt`, in file order, and what it could not read.
 
     Never raises: a block without a readable metadata line becomes a `Problem` and the
-    parse goes on with the next block.
+    parse goes on with the next block; a date, page or location present but not
+    understood is a `Problem` too, and the entry is kept without it. A date before 2007,
+    or (given `today`) after tomorrow, is reported and left out.
     """
     if "\n" not in text and "\r" in text:  # old Mac line ends: CR only
         text = _normalise(text)
-    parser = _Parser()
     entries: list[RawEntry] = []
     problems: list[Problem] = []
+    parser = _Parser(problems, today)
     position = 0
     for line, raw_block in _blocks(text):
         # Normalised block by block, not as a whole: a copy of a large upload is memory.
@@ -141,7 +91,7 @@ def looks_like_kindle_txt(text: str) -> bool:
         found = _find_metadata(block.strip().split("\n"))
         if found is not None:
             meta = found[1]
-            if _KIND_RE.search(meta) or _ADDED_RE.search(meta):
+            if KIND_RE.search(meta) or has_added_words(meta):
                 return True
     return False
 
@@ -200,13 +150,14 @@ def _find_metadata(lines: list[str]) -> tuple[int, str] | None:
 
 
 class _Parser:
-    """Per-call memos of what repeats across entries: titles, head shapes, days, AM/PM."""
+    """Per-call memos of what repeats across entries: titles and dates (head plans are
+    shared by every call, see `kindle_head.PLANS`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, problems: list[Problem], today: date | None) -> None:
         self._titles: dict[str, tuple[str, str | None]] = {}
-        self._days: dict[str, tuple[int, int, int, int] | None] = {}
-        self._heads: dict[str, _HeadPlan] = {}
-        self._markers: dict[str, int] = {}
+        self._dates = DateReader()
+        self._problems = problems
+        self._latest = latest(today)
 
     def block(self, block: str, position: int, line: int) -> RawEntry | Problem:
         # The hot path of the whole import: one entry, a few C-level string operations,
@@ -218,6 +169,7 @@ class _Parser:
         if meta_end < 0:
             meta_end = len(block)
         meta = block[title_end + 1 : meta_end]
+        meta_line = line + 1
         if title_end > 0 and meta.startswith(_DASHES):
             title_line = block[:title_end].strip()
             content = block[meta_end + 1 :].strip()
@@ -227,21 +179,29 @@ class _Parser:
             if found is None:
                 return Problem(position, line, _no_metadata_reason(lines))
             index, meta = found
+            meta_line = line + index
             title_line = lines[index - 1].strip()
             content = "\n".join(lines[index + 1 :]).strip()
         bar = meta.rfind("|")
         if bar >= 0:
-            head, added_at = meta[:bar], self._date(meta[bar + 1 :])
+            head, segment = meta[:bar], meta[bar + 1 :]
         else:
-            head, added_at = _split_without_bar(meta, self._date)
+            head, segment = _split_without_bar(meta)
+        added_at, language = self._dates.read(segment) if segment else (None, None)
+        reported = len(self._problems)
+        if added_at is None or added_at < EARLIEST or added_at > self._latest:
+            head, added_at = self._settle(meta, head, segment, added_at, position, meta_line)
         pieces = _NUMBER_SPLIT_RE.split(head)
         numbers = pieces[1::2]
         shape = "\x00".join(pieces[0::2])
-        plan = self._heads.get(shape)
+        plan = PLANS.get(shape)
         if plan is None:
-            plan = self._heads[shape] = _HeadPlan.of(head)
-        if plan.kind is None and added_at is None:
+            plan = plan_of(shape, head)
+        if plan.kind is None and added_at is None and language is None:
+            del self._problems[reported:]  # no gaps in an entry that is left out
             return Problem(position, line, f"the line {meta.strip()!r} is not a Kindle entry line")
+        if plan.gap is not None:
+            self._problems.append(_gap_problem(plan.gap, position, meta_line, head))
         names = self._titles.get(title_line)
         if names is None:
             names = self._titles[title_line] = split_title_author(title_line)
@@ -261,169 +221,78 @@ class _Parser:
             line,
             title_line,
             content[-1:] == ">" and _is_clipping_limit(content),  # clipping_limit
+            language or plan.language,  # language
         )
 
-    def _date(self, text: str) -> datetime | None:
-        """The date of "Added on ...". The day (the words before the time) is memoised, as
-        every entry of a reading session shares it, and so is what follows the time."""
-        colon = text.rfind(":")
-        second_text = "0"
-        if colon >= 3 and text[colon - 3] == ":":  # h:mm:ss
-            second_text = text[colon + 1 : colon + 3]
-            end = colon + 3
-            colon -= 3
-        else:
-            end = colon + 3
-        hour_at = colon - 2 if colon >= 2 and text[colon - 2].isdecimal() else colon - 1
-        hour_text, minute_text = text[hour_at:colon], text[colon + 1 : colon + 3]
-        if colon < 1 or not (
-            hour_text.isdecimal() and minute_text.isdecimal() and second_text.isdecimal()
-        ):
-            return None
-        day_text = text[:hour_at]
-        day = self._days.get(day_text, _UNSEEN)
-        if day is _UNSEEN:
-            day = self._days[day_text] = _day(day_text)
-        if day is None:
-            return None
-        tail = text[end:]
-        marker = self._markers.get(tail)
-        if marker is None:
-            marker = self._markers[tail] = _marker_after(tail)
-        hour = int(hour_text)
-        marker = marker or day[3]
-        if marker:
-            hour = hour % 12 + (12 if marker == _PM_MARK else 0)
-        try:
-            # Naive on purpose: devices write their local time and no zone.
-            return datetime(day[0], day[1], day[2], hour, int(minute_text), int(second_text))  # noqa: DTZ001
-        except ValueError:
-            return None
-
-
-_AM_MARK, _PM_MARK = 1, 2
-_UNSEEN: Any = object()
-
-
-class _HeadPlan:
-    """How to read every metadata head of one shape (its text with the numbers taken out):
-    the kind, and which numbers are the page and the location."""
-
-    __slots__ = ("_location", "_page", "_page_text", "kind")
-
-    def __init__(
+    def _settle(
         self,
-        kind: Kind | None,
-        page: tuple[int, int | None] | None,
-        page_text: str | None,
-        location: tuple[int, int | None] | None,
-    ) -> None:
-        self.kind = kind
-        self._page = page
-        self._page_text = page_text
-        self._location = location
-
-    @classmethod
-    def of(cls, head: str) -> _HeadPlan:
-        number_at = {m.start(): i for i, m in enumerate(_NUMBER_RE.finditer(head))}
-        kind_match = _KIND_RE.search(head)
-        # .get: a case-insensitive match may lower() to another spelling ("ſ" matches "s").
-        kind = _KINDS.get(kind_match.group().lower()) if kind_match else None
-        page: tuple[int, int | None] | None = None
-        page_text = None
-        page_match = _PAGE_RE.search(head)
-        if page_match is not None:
-            group = 1 if page_match.group(1) is not None else 2
-            inside = [
-                i
-                for at, i in number_at.items()
-                if page_match.start(group) <= at < page_match.end(group)
-            ]
-            if inside:
-                page = (inside[0], inside[1] if len(inside) > 1 else None)
-            else:  # roman numerals are part of the shape itself
-                page_text = _collapse_range(_PAGE_RANGE_RE.split(page_match.group(group)))
-        location = None
-        loc_match = _LOCATION_RE.search(head)
-        if loc_match is not None:
-            end = number_at[loc_match.start(2)] if loc_match.group(2) is not None else None
-            location = (number_at[loc_match.start(1)], end)
-        return cls(kind, page, page_text, location)
-
-    def page(self, numbers: list[str]) -> str | None:
-        if self._page is None:
-            return self._page_text
-        first, last = self._page
-        return numbers[first] if last is None else _collapse_range([numbers[first], numbers[last]])
-
-    def location(self, numbers: list[str]) -> tuple[int | None, int | None]:
-        if self._location is None:
-            return None, None
-        first, last = self._location
-        start = int(numbers[first])
-        if last is None:
-            return start, start
-        end_text = numbers[last]
-        end = int(end_text)
-        if end < start and len(end_text) < len(numbers[first]):
-            # Old firmware abbreviates ranges: "5444-45" is 5444-5445.
-            end = int(numbers[first][: -len(end_text)] + end_text)
-        return start, end
+        meta: str,
+        head: str,
+        segment: str,
+        added_at: datetime | None,
+        position: int,
+        line: int,
+    ) -> tuple[str, datetime | None]:
+        """(head, date) of a line whose date was not read, or is implausible: no date at
+        all (the last segment is then part of the head), or a problem to report."""
+        if added_at is not None:
+            kind = ProblemKind.IMPLAUSIBLE_DATE
+        elif not segment:
+            return head, None
+        elif not (has_added_words(segment) or _TIME_LIKE.search(segment)):
+            return meta, None
+        else:
+            kind = ProblemKind.DATE
+        self._problems.append(_date_problem(kind, position, line, segment))
+        return head, None
 
 
-def _collapse_range(bounds: list[str]) -> str:
-    """ "22" for "22-22" (how devices write a highlight on one page), else "a-b"."""
-    if len(bounds) == 2 and bounds[0] == bounds[1]:
-        return bounds[0]
-    return "-".join(bounds)
+_TIME_LIKE = re.compile(r"\d\s*[:hH時]\s*\d")
 
 
-def _marker_after(tail: str) -> int:
-    match = _AMPM_AFTER_RE.match(tail)
-    if match is None:
-        return 0
-    return _PM_MARK if match.group(1).lower() in _PM else _AM_MARK
+def _gap_problem(kind: ProblemKind, position: int, line: int, head: str) -> Problem:
+    text = head.strip().lstrip(METADATA_DASHES).strip()
+    what = "page" if kind is ProblemKind.PAGE else "location"
+    reason = f"the {what} in {text!r} was not understood; the entry was imported without it"
+    return Problem(position, line, reason, kind, text)
 
 
-def _split_without_bar(
-    meta: str, read_date: Callable[[str], datetime | None]
-) -> tuple[str, datetime | None]:
-    """(head, date) of a metadata line with no "|": the date follows the "added" words."""
-    added = _ADDED_RE.search(meta)
-    if added is None:
-        return meta, None
-    return meta[: added.start()], read_date(meta[added.end() :])
-
-
-def _day(text: str) -> tuple[int, int, int, int] | None:
-    """(year, month, day, AM/PM marker) from the date words before the time, in any device
-    language; the marker is 0 unless an AM/PM word comes before the time (Japanese, Chinese).
-
-    A month name fixes the month and the other two numbers are day and year (the year
-    has four digits; an old two-digit year is 20xx). Without a month name the numbers
-    are year, month, day (CJK "2014年6月5日").
-    """
-    month = 0
-    numbers: list[str] = []
-    for token in _DATE_TOKEN_RE.findall(text):
-        if token.isdecimal():
-            numbers.append(token)
-        elif not month:
-            month = _MONTHS.get(token.lower(), 0)
-    if month:
-        if len(numbers) < 2:
-            return None
-        first, second = numbers[-2], numbers[-1]
-        day, year = (second, first) if len(first) > 2 else (first, second)
-    elif len(numbers) >= 3:
-        year, month_text, day = numbers[-3], numbers[-2], numbers[-1]
-        month = int(month_text)
+def _date_problem(kind: ProblemKind, position: int, line: int, segment: str) -> Problem:
+    text = segment.strip()
+    if kind is ProblemKind.DATE:
+        reason = f"the date {text!r} was not understood; the entry was imported without it"
     else:
-        return None
-    full_year = int(year) if len(year) > 2 else 2000 + int(year)
-    before = _AMPM_BEFORE_RE.search(text)
-    marker = 0 if before is None else _PM_MARK if before.group(1).lower() in _PM else _AM_MARK
-    return full_year, month, int(day), marker
+        reason = f"the date {text!r} is impossible; the entry was imported without it"
+    return Problem(position, line, reason, kind, text)
+
+
+def split_title_author(title_line: str) -> tuple[str, str | None]:
+    """("Foo (Bar)", "Smith, John") from "Foo (Bar) (Smith, John)": the author is the last
+    balanced parenthesised group that ends the line; without one the author is None."""
+    if not title_line.endswith(")"):
+        return title_line, None
+    depth = 0
+    for i in range(len(title_line) - 1, -1, -1):
+        char = title_line[i]
+        if char == ")":
+            depth += 1
+        elif char == "(":
+            depth -= 1
+            if depth == 0:
+                title, author = title_line[:i].rstrip(), title_line[i + 1 : -1].strip()
+                if not title or not author:
+                    return title_line, None
+                return title, author
+    return title_line, None
+
+
+def _split_without_bar(meta: str) -> tuple[str, str]:
+    """(head, date segment) of a metadata line with no "|": the date follows the "added"
+    words; without them there is no date."""
+    added = _ADDED_SPLIT_RE.search(meta)
+    if added is None:
+        return meta, ""
+    return meta[: added.start()], meta[added.start() :]
 
 
 def _is_clipping_limit(content: str) -> bool:

@@ -20,14 +20,25 @@ from clippost.clippings.models import (
     Library,
     Note,
     ParseResult,
+    Problem,
     RawEntry,
     SourceFormat,
 )
+from clippost.clippings.problems import summarise
 
 FORMAT_NAMES = {
     SourceFormat.KINDLE_TXT: "Kindle My Clippings.txt",
     SourceFormat.KINDLE_HTML: "Kindle app notebook export (HTML)",
-    SourceFormat.CSV: "highlights CSV",
+    SourceFormat.CSV: "highlights CSV (Readwise)",
+    SourceFormat.KOREADER_CLIPPINGS: "KOReader My Clippings export",
+    SourceFormat.KOBO: "Kobo KoboReader.sqlite",
+    SourceFormat.KOREADER_LUA: "KOReader sidecar (metadata.lua)",
+    SourceFormat.KOREADER_JSON: "KOReader JSON export",
+    SourceFormat.APPLE_BOOKS: "Apple Books annotations (Mac)",
+    SourceFormat.APPLE_BOOKS_PLIST: "Apple Books annotations (iOS plist)",
+    SourceFormat.PLAY_BOOKS: "Google Play Books notes (.docx)",
+    SourceFormat.MOON_READER: "Moon+ Reader export (.mrexpt)",
+    SourceFormat.BOOX: "Boox notes export",
 }
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = (
@@ -80,8 +91,8 @@ def write_summary(result: ParseResult, library: Library, out: TextIO, *, all_ent
         out.write(
             f"{_plural(library.clipping_limit_entries, 'clipping-limit placeholder')} left out\n"
         )
-    if result.problems:
-        out.write(f"{_plural(len(result.problems), 'entry')} could not be read\n")
+    for summary in summarise(result.problems):
+        out.write(f"{summary.sentence}\n")
     for book in library.books:
         out.write(f"\n{_book_line(book)}\n  {_book_counts(book)}\n")
 
@@ -102,22 +113,49 @@ def _book_counts(book: Book) -> str:
 
 
 def entry_record(entry: RawEntry) -> dict[str, object]:
-    """The documented raw-entry object: exactly these keys."""
-    return {
+    """The documented raw-entry object, the same for every format: these keys, and
+    `favourite` / `discarded` only where the source says so."""
+    record: dict[str, object] = {
         "kind": entry.kind.value,
         "title": entry.title,
         "author": entry.author,
+        "content": entry.content,
+        "note": entry.note,
         "page": entry.page,
         "location_start": entry.location_start,
         "location_end": entry.location_end,
         "added_at": _stamp(entry.added_at),
-        "content": entry.content,
     }
+    if entry.favourite is not None:
+        record["favourite"] = entry.favourite
+    if entry.discarded is not None:
+        record["discarded"] = entry.discarded
+    return record
 
 
 def write_entries_jsonl(entries: Iterable[RawEntry], out: TextIO) -> None:
     for entry in entries:
         out.write(json.dumps(entry_record(entry), ensure_ascii=False))
+        out.write("\n")
+
+
+def problem_record(problem: Problem) -> dict[str, object]:
+    """A problem as a JSON line: `{"problem": {...}}`, told apart from items by its key."""
+    return {
+        "problem": {
+            "kind": problem.kind.value,
+            "entry": problem.position,
+            "line": problem.line,
+            "file": problem.file,
+            "text": problem.text,
+            "reason": problem.reason,
+        }
+    }
+
+
+def write_problems_jsonl(problems: Iterable[Problem], out: TextIO) -> None:
+    for problem in problems:
+        out.write(json.dumps(problem_record(problem), ensure_ascii=False))
         out.write("\n")
 
 
@@ -134,6 +172,8 @@ def highlight_record(book: Book, highlight: Highlight) -> dict[str, object]:
         "added_at": _stamp(highlight.added_at),
         "color": highlight.color,
         "tags": list(highlight.tags),
+        "favourite": highlight.favourite,
+        "discarded": highlight.discarded,
         "notes": [_note_record(n) for n in highlight.notes],
     }
 
@@ -229,7 +269,7 @@ def write_entries_csv(entries: Iterable[RawEntry], out: TextIO) -> None:
 
 def _entry_row(e: RawEntry) -> list[str]:
     location_type, location = _location_cells(e.page, e.location_start, e.location_end)
-    text, note = ("", e.content) if e.kind is Kind.NOTE else (e.content, "")
+    text, note = ("", e.content) if e.kind is Kind.NOTE else (e.content, e.note or "")
     return [
         text, e.title, e.author or "", "", note, e.color or "", ", ".join(e.tags),
         location_type, location, _csv_time(e.added_at),

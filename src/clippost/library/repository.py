@@ -62,6 +62,7 @@ async def merge_library(
     fresh = [row for identity, row in incoming.items() if identity not in stored]
     await _insert_ignoring_conflicts(session, Highlight, fresh, ["subscriber_id", "identity"])
     await _update_changed(session, incoming, stored)
+    await _raise_flags(session, incoming, stored)
     return MergeResult(new_books=new_books, new_highlights=len(fresh))
 
 
@@ -120,8 +121,9 @@ def _highlight_rows(
                 "location_start": highlight.location_start,
                 "location_end": highlight.location_end,
                 "highlighted_at": highlight.added_at,
-                "favourite": False,
-                "discarded": False,
+                # The source's own verdicts (a Readwise tag, a ".discard" note) come in.
+                "favourite": highlight.favourite,
+                "discarded": highlight.discarded,
                 "times_sent": 0,
                 "created_at": now,
             }
@@ -204,6 +206,19 @@ async def _update_changed(
         )
     )
     await session.execute(statement, changes)
+
+
+async def _raise_flags(
+    session: AsyncSession, incoming: dict[str, dict[str, Any]], stored: dict[str, _Stored]
+) -> None:
+    """A verdict the source gives on a highlight already stored (a Readwise `favorite` or
+    `discard` tag) is kept; a source without one never clears the reader's own."""
+    for flag in ("favourite", "discarded"):
+        ids = [current.id for key, current in stored.items() if incoming[key][flag]]
+        for chunk in _chunks(ids, _LOOKUP_CHUNK):
+            await session.execute(
+                update(Highlight).where(Highlight.id.in_(chunk)).values({flag: True})
+            )
 
 
 def _change(current: _Stored, row: dict[str, Any]) -> dict[str, Any] | None:

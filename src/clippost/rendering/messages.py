@@ -1,16 +1,18 @@
 """The renderer: a stored message (an outbox row) becomes a Message, the whole of it:
 subject and bodies from the templates, and the headers by kind, List-* included.
 
-The payload stored with the row is the template's context, fixed when the mail was queued,
-so rendering needs no database and a retry renders the same email. Jinja compiles each
-template once per process (rendering.environment caches them); what is left per message is
+The payload stored with the row holds everything about its reader, fixed when the mail was
+queued, so rendering needs no database and a retry renders the same email; what belongs to
+the operator (site name, postal address, passage length) comes from the `Site` this renderer
+was built with (rendering.payloads turns a payload into its templates' context). Jinja
+compiles each template once per process and each language's catalogue is loaded once
+(rendering.environment caches them); what is left per message is
 the template run itself and a few header strings.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -18,6 +20,8 @@ from clippost import verp
 from clippost.links import Links, Purpose
 from clippost.mail import Message
 from clippost.rendering.environment import RenderedEmail, render_email
+from clippost.rendering.payloads import email_context
+from clippost.rendering.site import DEFAULT_SITE, Site
 
 # Kinds sent because of a schedule, not because the reader just did something: they carry
 # the bulk-mail headers (RFC 2369 / RFC 8058 unsubscribe, List-Id, Precedence).
@@ -39,19 +43,28 @@ class StoredMessage(Protocol):
     def subscriber_id(self) -> int | None: ...
     @property
     def payload(self) -> dict[str, Any]: ...
+    @property
+    def due_at(self) -> datetime: ...
 
 
 class MessageRenderer:
     """Callable `(row, now) -> Message`, built once per process (`Runtime.renderer`)."""
 
     def __init__(
-        self, *, links: Links, from_address: str, from_name: str, verp: bool = False
+        self,
+        *,
+        links: Links,
+        from_address: str,
+        from_name: str,
+        site: Site | None = None,
+        verp: bool = False,
     ) -> None:
         self.links = links
         self.from_address = from_address
         self.from_name = from_name
         # VERP (CLIPPOST_VERP): each message's own envelope sender, on the From domain.
         self._verp_domain = from_address.rpartition("@")[2] if verp else ""
+        self.site = site or Site(name=from_name, base_url=links.base_url)
         host = urlsplit(links.base_url).hostname or "localhost"
         self._list_id = f"{from_name} digest <digest.{host}>"
         # Every message is machine-made (RFC 3834): autoresponders must not answer it.
@@ -61,7 +74,7 @@ class MessageRenderer:
         }
 
     def __call__(self, row: StoredMessage, now: datetime) -> Message:
-        rendered = render_payload(row.kind, row.payload)
+        rendered = render_payload(row.kind, row.payload, site=self.site, due_at=row.due_at)
         return Message(
             message_id=row.message_id,
             from_address=self.from_address,
@@ -97,24 +110,13 @@ class MessageRenderer:
         }
 
 
-def render_payload(kind: str, payload: dict[str, Any]) -> RenderedEmail:
-    """Subject, text and HTML of an email of `kind` from its stored payload."""
-    return render_email(kind, _context(payload))
-
-
-def _context(payload: dict[str, Any]) -> dict[str, Any]:
-    """The stored JSON as template context, with mappings turned into attribute objects.
-
-    Jinja resolves `h.text` by trying `getattr` first and the item only when that raises;
-    on a dict every lookup pays for an exception. Attribute objects make the digest render
-    about a third faster, and the templates accept either.
-    """
-    return {key: _attributes(value) for key, value in payload.items()}
-
-
-def _attributes(value: Any) -> Any:
-    if isinstance(value, dict):
-        return SimpleNamespace(**{key: _attributes(item) for key, item in value.items()})
-    if isinstance(value, list):
-        return [_attributes(item) for item in value]
-    return value
+def render_payload(
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    site: Site = DEFAULT_SITE,
+    due_at: datetime | None = None,
+) -> RenderedEmail:
+    """Subject, text and HTML of an email of `kind` from its stored payload; `due_at`
+    dates a digest whose payload (v1) does not carry its slot."""
+    return render_email(kind, email_context(kind, payload, site=site, due_at=due_at))

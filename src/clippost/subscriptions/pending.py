@@ -135,10 +135,11 @@ def _unpack_library(blob: bytes) -> Library:
 
 
 def _library_rows(library: Library) -> list[Any]:
-    """[clipping_limit_entries, books]: a book is [identity, title, author, highlights], a
-    highlight [identity, text, page, location_start, location_end, added_at, notes, color,
-    tags], a note [text, location, page, added_at]. A payload lives for days, across
-    upgrades: a new field goes at the end, with a default for the rows written before it."""
+    """[clipping_limit_entries, books, language]: a book is [identity, title, author,
+    highlights], a highlight [identity, text, page, location_start, location_end, added_at,
+    notes, color, tags, favourite, discarded], a note [text, location, page, added_at]. A
+    payload lives for days, across upgrades: a new field goes at the end, with a default for
+    the rows written before it."""
     return [
         library.clipping_limit_entries,
         [
@@ -157,12 +158,15 @@ def _library_rows(library: Library) -> list[Any]:
                         [_note_row(note) for note in h.notes] if h.notes else [],
                         h.color,
                         list(h.tags),
+                        h.favourite,
+                        h.discarded,
                     ]
                     for h in book.highlights
                 ],
             ]
             for book in library.books
         ],
+        library.language,
     ]
 
 
@@ -171,7 +175,8 @@ def _note_row(note: Note) -> list[Any]:
 
 
 def _library_from_rows(rows: list[Any]) -> Library:
-    limit_entries, books = rows
+    limit_entries, books = rows[0], rows[1]
+    language = rows[2] if len(rows) > 2 else None  # not in payloads written before it
     return Library(
         books=tuple(
             Book(
@@ -183,6 +188,7 @@ def _library_from_rows(rows: list[Any]) -> Library:
             for identity, title, author, highlights in books
         ),
         clipping_limit_entries=int(limit_entries),
+        language=language,
     )
 
 
@@ -196,6 +202,8 @@ def _highlight_from_row(
     notes: list[list[Any]],
     color: str | None,
     tags: list[str],
+    favourite: bool = False,
+    discarded: bool = False,
 ) -> Highlight:
     return Highlight(
         identity,
@@ -207,6 +215,8 @@ def _highlight_from_row(
         tuple(Note(t, location, pg, _parse_time(at)) for t, location, pg, at in notes),
         color,
         tuple(tags),
+        favourite,
+        discarded,
     )
 
 

@@ -193,6 +193,8 @@ async def _apply_confirmation(
         session, subscriber.id, SubscriberStatus.CONFIRMED, now=ctx.now, next_slot_at=first
     )
     await repo.mark_confirmed(session, subscriber.id, now=ctx.now)
+    if content.library is not None and content.library.language:
+        await repo.default_locale(session, subscriber.id, content.library.language)
     await suppressions.lift_reader_suppressions(session, address_hash(subscriber.email))
 
 

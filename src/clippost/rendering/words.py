@@ -1,0 +1,113 @@
+"""The digest's recurring phrases in the reader's language, translated in Python.
+
+A digest prints the same few phrases for every passage ("page 12 · location 345-350",
+"highlighted on 3 March 2021", "Favourite"); as `{% trans %}` blocks or template macros they
+cost a Jinja call each, which made rendering five times slower. Here they are plain gettext
+lookups, and the ones that recur across a batch (labels, dates, schedules) are cached, so
+the templates only print strings. The messages are extracted from this module like those of
+the templates (locales/babel.cfg) and live in the same catalogues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import cache, lru_cache
+from typing import Protocol
+
+from clippost.rendering import i18n
+
+
+class _Schedule(Protocol):
+    @property
+    def cadence(self) -> str: ...
+    @property
+    def time(self) -> str: ...
+    @property
+    def weekday(self) -> int: ...
+    @property
+    def day_of_month(self) -> int: ...
+    @property
+    def timezone(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Labels:
+    """The digest's fixed words in one language."""
+
+    favourite: str
+    is_favourite: str
+    never_again: str
+    read_whole: str
+    your_note: str
+
+
+@cache
+def labels(code: str) -> Labels:
+    _ = i18n.translations(code).gettext
+    return Labels(
+        favourite=_("Favourite"),
+        is_favourite=_("One of your favourites"),
+        never_again=_("Never send this one again"),
+        read_whole=_("Read the whole passage"),
+        your_note=_("Your note"),
+    )
+
+
+def note_line(code: str, note: str) -> str:
+    """ "Your note: ..." as the text part writes it (French puts a space before the colon)."""
+    _ = i18n.translations(code).gettext
+    return _("Your note: %(note)s") % {"note": note}
+
+
+def location(code: str, page: str | None, start: int | None, end: int | None) -> str:
+    """ "page 12 · location 345–350" in the reader's language; empty when neither is known."""
+    _ = i18n.translations(code).gettext
+    parts = []
+    if page:
+        parts.append(_("page %(page)s") % {"page": page})
+    if start is not None:
+        if end is None or end == start:
+            parts.append(_("location %(start)s") % {"start": start})
+        else:
+            parts.append(_("location %(start)s–%(end)s") % {"start": start, "end": end})
+    return " · ".join(parts)
+
+
+@lru_cache(maxsize=4096)
+def highlighted_on(code: str, day: date) -> str:
+    """ "highlighted on 3 March 2021", "markiert am 3. März 2021"."""
+    _ = i18n.translations(code).gettext
+    return _("highlighted on %(date)s") % {"date": i18n.long_date(day, code)}
+
+
+@lru_cache(maxsize=1024)
+def schedule(code: str, value: _Schedule) -> str:
+    """ "every Monday at 07:00 (Europe/Paris)" in the reader's language."""
+    return f"{_when(code, value)} ({value.timezone})"
+
+
+def _when(code: str, value: _Schedule) -> str:
+    _ = i18n.translations(code).gettext
+    time = {"time": value.time}
+    if value.cadence == "daily":
+        return _("every day at %(time)s") % time
+    if value.cadence == "weekdays":
+        return _("every weekday at %(time)s") % time
+    if value.cadence == "monthly":
+        return _("on day %(day)s of every month at %(time)s") % {
+            **time,
+            "day": value.day_of_month,
+        }
+    # Seven messages, not one with a weekday name in it: the words around the name agree
+    # with it (Russian "каждый понедельник" but "каждую среду").
+    weekly = (
+        _("every Monday at %(time)s"),
+        _("every Tuesday at %(time)s"),
+        _("every Wednesday at %(time)s"),
+        _("every Thursday at %(time)s"),
+        _("every Friday at %(time)s"),
+        _("every Saturday at %(time)s"),
+        _("every Sunday at %(time)s"),
+    )
+    return weekly[value.weekday % 7] % time
