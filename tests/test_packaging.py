@@ -13,6 +13,7 @@ import yaml
 
 from clippost.cli import build_parser
 from clippost.config import Settings
+from clippost.web.routes import health
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
@@ -136,3 +137,10 @@ class TestProxy:
         assert set(upstreams.split()) == webs
         mounts = SERVICES["proxy"]["volumes"]
         assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in mounts
+
+    def test_the_proxy_checks_readiness(self) -> None:
+        """Caddy's health check asks /readyz, a route the app serves."""
+        caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
+        (uri,) = re.findall(r"health_uri\s+(\S+)", caddyfile)
+        assert uri == "/readyz"
+        assert uri in {getattr(route, "path", None) for route in health.router.routes}

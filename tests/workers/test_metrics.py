@@ -4,10 +4,15 @@ format parsed with prometheus-client's own parser."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
@@ -15,6 +20,7 @@ from sqlalchemy import update
 from clippost import metrics
 from clippost.bounces.events import DeliveryEvent, EventKind, Provider
 from clippost.bounces.service import record_events
+from clippost.cli import worker as worker_cli
 from clippost.config import Settings
 from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
@@ -155,3 +161,46 @@ async def _late_reader_and_complaint(db: Database, settings: Settings) -> None:
             message_id="<seeded0@clippost.test>",
         )
         await record_events(session, service_context(settings), [complaint])
+
+
+_COUNT_A_BATCH = (
+    "from clippost.metrics import send_metrics\n"
+    "send_metrics().batch_done('smtp', {('digest', 'sent'): 3, ('digest', 'failed'): 1}, 0.2)\n"
+)
+_EXPOSE = (
+    "import sys\n"
+    "from prometheus_client import generate_latest\n"
+    "from clippost.metrics import process_registry\n"
+    "sys.stdout.write(generate_latest(process_registry()).decode())\n"
+)
+
+
+class TestAcrossProcesses:
+    def test_multiprocess_dir_sums_every_process(self, tmp_path: Path) -> None:
+        """With PROMETHEUS_MULTIPROC_DIR, what two sending processes counted is reported,
+        summed, by a third (as a web process's /metrics would)."""
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+        for _ in range(2):
+            subprocess.run([sys.executable, "-c", _COUNT_A_BATCH], env=env, check=True, timeout=60)
+        shown = subprocess.run(
+            [sys.executable, "-c", _EXPOSE],
+            env=env,
+            check=True,
+            timeout=60,
+            capture_output=True,
+            text=True,
+        ).stdout
+        found = _samples(shown.encode())
+        sent = (("kind", "digest"), ("outcome", "sent"), ("transport", "smtp"))
+        assert found[("clippost_messages_total", sent)] == 6
+        assert found[("clippost_send_latency_seconds_count", (("transport", "smtp"),))] == 2
+
+    def test_a_worker_serves_its_metrics_on_a_port(self) -> None:
+        """CLIPPOST_WORKER_METRICS_PORT: the worker's send-loop metrics over HTTP."""
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        worker_cli.serve_metrics(port)
+        metrics.send_metrics().batch_done("maildir", {("confirm", "sent"): 1}, 0.01)
+        body = httpx.get(f"http://127.0.0.1:{port}/", timeout=10).text
+        assert 'clippost_messages_total{kind="confirm",outcome="sent",transport="maildir"}' in body
