@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a machine with Python 3.11+ and make:
-#   make run    install into .venv and start clippost (web + worker, SQLite, Maildir)
-#   make test   install into .venv (and Chromium for the browser test) and run every test
+#   make run    install clippost alone into .venv and start it (web + worker, SQLite, Maildir)
+#   make test   install clippost and its test tools into .venv (and Chromium and axe-core
+#               for the browser test) and run every test
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,11 +10,17 @@ HOST ?= 127.0.0.1
 CLIPPOST_DATA_DIR ?= data
 export CLIPPOST_DATA_DIR
 
-.PHONY: run test lint bench bench-tools install browser clean
+.PHONY: run test lint bench bench-tools install browser axe clean
 
-$(BIN)/.installed: pyproject.toml
+# What serving needs, and nothing else: `make run` installs only this.
+$(BIN)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# The test and lint tools on top (pytest, Playwright, ruff, mypy, the peer parsers).
+$(BIN)/.installed: pyproject.toml $(BIN)/.installed-run
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
@@ -22,7 +29,7 @@ install: $(BIN)/.installed
 # Links in emails must point where `make run` listens (PORT=9000 make run included);
 # an explicit CLIPPOST_BASE_URL (a public https URL) wins.
 run: export CLIPPOST_BASE_URL ?= http://$(HOST):$(PORT)
-run: install
+run: $(BIN)/.installed-run
 	$(BIN)/clippost serve --host $(HOST) --port $(PORT)
 
 # Debian's chromium for the end-to-end test (Playwright drives it; it never downloads one),
@@ -37,7 +44,19 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; \
 	  else echo "no CJK fonts: Japanese screenshots will show boxes"; fi; }
 
-test: install browser
+# axe-core (the accessibility rules the browser test runs on every page), from
+# package-lock.json; the test injects node_modules/axe-core/axe.min.js into each page.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; \
+	  fi; }
+	@if command -v npm >/dev/null 2>&1; then npm ci --silent --no-audit --no-fund && touch $@; \
+	else echo "npm is missing: the accessibility checks will skip (CI fails)"; fi
+
+axe: node_modules/.installed
+
+test: install browser axe
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: install
@@ -61,4 +80,4 @@ bench: install bench-tools
 	$(BIN)/python bench/web.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -24,16 +24,22 @@ from starlette.staticfiles import StaticFiles
 
 from clippost.bounces.sns import SnsFetcher
 from clippost.config import Settings
-from clippost.errors import BadInput, ClippostError
+from clippost.db.base import utcnow
+from clippost.errors import BadInput, ClippostError, InvalidLink
 from clippost.metrics import GaugeCache
 from clippost.runtime import Runtime, open_runtime
+from clippost.site_state import record_server_base_url
 from clippost.web import deps
+from clippost.web.access_log import AccessLogMiddleware
+from clippost.web.inbox import inbox_enabled
 from clippost.web.routes import (
     admin,
     confirm,
+    devinbox,
     feedback,
     health,
     landing,
+    library,
     manage,
     unsubscribe,
     webhooks,
@@ -47,21 +53,34 @@ log = logging.getLogger(__name__)
 # How long shutdown waits for the in-process worker to finish what it holds.
 WORKER_STOP_SECONDS = 30.0
 
-_BACK_TO_FORM = (
-    "Use your browser's Back button to return to the form: what you typed is still there."
-)
+_BACK_TO_FORM = "Go back to the page you came from and choose again."
 _STATUS_HINTS = {
     404: "Check the address, or start again from the home page.",
     413: "Go back, choose a smaller file and try again.",
     415: "Upload My Clippings.txt from your Kindle, or the Kindle app's notebook export.",
-    429: "Please wait an hour and try again.",
 }
+# Links whose reader the manage-link form helps: a fresh manage link gets them in again.
+# (A dead confirmation link is helped by signing up again: its page says so.)
+_MANAGE_LINK_PATHS = (
+    "/manage/",
+    "/favourite/",
+    "/discard/",
+    "/passage/",
+    "/unsubscribe/",
+    "/resubscribe/",
+)
 
 
 def create_app(
-    settings: Settings, *, with_worker: bool = False, sns_fetcher: SnsFetcher | None = None
+    settings: Settings,
+    *,
+    with_worker: bool = False,
+    bound_host: str | None = None,
+    sns_fetcher: SnsFetcher | None = None,
 ) -> FastAPI:
-    """`sns_fetcher`: where SNS certificates come from (tests serve them locally)."""
+    """The app; `bound_host` is the address `serve` listens on (the local inbox at
+    /dev/inbox opens only on loopback, with the Maildir transport: web/inbox.py);
+    `sns_fetcher`: where SNS certificates come from (tests serve them locally)."""
     admin.check_settings(settings)
     app = FastAPI(
         title=settings.site_name,
@@ -70,11 +89,14 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
-    for module in (health, landing, confirm, manage, unsubscribe, feedback, webhooks, admin):
+    routers = (health, landing, confirm, manage, library, unsubscribe, feedback, devinbox)
+    for module in (*routers, webhooks, admin):
         app.include_router(module.router)
     app.state.gauge_cache = GaugeCache(settings.metrics_cache_seconds)
+    app.state.dev_inbox = inbox_enabled(settings, bound_host)
     app.mount("/static", StaticFiles(directory=deps.TEMPLATES.parent / "static"), name="static")
     app.add_middleware(SecurityMiddleware, https=settings.base_url.startswith("https://"))
+    app.add_middleware(AccessLogMiddleware)  # outermost: it sees what the client gets
     app.add_exception_handler(ClippostError, _clippost_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -93,6 +115,8 @@ def _lifespan(
             webhooks.webhook_state(app, settings, sns_fetcher),
         ):
             app.state.runtime = runtime
+            # Commands run from a shell compare their base URL with this (site_state.py).
+            await record_server_base_url(runtime.db, settings.base_url, now=utcnow())
             app.state.csrf = CsrfTokens(runtime.secret_key)
             app.state.admin = admin.admin_access(settings, runtime.secret_key)
             app.state.parsers = parsers
@@ -134,8 +158,22 @@ def _report_worker_end(task: asyncio.Task[None]) -> None:
         log.error("the in-process worker stopped", exc_info=task.exception())
 
 
-def _error_page(request: Request, status: int, message: str, hint: str = "") -> Response:
-    values = {"status": status, "message": message, "hint": hint or _STATUS_HINTS.get(status, "")}
+def _error_page(
+    request: Request,
+    status: int,
+    message: str,
+    hint: str = "",
+    *,
+    bad_link: bool = False,
+    link_form: bool = False,
+) -> Response:
+    values = {
+        "bad_link": bad_link,
+        "status": status,
+        "message": message,
+        "hint": hint or _STATUS_HINTS.get(status, ""),
+        "link_form": link_form,
+    }
     if hasattr(request.app.state, "runtime"):
         return deps.render(request, "error.html", values, status=status)
     body = deps.render_plain("error.html", {"site_name": "clippost", "csrf_token": "", **values})
@@ -148,7 +186,11 @@ async def _clippost_error(request: Request, exc: Exception) -> Response:
     # A bad form value: the reader fixes it on the form they just left. Bad links and
     # refused forms carry their own advice in the message.
     hint = _BACK_TO_FORM if isinstance(exc, BadInput) else ""
-    return _error_page(request, exc.status_code, exc.message, hint)
+    bad_link = isinstance(exc, InvalidLink)
+    link_form = bad_link and request.url.path.startswith(_MANAGE_LINK_PATHS)
+    return _error_page(
+        request, exc.status_code, exc.message, hint, bad_link=bad_link, link_form=link_form
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

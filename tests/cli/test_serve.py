@@ -23,6 +23,7 @@ class TestStartupBanner:
         assert lines == [
             "clippost: serving on http://127.0.0.1:8000/",
             f"clippost: mail is written to the Maildir {settings.resolved_maildir}",
+            "clippost: read it at http://127.0.0.1:8000/dev/inbox",
         ]
 
     def test_says_where_links_point_when_it_differs(self, tmp_path: Path) -> None:

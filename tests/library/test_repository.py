@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from clippost.clippings.models import Library
 from clippost.db.engine import Database
 from clippost.library import repository as repo
+from clippost.library import search
 from clippost.models import Book, Highlight
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -140,7 +141,7 @@ class TestSearch:
 
     async def _search(self, db: Database, subscriber_id: int, text: str) -> list[str]:
         async with db.transaction() as session:
-            found = await repo.search(
+            found = await search.search(
                 session, subscriber_id, text, book_id=None, limit=50, offset=0
             )
         return [view.text for view in found]
@@ -193,7 +194,7 @@ class TestSearch:
         await self._library(database, subscriber_id, make_library)
         async with database.transaction() as session:
             emma = await session.scalar(select(Book.id).where(Book.title == "Emma"))
-            found = await repo.search(session, subscriber_id, "", book_id=emma, limit=1, offset=1)
+            found = await search.search(session, subscriber_id, "", book_id=emma, limit=1, offset=1)
         assert [view.book_title for view in found] == ["Emma"]
 
 

@@ -10,6 +10,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
@@ -17,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+import factories
 from clippost.app import create_app
 from clippost.config import Settings
 from clippost.db.engine import Database
@@ -187,12 +189,28 @@ async def web(web_settings: Settings) -> AsyncIterator[Web]:
         yield opened
 
 
+@pytest.fixture
+async def sqlite_web(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Web]:
+    """`web` on SQLite alone, for tests whose subject is a page, not the database (a test
+    class makes it its `web` with a one-line fixture of its own)."""
+    settings = factories.make_settings(
+        data_dir=tmp_path / "data",
+        database_url=sqlite_url,
+        signups_per_client_per_hour=100_000,
+        emails_per_address_per_hour=100_000,
+    )
+    async with open_web(settings) as opened:
+        yield opened
+
+
 class open_web:
     """The app with its lifespan running, and a fresh browser on it."""
 
-    def __init__(self, settings: Settings, *, with_worker: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, *, with_worker: bool = False, bound_host: str | None = None
+    ) -> None:
         self.settings = settings
-        self.app = create_app(settings, with_worker=with_worker)
+        self.app = create_app(settings, with_worker=with_worker, bound_host=bound_host)
 
     async def __aenter__(self) -> Web:
         self._lifespan = self.app.router.lifespan_context(self.app)

@@ -119,6 +119,9 @@ class TestCsrf:
         assert response.status_code == 403
 
 
+_SIGN_UP_LINKS = (Purpose.CONFIRM, Purpose.ADD_IMPORT)
+
+
 class TestSignedLinks:
     @pytest.mark.parametrize(
         "purpose",
@@ -143,7 +146,14 @@ class TestSignedLinks:
             get = await web.client.get(f"{prefix}/{bad}")
             post = await web.post_form(f"{prefix}/{bad}{suffix}", web.default_preferences())
             assert (get.status_code, post.status_code) == (400, 400), (purpose, bad)
-            assert "That did not work" in get.text
+            assert "This link does not work" in get.text
+            # The one thing that helps, right there: a new manage link, or signing up again.
+            helps = (
+                "Sign up again"
+                if suffix == "" and purpose in _SIGN_UP_LINKS
+                else 'action="/manage"'
+            )
+            assert helps in get.text
         assert await web.counts() == before
 
     async def test_unknown_page(self, web):

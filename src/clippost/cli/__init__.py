@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from clippost.cli import logs
 from clippost.errors import ClippostError
 
 # Command -> "module:handler" in this package. A handler takes the parsed arguments and
@@ -48,6 +49,9 @@ COMMANDS: dict[str, str] = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clippost", description="Your Kindle highlights as a personal newsletter."
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="more log detail (migrations included)"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -183,6 +187,7 @@ def _aware_datetime(value: str) -> datetime:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logs.configure(verbose=args.verbose)
     try:
         return _run(handler(args.command), args)
     except ClippostError as exc:

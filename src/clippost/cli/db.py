@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TextIO
 
+from clippost.cli.common import warn_about_base_url
 from clippost.config import Settings
 from clippost.db.engine import Database
 from clippost.db.migrate import current_revision, upgrade
@@ -21,6 +22,7 @@ async def upgrade_command(settings: Settings, *, out: TextIO) -> int:
     db = Database(settings.resolved_database_url)
     try:
         await upgrade(db)
+        await warn_about_base_url(db, settings, err=None)
         revision = await current_revision(db)
     finally:
         await db.dispose()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from clippost.addresses import normalise_email
+from clippost.cli.common import cli_runtime
 from clippost.config import Settings
 from clippost.db.base import utcnow
 from clippost.errors import BadInput, NotFound
@@ -20,7 +21,6 @@ from clippost.library import service
 from clippost.library.upload import parse_upload
 from clippost.planner.service import preview_digest
 from clippost.rendering.messages import render_payload
-from clippost.runtime import open_runtime
 from clippost.subscriptions import repository as subscribers
 
 _NO_READER = "No reader with the address {address} (they sign up on the home page first)."
@@ -40,7 +40,7 @@ async def import_file(settings: Settings, email: str, path: Path, *, out: TextIO
     data = _read(path)
     # The operator is trusted with any size; the web's upload limit guards the public form.
     library = parse_upload(data, max_bytes=max(len(data), 1))
-    async with open_runtime(settings, with_transport=False) as runtime:
+    async with cli_runtime(settings, with_transport=False) as runtime:
         ctx = runtime.context(utcnow())
         async with runtime.db.transaction() as session:
             reader = await subscribers.by_email(session, address)
@@ -57,7 +57,7 @@ async def import_file(settings: Settings, email: str, path: Path, *, out: TextIO
 async def preview(settings: Settings, email: str, *, html: bool, out: TextIO) -> int:
     """Print the reader's next digest (text, or HTML with --html) without sending it."""
     address = normalise_email(email)
-    async with open_runtime(settings, with_transport=False) as runtime:
+    async with cli_runtime(settings, with_transport=False) as runtime:
         async with runtime.db.sessions() as session:
             reader = await subscribers.by_email(session, address)
         if reader is None:

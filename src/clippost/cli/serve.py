@@ -16,6 +16,7 @@ from clippost import logs
 from clippost.app import create_app
 from clippost.config import Settings
 from clippost.dkim.keys import configured_keys
+from clippost.web.inbox import inbox_enabled
 
 
 def command(args: argparse.Namespace) -> int:
@@ -30,13 +31,14 @@ def serve(
 ) -> int:
     stream = out or sys.stdout
     logs.configure(settings.log_format)
-    app = create_app(settings, with_worker=with_worker)
+    app = create_app(settings, with_worker=with_worker, bound_host=host)
     for line in startup_lines(settings, host=host, port=port, with_worker=with_worker):
         print(line, file=stream, flush=True)
     # proxy_headers off: the client address comes from the socket unless the operator
     # trusts X-Forwarded-For (settings.trust_forwarded_for, read by the routes).
     # access_log off: clippost's URLs carry signed tokens (manage links grant access to a
-    # library), and an access log would keep them in plain text.
+    # library), and uvicorn's access log would keep them in plain text; the app logs each
+    # request itself with every token redacted (web/access_log.py).
     uvicorn.run(
         app,
         host=host,
@@ -60,6 +62,8 @@ def startup_lines(settings: Settings, *, host: str, port: int, with_worker: bool
         lines.append(
             f"clippost: mail is written to the Maildir {settings.resolved_maildir.absolute()}"
         )
+        if inbox_enabled(settings, host):
+            lines.append(f"clippost: read it at http://{shown_host}:{port}/dev/inbox")
     if not with_worker:
         lines.append("clippost: no in-process worker; run `clippost worker` to send mail")
     return lines

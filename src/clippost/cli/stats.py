@@ -7,9 +7,9 @@ import json
 import sys
 from typing import TextIO
 
+from clippost.cli.common import cli_runtime
 from clippost.config import Settings
 from clippost.db.base import utcnow
-from clippost.runtime import open_runtime
 from clippost.stats.service import Stats, duration_text, gather
 
 
@@ -19,7 +19,7 @@ async def command(args: argparse.Namespace) -> int:
 
 async def stats(settings: Settings, *, out: TextIO, as_json: bool = False) -> int:
     """Print the operator's figures, as text or as one JSON object."""
-    async with open_runtime(settings, with_transport=False) as runtime:
+    async with cli_runtime(settings, with_transport=False) as runtime:
         found = await gather(runtime.db, now=utcnow())
     if as_json:
         out.write(json.dumps(found.as_json(), indent=2) + "\n")

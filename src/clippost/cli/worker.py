@@ -13,10 +13,10 @@ import prometheus_client
 
 from clippost import logs
 from clippost import worker as worker_module
+from clippost.cli.common import cli_runtime
 from clippost.config import Settings
 from clippost.db.base import utcnow
 from clippost.metrics import process_registry
-from clippost.runtime import open_runtime
 
 
 async def worker_command(args: argparse.Namespace) -> int:
@@ -37,7 +37,7 @@ async def worker(settings: Settings) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with open_runtime(settings) as runtime:
+        async with cli_runtime(settings) as runtime:
             await worker_module.run_worker(runtime, stop)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -48,7 +48,7 @@ async def worker(settings: Settings) -> int:
 async def send_due(settings: Settings, *, at: datetime | None, out: TextIO) -> int:
     """Plan and send everything due at `at` (default now); print what happened."""
     logs.configure(settings.log_format)
-    async with open_runtime(settings) as runtime:
+    async with cli_runtime(settings) as runtime:
         report = await worker_module.send_due(runtime, at=at or utcnow())
     out.write(
         f"due at {report.at.isoformat()}: planned {report.planned} digests; "

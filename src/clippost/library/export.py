@@ -1,10 +1,13 @@
 """A reader's whole library as a file they keep: Markdown, CSV or JSON. Pure formatting.
 
-- Markdown: one document, a `##` section per book, each highlight a quote with its place
-  and note (what people paste into their notes apps). One file rather than a zip of one
-  file per book: it opens anywhere, and a notes app splits it by heading if wanted.
+- Markdown: one document, a `##` section per book, each highlight a quote with its place,
+  note and tags (what people paste into their notes apps). One file rather than a zip of
+  one file per book: it opens anywhere, and a notes app splits it by heading if wanted.
 - CSV: exactly the columns the import engine's CSV reader takes (Highlight, Book Title,
-  Book Author, ...), so an export uploaded again re-imports into the same identities.
+  Book Author, ...), so an export uploaded again re-imports into the same identities; the
+  reader's verdicts go in `Tags` as the common highlight-service CSV writes them
+  (`favorite`, `discard`), which the importer reads back: export, erase, import gives the
+  same library with the same flags.
 - JSON: everything, including favourites, discards, how often each was sent, and book
   frequencies; `format` and `version` name the layout for whoever reads it later.
 """
@@ -25,6 +28,9 @@ from clippost.clippings.csv_export import COLUMNS as CSV_EXPORT_COLUMNS
 from clippost.library.views import ExportFile
 
 EXPORT_FORMAT = "clippost-library"
+# The tags a highlight's verdicts are written as (and read back from) in CSV and Markdown.
+FAVOURITE_TAG = "favorite"
+DISCARD_TAG = "discard"
 EXPORT_VERSION = 1
 # The columns the import engine reads, so that an export uploads again as it is.
 CSV_COLUMNS = CSV_EXPORT_COLUMNS
@@ -70,7 +76,17 @@ def _markdown_highlight(row: Row[Any]) -> str:
         lines.append(f"\n*{place}*\n")
     if row.note:
         lines.append("\n" + "\n".join(f"**Note:** {row.note}".splitlines()) + "\n")
+    tags = verdict_tags(row)
+    if tags:
+        lines.append(f"\n**Tags:** {', '.join(tags)}\n")
     return "".join(lines)
+
+
+def verdict_tags(row: Row[Any]) -> list[str]:
+    """The reader's verdicts on a highlight as tags: favorite, discard, both or none."""
+    return [
+        tag for tag, flag in ((FAVOURITE_TAG, row.favourite), (DISCARD_TAG, row.discarded)) if flag
+    ]
 
 
 def _inline(text: str) -> str:
@@ -118,7 +134,7 @@ def _csv_row(book: ExportBook, row: Row[Any]) -> list[str]:
         "",
         row.note or "",
         "",
-        "",
+        ", ".join(verdict_tags(row)),
         kind,
         where,
         _time(row.highlighted_at) or "",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, Select, Table, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Row, Select, Table, and_, bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.clippings import models as clip
@@ -283,7 +283,7 @@ def book_view(row: Row[Any]) -> BookView:
     )
 
 
-def _highlight_query(subscriber_id: int) -> _Query:
+def highlight_query(subscriber_id: int) -> _Query:
     return (
         select(
             Highlight.id,
@@ -298,60 +298,34 @@ def _highlight_query(subscriber_id: int) -> _Query:
             Highlight.favourite,
             Highlight.discarded,
             Highlight.times_sent,
+            Highlight.highlighted_at,
         )
         .join(Book, Book.id == Highlight.book_id)
         .where(Highlight.subscriber_id == subscriber_id)
     )
 
 
-def _in_order(query: _Query) -> _Query:
+def in_order(query: _Query) -> _Query:
     return query.order_by(
         func.lower(Book.title), Book.id, Highlight.location_start, Highlight.page, Highlight.id
     )
 
 
-async def search(
-    session: AsyncSession,
-    subscriber_id: int,
-    text: str,
-    *,
-    book_id: int | None,
-    limit: int,
-    offset: int,
-) -> list[HighlightView]:
-    """Highlights whose text, note or book title contains `text` (any case; % and _ literal)."""
-    query = _highlight_query(subscriber_id)
-    if text:
-        # autoescape: the reader's % and _ are matched as themselves, not as wildcards.
-        query = query.where(
-            or_(
-                Highlight.text.icontains(text, autoescape=True),
-                Highlight.note.icontains(text, autoescape=True),
-                Book.title.icontains(text, autoescape=True),
-            )
-        )
-    if book_id is not None:
-        query = query.where(Highlight.book_id == book_id)
-    rows = await session.execute(_in_order(query).limit(limit).offset(offset))
-    return [HighlightView(*row) for row in rows]
-
-
 async def all_highlights(session: AsyncSession, subscriber_id: int) -> list[Row[Any]]:
     """Every highlight with its book and history, in reading order (for exports)."""
-    query = _highlight_query(subscriber_id).add_columns(
+    query = highlight_query(subscriber_id).add_columns(
         Book.identity.label("book_identity"),
         Book.frequency.label("book_frequency"),
         Highlight.identity.label("identity"),
-        Highlight.highlighted_at,
         Highlight.last_sent_at,
     )
-    return list(await session.execute(_in_order(query)))
+    return list(await session.execute(in_order(query)))
 
 
 async def highlight(
     session: AsyncSession, subscriber_id: int, highlight_id: int
 ) -> HighlightView | None:
-    query = _highlight_query(subscriber_id).where(Highlight.id == highlight_id)
+    query = highlight_query(subscriber_id).where(Highlight.id == highlight_id)
     row = (await session.execute(query)).one_or_none()
     return HighlightView(*row) if row is not None else None
 
@@ -389,7 +363,7 @@ async def views_by_id(
     """The highlights `ids`, in the order given."""
     found: dict[int, HighlightView] = {}
     for chunk in _chunks(list(ids), _LOOKUP_CHUNK):
-        query = _highlight_query(subscriber_id).where(Highlight.id.in_(chunk))
+        query = highlight_query(subscriber_id).where(Highlight.id.in_(chunk))
         found.update({row.id: HighlightView(*row) for row in await session.execute(query)})
     return [found[i] for i in ids if i in found]
 

@@ -6,37 +6,44 @@ to the subscriber, so an id from one reader's page never reaches another reader'
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.clippings.models import Library
 from clippost.context import ServiceContext
 from clippost.errors import BadInput, InvalidLink, NotFound
-from clippost.library import export
+from clippost.library import export, search
 from clippost.library import repository as repo
+from clippost.library.search import HighlightFilter, Show
 from clippost.library.views import (
     BookView,
     ExportFile,
+    HighlightPage,
     HighlightView,
     ImportResult,
     LibraryView,
 )
 from clippost.links import Purpose
 from clippost.models import BookFrequency
-from clippost.selection import select_highlights
 
 __all__ = [
     "BookView",
     "ExportFile",
+    "Feedback",
+    "HighlightFilter",
+    "HighlightPage",
     "HighlightView",
     "ImportResult",
     "LibraryView",
+    "Show",
+    "apply_feedback",
     "export_library",
     "feedback_from_link",
+    "find_highlights",
+    "highlight_from_link",
     "library_overview",
-    "preview_highlights",
-    "search_highlights",
+    "set_book_frequencies",
     "set_book_frequency",
     "set_highlight_flags",
     "upload_more",
@@ -57,24 +64,30 @@ async def library_overview(session: AsyncSession, subscriber_id: int) -> Library
     )
 
 
-async def search_highlights(
+async def find_highlights(
     session: AsyncSession,
     subscriber_id: int,
-    query: str = "",
+    wanted: HighlightFilter,
     *,
-    book_id: int | None = None,
-    limit: int = 50,
     offset: int = 0,
-) -> list[HighlightView]:
-    """Highlights whose text, note or book title contains `query`, in any case."""
-    return await repo.search(
+    limit: int = 50,
+) -> HighlightPage:
+    """One page of the highlights that match `wanted`, with how many match in all."""
+    wanted = HighlightFilter(wanted.text.strip()[:_MAX_QUERY], wanted.book_id, wanted.show)
+    limit = min(max(limit, 1), _MAX_PAGE)
+    total = await search.count(session, subscriber_id, wanted)
+    # A page past the end (an old bookmark, a filter that now matches less): the last one.
+    offset = min(max(offset, 0), max(total - 1, 0) // limit * limit)
+    found = await search.search(
         session,
         subscriber_id,
-        query.strip()[:_MAX_QUERY],
-        book_id=book_id,
-        limit=min(max(limit, 1), _MAX_PAGE),
-        offset=max(offset, 0),
+        wanted.text,
+        book_id=wanted.book_id,
+        show=wanted.show,
+        limit=limit,
+        offset=offset,
     )
+    return HighlightPage(highlights=found, offset=offset, limit=limit, total=total)
 
 
 async def set_book_frequency(
@@ -84,6 +97,25 @@ async def set_book_frequency(
         raise BadInput("How often a book comes up must be never, less, normal or more.")
     if not await repo.set_frequency(session, subscriber_id, book_id, frequency):
         raise NotFound("That book is not in your library.")
+
+
+async def set_book_frequencies(
+    session: AsyncSession, subscriber_id: int, frequencies: dict[int, str]
+) -> int:
+    """Every book's frequency from the one form; returns how many books changed.
+
+    Checked whole before anything is written: one bad value changes no book.
+    """
+    allowed = {f.value for f in BookFrequency}
+    if any(value not in allowed for value in frequencies.values()):
+        raise BadInput("How often a book comes up must be never, less, normal or more.")
+    current = {row.id: row.frequency for row in await repo.book_overview(session, subscriber_id)}
+    if set(frequencies) - set(current):
+        raise NotFound("That book is not in your library.")
+    changed = {book: value for book, value in frequencies.items() if current[book] != value}
+    for book_id, value in changed.items():
+        await repo.set_frequency(session, subscriber_id, book_id, value)
+    return len(changed)
 
 
 async def set_highlight_flags(
@@ -107,21 +139,63 @@ async def set_highlight_flags(
     return view
 
 
-async def feedback_from_link(
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """What a favourite or never-again link did: the highlight after, and whether the
+    click changed it (a second click, or a passage already marked, changes nothing)."""
+
+    highlight: HighlightView
+    changed: bool
+
+
+_FLAGS = {Purpose.FAVOURITE: "favourite", Purpose.DISCARD: "discarded"}
+
+
+async def highlight_from_link(
     session: AsyncSession, ctx: ServiceContext, purpose: Purpose, token: str
 ) -> HighlightView:
-    """A digest's favourite or discard link: marks that one highlight, nothing else."""
-    if purpose not in (Purpose.FAVOURITE, Purpose.DISCARD):
+    """The one highlight a favourite, never-again or passage link names; changes nothing."""
+    return (await _linked(session, ctx, purpose, token))[1]
+
+
+async def _linked(
+    session: AsyncSession, ctx: ServiceContext, purpose: Purpose, token: str
+) -> tuple[int, HighlightView]:
+    """The owner and the highlight a link names."""
+    if purpose not in (*_FLAGS, Purpose.PASSAGE):
         raise InvalidLink("This link is not valid.")
     data = ctx.links.read(purpose, token, now=ctx.now)
     if not data.subject.isdigit():
         raise InvalidLink("This link is not valid.")
     highlight_id = int(data.subject)
     owner = await repo.highlight_owner(session, highlight_id)
-    if owner is None:
+    view = None if owner is None else await repo.highlight(session, owner, highlight_id)
+    if owner is None or view is None:
         raise NotFound(_NOT_FOUND)
-    flag = "favourite" if purpose is Purpose.FAVOURITE else "discarded"
-    return await set_highlight_flags(session, owner, highlight_id, **{flag: True})
+    return owner, view
+
+
+async def apply_feedback(
+    session: AsyncSession, ctx: ServiceContext, purpose: Purpose, token: str, *, undo: bool
+) -> Feedback:
+    """A digest's favourite or never-again link: marks that one highlight (or, with
+    `undo`, takes the mark back off), nothing else."""
+    if purpose not in _FLAGS:
+        raise InvalidLink("This link is not valid.")
+    owner, before = await _linked(session, ctx, purpose, token)
+    flag = _FLAGS[purpose]
+    wanted = not undo
+    if getattr(before, flag) == wanted:
+        return Feedback(before, changed=False)
+    after = await set_highlight_flags(session, owner, before.id, **{flag: wanted})
+    return Feedback(after, changed=True)
+
+
+async def feedback_from_link(
+    session: AsyncSession, ctx: ServiceContext, purpose: Purpose, token: str
+) -> HighlightView:
+    """A digest's favourite or discard link: marks that one highlight, nothing else."""
+    return (await apply_feedback(session, ctx, purpose, token, undo=False)).highlight
 
 
 async def upload_more(
@@ -130,7 +204,8 @@ async def upload_more(
     """An upload from the manage page (the owner is signed in there): merged at once."""
     merged = await repo.merge_library(session, subscriber_id, library, now=ctx.now)
     total = await repo.highlight_count(session, subscriber_id)
-    return ImportResult(merged.new_books, merged.new_highlights, total)
+    known = library.highlight_count - merged.new_highlights
+    return ImportResult(merged.new_books, merged.new_highlights, total, known_highlights=known)
 
 
 async def export_library(session: AsyncSession, subscriber_id: int, fmt: str) -> ExportFile:
@@ -141,13 +216,3 @@ async def export_library(session: AsyncSession, subscriber_id: int, fmt: str) ->
     rows = await repo.all_highlights(session, subscriber_id)
     books = await repo.book_overview(session, subscriber_id)
     return writer(export.collect(books, rows))
-
-
-async def preview_highlights(
-    session: AsyncSession, subscriber_id: int, count: int, *, now: datetime
-) -> list[HighlightView]:
-    """What a digest of `count` would hold now, by the selection rules, with a fixed seed
-    so that the same library always previews the same highlights."""
-    candidates = await repo.candidates(session, subscriber_id)
-    chosen = select_highlights(candidates, count, f"preview:{subscriber_id}", now=now)
-    return await repo.views_by_id(session, subscriber_id, chosen)

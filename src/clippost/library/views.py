@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,34 @@ class HighlightView:
     favourite: bool
     discarded: bool
     times_sent: int
+    highlighted_at: datetime | None = None  # the device's naive local time
+
+
+@dataclass(frozen=True, slots=True)
+class HighlightPage:
+    """One page of a filtered list: its highlights, where it starts, and how many match."""
+
+    highlights: list[HighlightView]
+    offset: int
+    limit: int
+    total: int
+
+    @property
+    def first(self) -> int:
+        """1-based position of the page's first highlight (0 when nothing matches)."""
+        return self.offset + 1 if self.highlights else 0
+
+    @property
+    def last(self) -> int:
+        return self.offset + len(self.highlights)
+
+    @property
+    def previous_offset(self) -> int | None:
+        return max(self.offset - self.limit, 0) if self.offset > 0 else None
+
+    @property
+    def next_offset(self) -> int | None:
+        return self.offset + self.limit if self.last < self.total else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +72,8 @@ class ImportResult:
     new_books: int
     new_highlights: int
     total_highlights: int
+    # Highlights in the upload that the library already held (shown as "already there").
+    known_highlights: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,10 +39,7 @@ NOT_VALID = (
     "This link is not valid. It may have been cut short when it was copied: "
     "open it straight from the email, or ask for a new one."
 )
-EXPIRED = (
-    "This link has expired. Ask for a new one: enter your address on the clippost home page "
-    "and we will email you a fresh link."
-)
+EXPIRED = "This link has expired. Ask for a new one with your address: we email you a fresh link."
 
 
 class Purpose(StrEnum):

@@ -6,6 +6,7 @@ from clippost.models.highlight import Highlight
 from clippost.models.outbox import OutboxMessage, OutboxState
 from clippost.models.pending_import import PendingImport
 from clippost.models.rate_limit import RateLimitWindow, TokenBucket
+from clippost.models.site_state import SiteState
 from clippost.models.subscriber import Subscriber, SubscriberStatus
 from clippost.models.suppression import BLOCKS_REQUESTED_MAIL, Suppression, SuppressionReason
 
@@ -20,6 +21,7 @@ __all__ = [
     "OutboxState",
     "PendingImport",
     "RateLimitWindow",
+    "SiteState",
     "Subscriber",
     "SubscriberStatus",
     "Suppression",

@@ -32,7 +32,7 @@ from clippost.subscriptions.common import (
     reloaded,
     send_requested,
 )
-from clippost.subscriptions.preferences import Preferences
+from clippost.subscriptions.preferences import LOCALES, Preferences
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,8 @@ class SubscriberView:
     status: str
     preferences: Preferences
     next_digest_at: datetime | None
+    locale: str | None = None  # None: the library's device language, else English
+    link_generation: int = 0
 
 
 # Manage links ------------------------------------------------------------------------------
@@ -72,8 +74,8 @@ async def subscriber_from_manage_token(
     subscriber = await repo.by_id(session, id_in_link(data.subject))
     if subscriber is None or data.extra != str(subscriber.link_generation):
         raise InvalidLink(
-            "This link no longer works. Ask for a new one by entering your address on the "
-            "home page."
+            "This link no longer works: it was signed out, or the address was erased. Ask "
+            "for a new one with your address."
         )
     return _view(subscriber)
 
@@ -85,6 +87,8 @@ def _view(subscriber: Subscriber) -> SubscriberView:
         status=subscriber.status,
         preferences=repo.preferences_of(subscriber),
         next_digest_at=subscriber.next_slot_at,
+        locale=subscriber.locale,
+        link_generation=subscriber.link_generation,
     )
 
 
@@ -102,6 +106,20 @@ async def update_preferences(
     slot = _next_slot_if_confirmed(subscriber.status, preferences, ctx.now)
     await repo.set_preferences(session, subscriber_id, preferences, next_slot_at=slot)
     return _view(await reloaded(session, subscriber_id))
+
+
+async def set_language(session: AsyncSession, subscriber_id: int, locale: str | None) -> None:
+    """The language of the reader's emails: one of `LOCALES`, or None for "from my library"."""
+    if locale is not None and locale not in LOCALES:
+        raise BadInput("Choose one of the languages in the list.")
+    await repo.set_locale(session, subscriber_id, locale)
+
+
+async def sign_out_links(session: AsyncSession, subscriber_id: int) -> None:
+    """Every manage link ever sent to the reader stops working, the one in use included
+    (they name the link generation, which this moves on)."""
+    await _subscriber(session, subscriber_id)
+    await repo.bump_link_generation(session, subscriber_id)
 
 
 def _next_slot_if_confirmed(
@@ -163,6 +181,14 @@ async def resubscribe(
     )
     await suppressions.lift_reader_suppressions(session, address_hash(subscriber.email))
     return _view(await reloaded(session, subscriber_id))
+
+
+async def resubscribe_by_link(
+    session: AsyncSession, ctx: ServiceContext, token: str
+) -> SubscriberView:
+    """The unsubscribed page's one-click way back (a RESUBSCRIBE link)."""
+    data = ctx.links.read(Purpose.RESUBSCRIBE, token, now=ctx.now)
+    return await resubscribe(session, ctx, id_in_link(data.subject))
 
 
 async def erase(

@@ -11,6 +11,9 @@ from clippost.errors import BadInput
 from clippost.planner.slots import Cadence, Schedule
 
 PER_EMAIL_MAX = 15
+# The languages the emails come in (the device languages the importer reads), by catalogue
+# name; a reader's `locale` is one of these or None ("from my library").
+LOCALES = ("en", "de", "fr", "es", "it", "pt_BR", "nl", "ja", "zh", "ru")
 # What a form that leaves a field out gets: the landing page asks only for a few.
 DEFAULTS: dict[str, str] = {
     "cadence": Cadence.WEEKLY.value,

@@ -69,6 +69,21 @@ async def default_locale(session: AsyncSession, subscriber_id: int, locale: str)
     )
 
 
+async def set_locale(session: AsyncSession, subscriber_id: int, locale: str | None) -> None:
+    await session.execute(
+        update(Subscriber).where(Subscriber.id == subscriber_id).values(locale=locale)
+    )
+
+
+async def bump_link_generation(session: AsyncSession, subscriber_id: int) -> None:
+    """Move the reader's link generation on: every manage link naming the old one dies."""
+    await session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber_id)
+        .values(link_generation=Subscriber.link_generation + 1)
+    )
+
+
 def _preference_values(preferences: Preferences) -> dict[str, Any]:
     return {
         "cadence": preferences.cadence.value,

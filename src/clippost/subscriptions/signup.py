@@ -21,8 +21,7 @@ from clippost.clippings.models import Library
 from clippost.context import ServiceContext
 from clippost.errors import InvalidLink
 from clippost.library import repository as library_repository
-from clippost.library import service as library_service
-from clippost.library.views import HighlightView, ImportResult
+from clippost.library.views import ImportResult
 from clippost.links import Purpose
 from clippost.models import PendingImport, Subscriber, SubscriberStatus
 from clippost.planner.slots import next_slot
@@ -51,7 +50,8 @@ class ConfirmResult:
     timezone: str
     per_email: int
     cadence: str
-    preview: list[HighlightView]
+    subscriber_id: int  # for the page's honest preview and its long-lived manage link
+    link_generation: int
 
 
 # Sign-up ----------------------------------------------------------------------------------
@@ -175,7 +175,8 @@ async def confirm(session: AsyncSession, ctx: ServiceContext, token: str) -> Con
     elif subscriber.status != SubscriberStatus.CONFIRMED:
         raise InvalidLink(
             "You unsubscribed after confirming this address. To get your highlights again, "
-            "ask for a manage link on the home page and choose Resubscribe."
+            "ask for a manage link (Manage my emails, at the top of the page) and choose "
+            "Resubscribe."
         )
     return await _confirm_result(session, ctx, subscriber, pending)
 
@@ -204,9 +205,6 @@ async def _confirm_result(
     preferences = repo.preferences_of(subscriber)
     if subscriber.next_slot_at is None:  # pragma: no cover - set when confirming
         raise InvalidLink(GONE)
-    preview = await library_service.preview_highlights(
-        session, subscriber.id, preferences.per_email, now=ctx.now
-    )
     return ConfirmResult(
         book_count=pending.book_count,
         highlight_count=pending.highlight_count,
@@ -214,7 +212,8 @@ async def _confirm_result(
         timezone=preferences.timezone,
         per_email=preferences.per_email,
         cadence=preferences.cadence.value,
-        preview=preview,
+        subscriber_id=subscriber.id,
+        link_generation=subscriber.link_generation,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 import socket
 import time
@@ -20,6 +21,8 @@ from clippost.mail import Message, SendResult, Sent, Transient
 from clippost.rendering.mime import build_mime, refusal
 
 _counter = itertools.count()
+# One line per message written: where a developer's confirmation email can be opened.
+log = logging.getLogger(__name__)
 
 
 class MaildirTransport:
@@ -56,6 +59,7 @@ class MaildirTransport:
             self._deliver(name, data)
         except OSError as exc:  # a full disk or a permission fixed later: try again
             return Transient(f"cannot write to the Maildir: {exc}")
+        log.info("mail to %s written to %s", message.to, self.path / "new" / name)
         return Sent(provider_id=name)
 
     def _deliver(self, name: str, data: bytes) -> None:

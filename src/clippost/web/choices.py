@@ -21,6 +21,27 @@ FREQUENCIES = (
     ("more", "More often"),
 )
 
+# The languages the emails come in, by their own names; "" keeps the library's language.
+LANGUAGES = (
+    ("", "From my library (the language of my Kindle)"),
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("es", "Español"),
+    ("it", "Italiano"),
+    ("pt_BR", "Português (Brasil)"),
+    ("nl", "Nederlands"),
+    ("ja", "日本語"),
+    ("zh", "中文"),
+    ("ru", "Русский"),
+)
+SHOW = (
+    ("all", "All highlights"),
+    ("favourites", "Favourites"),
+    ("discarded", "Discarded"),
+    ("never_sent", "Never sent yet"),
+)
+
 _AREAS = {
     "Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic",
     "Australia", "Europe", "Indian", "Pacific",
@@ -36,6 +57,8 @@ class FormChoices:
     per_email: tuple[int, ...]
     timezones: tuple[str, ...]
     frequencies: tuple[tuple[str, str], ...]
+    languages: tuple[tuple[str, str], ...]
+    show: tuple[tuple[str, str], ...]
 
 
 @functools.cache
@@ -50,4 +73,6 @@ def form_choices() -> FormChoices:
         per_email=tuple(range(1, 16)),
         timezones=("UTC", *zones),
         frequencies=FREQUENCIES,
+        languages=LANGUAGES,
+        show=SHOW,
     )

@@ -31,9 +31,10 @@ from clippost.library.upload import parse_upload
 from clippost.links import Links
 from clippost.runtime import Runtime
 from clippost.subscriptions import pending
-from clippost.subscriptions.preferences import Preferences
+from clippost.web.inbox import request_allowed
 from clippost.web.security import CSRF_FIELD, CsrfTokens, csrf_cookie_name
-from clippost.web.timefmt import local_datetime, local_hour
+from clippost.web.textmarks import mark_terms
+from clippost.web.timefmt import local_datetime, local_hour, long_date, uses_12_hour
 from clippost.web.upload_parsers import UploadParsers
 
 log = logging.getLogger(__name__)
@@ -44,15 +45,6 @@ TEMPLATES = Path(__file__).parent / "templates"
 FORM_OVERHEAD_BYTES = 64 * 1024
 # Forms without a file (preferences, buttons) never need more than this.
 SMALL_FORM_BYTES = 16 * 1024
-PREFERENCE_FIELDS = (
-    "cadence",
-    "hour",
-    "weekday",
-    "day_of_month",
-    "timezone",
-    "per_email",
-    "paused_until",
-)
 
 
 @functools.cache
@@ -66,6 +58,8 @@ def _environment() -> Environment:
     )
     env.filters["local_datetime"] = local_datetime
     env.filters["local_hour"] = local_hour
+    env.filters["long_date"] = long_date
+    env.filters["mark_terms"] = mark_terms
     return env
 
 
@@ -95,7 +89,8 @@ async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
 def render(
     request: Request, template: str, values: dict[str, Any] | None = None, *, status: int = 200
 ) -> HTMLResponse:
-    """A page: the template with the values every page uses (site name, CSRF token)."""
+    """A page: the template with the values every page uses (site name, CSRF token, the
+    reader's clock, whether the local inbox is on)."""
     page = (
         _environment()
         .get_template(template)
@@ -103,15 +98,26 @@ def render(
             site_name=settings(request).site_name,
             csrf_field=CSRF_FIELD,
             csrf_token=_csrf(request).token_for(request.state.csrf_cookie),
+            twelve_hour=uses_12_hour(request.headers.get("accept-language")),
+            dev_inbox=dev_inbox_open(request),
             **(values or {}),
         )
     )
     return HTMLResponse(page, status_code=status)
 
 
+def dev_inbox_open(request: Request) -> bool:
+    """Whether this request may see the local inbox (web/inbox.py says when)."""
+    if not getattr(request.app.state, "dev_inbox", False):
+        return False
+    headers = {key.lower(): value for key, value in request.headers.items()}
+    return request_allowed(request.client.host if request.client else None, headers)
+
+
 def render_plain(template: str, values: dict[str, Any]) -> str:
     """A page body without a request (error pages rendered before the app has state)."""
-    return _environment().get_template(template).render(csrf_field=CSRF_FIELD, **values)
+    page = _environment().get_template(template)
+    return page.render(csrf_field=CSRF_FIELD, twelve_hour=False, dev_inbox=False, **values)
 
 
 def _csrf(request: Request) -> CsrfTokens:
@@ -119,14 +125,16 @@ def _csrf(request: Request) -> CsrfTokens:
     return value
 
 
-async def read_form(request: Request, *, limit: int, csrf: bool = True) -> FormData:
+async def read_form(
+    request: Request, *, limit: int, csrf: bool = True, max_fields: int = 32
+) -> FormData:
     """The POSTed form, refused (413) past `limit` bytes, from Content-Length at once and
     while streaming; then the CSRF check unless the caller proves itself otherwise."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(request)
     bounded = Request(request.scope, _bounded_receive(request, limit))
-    form = await bounded.form(max_files=1, max_fields=32)
+    form = await bounded.form(max_files=1, max_fields=max_fields)
     if csrf:
         check_csrf(request, form)
     return form
@@ -171,10 +179,6 @@ def text_field(form: FormData, name: str) -> str:
     if not isinstance(value, str):
         raise BadInput(f"The field {name!r} must be text, not a file.")
     return value
-
-
-def preferences(form: FormData) -> Preferences:
-    return Preferences.from_form({name: text_field(form, name) for name in PREFERENCE_FIELDS})
 
 
 async def uploaded_library(request: Request, form: FormData) -> Library:

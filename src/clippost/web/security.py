@@ -115,7 +115,9 @@ class SecurityMiddleware:
 
     def _decorate(self, headers: MutableHeaders, *, static: bool, fresh_cookie: str | None) -> None:
         for name, value in self.headers.items():
-            headers[name] = value
+            # A response with a policy of its own keeps it (the local inbox's framed email).
+            if name not in headers:
+                headers[name] = value
         # Pages behind tokens (and every page may show a CSRF token) are never cached.
         headers["Cache-Control"] = "public, max-age=3600" if static else "no-store"
         if fresh_cookie and headers.get("content-type", "").startswith("text/html"):

@@ -1,7 +1,7 @@
 """indexes for the operator's figures: outbox.finished_at, delivery_events.occurred_at
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-04 00:00:00.000000
 
 `clippost stats`, the operator page and its chart count what finished (sent, failed) and
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0004"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

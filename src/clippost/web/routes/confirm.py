@@ -12,6 +12,7 @@ from starlette.responses import Response
 from clippost.links import Purpose
 from clippost.subscriptions.signup import add_import, confirm
 from clippost.web import deps
+from clippost.web.previews import next_digest
 
 router = APIRouter()
 
@@ -25,9 +26,16 @@ async def confirm_page(request: Request, token: str) -> Response:
 @router.post("/confirm/{token}")
 async def confirm_submit(request: Request, token: str) -> Response:
     await deps.read_form(request, limit=deps.SMALL_FORM_BYTES)
+    ctx = deps.context(request)
     async with deps.transaction(request) as session:
-        result = await confirm(session, deps.context(request), token)
-    return deps.render(request, "confirmed.html", {"result": result})
+        result = await confirm(session, ctx, token)
+    # After the commit: the first digest exactly as the planner will choose it.
+    preview = await next_digest(deps.runtime(request), result.subscriber_id, ctx.now)
+    manage_url = ctx.links.email_manage_url(
+        result.subscriber_id, result.link_generation, now=ctx.now
+    )
+    values = {"result": result, "preview": preview, "manage_url": manage_url}
+    return deps.render(request, "confirmed.html", values)
 
 
 @router.get("/add/{token}")

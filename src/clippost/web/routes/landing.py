@@ -1,7 +1,9 @@
 """The landing page, sign-up with an upload, and the one "check your inbox" page.
 
 Sign-up answers the same for every address (invariant 8): a 303 to the same page, whether
-the address was new, pending, confirmed or unsubscribed; the email says what applies.
+the address was new, pending, confirmed or unsubscribed; the email says what applies. A
+form that cannot be used comes back as the same page, each message beside its field and
+what was typed still there (web/forms.py), with the status that says why.
 """
 
 from __future__ import annotations
@@ -12,38 +14,74 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from clippost.addresses import normalise_email
+from clippost.errors import ClippostError, PayloadTooLarge, RateLimited
 from clippost.subscriptions.signup import sign_up
-from clippost.web import deps
+from clippost.web import deps, forms
 from clippost.web.choices import form_choices
 
 router = APIRouter()
 
+SIGNUP_FIELDS = ("email", *forms.PREFERENCE_FIELDS)
+LABELS = {
+    "email": "Your email address",
+    "file": "Your highlights file",
+    "cadence": "Send me an email",
+    "hour": "Time of day",
+    "weekday": "Day of the week",
+    "day_of_month": "Day of the month",
+    "timezone": "Your timezone",
+    "per_email": "Highlights per email",
+}
+
 
 @router.api_route("/", methods=["GET", "HEAD"])  # HEAD: uptime checks of the home page
 async def landing(request: Request) -> Response:
-    settings = deps.settings(request)
-    return deps.render(
-        request, "landing.html", {"choices": form_choices(), "max_mb": settings.max_upload_mb}
-    )
+    return _landing(request, forms.FormState())
+
+
+def _landing(request: Request, state: forms.FormState) -> Response:
+    typed = {**forms.DEFAULTS_SHOWN, **{k: v for k, v in state.typed.items() if v}}
+    values = {
+        "choices": form_choices(),
+        "max_mb": deps.settings(request).max_upload_mb,
+        "typed": {"email": state.typed.get("email", ""), **typed},
+        "errors": state.errors,
+        "labels": LABELS,
+    }
+    return deps.render(request, "landing.html", values, status=state.status if state else 200)
 
 
 @router.post("/signup")
 async def signup(request: Request) -> Response:
     limit = deps.settings(request).max_upload_bytes + deps.FORM_OVERHEAD_BYTES
-    form = await deps.read_form(request, limit=limit)
-    email = normalise_email(deps.text_field(form, "email"))
-    preferences = deps.preferences(form)
-    library = await deps.uploaded_import(request, form)
-    async with deps.transaction(request) as session:
-        await sign_up(
-            session,
-            deps.context(request),
-            email=email,
-            preferences=preferences,
-            library=library,
-            client_ip=deps.client_ip(request),
-        )
+    state = forms.FormState()
+    try:
+        form = await deps.read_form(request, limit=limit)
+    except PayloadTooLarge as error:
+        state.add("file", error)
+        return _landing(request, state)
+    state.typed = forms.typed_values(form, SIGNUP_FIELDS)
+    email = forms.email_error(state.typed, state)
+    preferences = forms.preference_errors(state.typed, state)
+    try:
+        library = await deps.uploaded_import(request, form)
+    except ClippostError as error:
+        state.add("file", error)
+    if state or email is None or preferences is None:
+        return _landing(request, state)
+    try:
+        async with deps.transaction(request) as session:
+            await sign_up(
+                session,
+                deps.context(request),
+                email=email,
+                preferences=preferences,
+                library=library,
+                client_ip=deps.client_ip(request),
+            )
+    except RateLimited as error:
+        state.add(forms.FORM, error)
+        return _landing(request, state)
     return RedirectResponse("/check-inbox", status_code=303)
 
 

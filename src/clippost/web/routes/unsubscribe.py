@@ -20,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from clippost.links import Purpose
-from clippost.subscriptions.manage import unsubscribe_all, unsubscription
+from clippost.subscriptions.manage import resubscribe_by_link, unsubscribe_all, unsubscription
 from clippost.web import deps
+from clippost.web.manage_page import resubscribe_token
 
 router = APIRouter()
 
@@ -42,4 +43,19 @@ async def unsubscribe_submit(request: Request, token: str) -> Response:
     await deps.runtime(request).db.commit_together(unsubscribe_all, leaving)
     if one_click:
         return PlainTextResponse("You are unsubscribed.\n")
-    return deps.render(request, "unsubscribed.html")
+    way_back = f"/resubscribe/{resubscribe_token(request, leaving.subscriber_id)}"
+    return deps.render(request, "unsubscribed.html", {"resubscribe_action": way_back})
+
+
+@router.get("/resubscribe/{token}")
+async def resubscribe_page(request: Request, token: str) -> Response:
+    deps.links(request).read(Purpose.RESUBSCRIBE, token, now=datetime.now(UTC))
+    return deps.render(request, "resubscribe.html", {"action": f"/resubscribe/{token}"})
+
+
+@router.post("/resubscribe/{token}")
+async def resubscribe_submit(request: Request, token: str) -> Response:
+    await deps.read_form(request, limit=deps.SMALL_FORM_BYTES)
+    async with deps.transaction(request) as session:
+        subscriber = await resubscribe_by_link(session, deps.context(request), token)
+    return deps.render(request, "resubscribed.html", {"subscriber": subscriber})

@@ -1,0 +1,189 @@
+"""The manage page, built for a GET and for every form on it that comes back refused.
+
+One place reads what the page shows (the reader from the token, the library, one page of
+highlights, the next digest), so a refused form is the very page the reader left, with its
+list where it was, the message beside the field and the typed values in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from clippost.errors import BadInput
+from clippost.library.service import HighlightFilter, Show, find_highlights, library_overview
+from clippost.links import Purpose
+from clippost.subscriptions.manage import SubscriberView, subscriber_from_manage_token
+from clippost.web import deps, forms
+from clippost.web.choices import form_choices
+from clippost.web.previews import next_digest
+
+EXPORT_FORMATS = ("markdown", "csv", "json")
+PAGE_SIZE = 50
+_MAX_QUERY = 200
+# Where each notice appears (the section changed) and what it says.
+NOTICES = {
+    "preferences": ("preferences", "Your preferences are saved."),
+    "books": ("books", "How often each book comes up is saved."),
+    "books-unchanged": ("books", "Nothing to save: every book already had that setting."),
+    "highlight": ("results", "The highlight is updated."),
+    "resubscribed": ("status", "Welcome back: your emails start again on your schedule."),
+}
+LABELS = {
+    "cadence": "Send me an email",
+    "hour": "Time of day",
+    "weekday": "Day of the week",
+    "day_of_month": "Day of the month",
+    "timezone": "Your timezone",
+    "per_email": "Highlights per email",
+    "paused_until": "Pause until",
+    "locale": "Language of your emails",
+    "file": "Highlights file",
+    "confirm": "Confirmation",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """Which highlights the list shows: the search form's fields and the page."""
+
+    q: str = ""
+    book_id: int | None = None
+    show: Show = Show.ALL
+    offset: int = 0
+
+    @classmethod
+    def parse(cls, q: str, book: str, show: str, offset: str) -> Listing:
+        return cls(q[:_MAX_QUERY], _book_id(book), _show(show), _offset(offset))
+
+    def params(self, **changes: object) -> dict[str, str]:
+        """The listing as query parameters (defaults left out), with `changes` applied."""
+        values: dict[str, object] = {
+            "q": self.q,
+            "book": self.book_id or "",
+            "show": "" if self.show is Show.ALL else self.show.value,
+            "offset": self.offset or "",
+            **changes,
+        }
+        return {k: str(v) for k, v in values.items() if v not in ("", None, 0)}
+
+    def url(self, token: str, **changes: object) -> str:
+        query = urlencode(self.params(**changes))
+        return f"/manage/{token}{'?' + query if query else ''}#results"
+
+
+@dataclass(slots=True)
+class Refused:
+    """A form on the page that came back: which section, and its state."""
+
+    section: str
+    state: forms.FormState = field(default_factory=forms.FormState)
+
+
+async def manage_page(
+    request: Request,
+    token: str,
+    listing: Listing,
+    *,
+    done: str = "",
+    acted_on: int | None = None,
+    refused: Refused | None = None,
+) -> Response:
+    ctx = deps.context(request)
+    wanted = HighlightFilter(listing.q, listing.book_id, listing.show)
+    async with deps.transaction(request) as session:
+        subscriber = await subscriber_from_manage_token(session, ctx, token)
+        library = await library_overview(session, subscriber.id)
+        page = await find_highlights(
+            session, subscriber.id, wanted, offset=listing.offset, limit=PAGE_SIZE
+        )
+    preview = None
+    if subscriber.status == "confirmed":
+        preview = await next_digest(deps.runtime(request), subscriber.id, ctx.now)
+    values = {
+        "token": token,
+        "subscriber": subscriber,
+        "library": library,
+        "page": page,
+        "listing": listing,
+        "preview": preview,
+        "paused_until": _paused_until(subscriber, ctx.now),
+        "notice": _notice(done, acted_on, {h.id for h in page.highlights}),
+        "refused": refused or Refused(""),
+        "prefs": _preference_values(subscriber, refused),
+        "labels": LABELS,
+        "choices": form_choices(),
+        "export_formats": EXPORT_FORMATS,
+        "max_mb": deps.settings(request).max_upload_mb,
+        "unsubscribe_path": _unsubscribe_path(request, subscriber.id),
+    }
+    status = refused.state.status if refused and refused.state else 200
+    return deps.render(request, "manage.html", values, status=status)
+
+
+def _notice(done: str, acted_on: int | None, shown: set[int]) -> dict[str, object] | None:
+    """The notice for `done`, by the highlight acted on when it is still in the list (a
+    filter may have let it go: then at the top of the list)."""
+    found = NOTICES.get(done)
+    if found is None:
+        return None
+    section, message = found
+    return {
+        "section": section,
+        "message": message,
+        "highlight": acted_on if acted_on in shown else None,
+    }
+
+
+def _preference_values(subscriber: SubscriberView, refused: Refused | None) -> dict[str, str]:
+    stored = {**forms.stored_values(subscriber.preferences), "locale": subscriber.locale or ""}
+    if refused is None or refused.section != "preferences":
+        return stored
+    return {**stored, **refused.state.typed}
+
+
+def _paused_until(subscriber: SubscriberView, now: datetime) -> date | None:
+    """The pause's last day while it still stands in the reader's own timezone."""
+    until = subscriber.preferences.paused_until
+    today = now.astimezone(ZoneInfo(subscriber.preferences.timezone)).date()
+    return until if until is not None and until >= today else None
+
+
+def _unsubscribe_path(request: Request, subscriber_id: int) -> str:
+    token = deps.links(request).token(Purpose.UNSUBSCRIBE, subscriber_id, now=datetime.now(UTC))
+    return f"/unsubscribe/{token}"
+
+
+def resubscribe_token(request: Request, subscriber_id: int) -> str:
+    """The unsubscribed page's way back: signed, short-lived, one purpose."""
+    return deps.links(request).token(
+        Purpose.RESUBSCRIBE, subscriber_id, now=datetime.now(UTC), ttl=timedelta(days=1)
+    )
+
+
+def _book_id(raw: str) -> int | None:
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 12:
+        raise BadInput("Choose a book from the list.")
+    return int(raw)
+
+
+def _show(raw: str) -> Show:
+    try:
+        return Show(raw or "all")
+    except ValueError:
+        raise BadInput("Choose which highlights to show from the list.") from None
+
+
+def _offset(raw: str) -> int:
+    if not raw:
+        return 0
+    if not raw.isdigit() or len(raw) > 9:
+        raise BadInput("That page of your highlights does not exist.")
+    return int(raw)

@@ -1,0 +1,108 @@
+"""The manage page's library actions: how often each book comes, a highlight's flags, more
+highlights, exports. Each re-reads the reader from the manage token first."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from clippost.errors import BadInput, ClippostError
+from clippost.library.service import (
+    export_library,
+    set_book_frequencies,
+    set_highlight_flags,
+    upload_more,
+)
+from clippost.subscriptions.manage import subscriber_from_manage_token
+from clippost.web import deps
+from clippost.web.manage_page import EXPORT_FORMATS, Listing, Refused, manage_page
+from clippost.web.routes.manage import back
+from clippost.web.security import CsrfRejected
+
+router = APIRouter()
+
+# Buttons on a highlight: which flag each sets.
+_FLAG_ACTIONS = {
+    "favourite": {"favourite": True},
+    "unfavourite": {"favourite": False},
+    "discard": {"discarded": True},
+    "restore": {"discarded": False},
+}
+_FREQUENCY_FIELD = re.compile(r"frequency-(\d{1,12})")
+# One select per book: a library of a few thousand books still fits.
+_BOOK_FORM_BYTES = 256 * 1024
+_BOOK_FORM_FIELDS = 10_000
+
+
+@router.post("/manage/{token}/books")
+async def save_book_frequencies(request: Request, token: str) -> Response:
+    form = await deps.read_form(request, limit=_BOOK_FORM_BYTES, max_fields=_BOOK_FORM_FIELDS)
+    frequencies = {
+        int(found.group(1)): deps.text_field(form, name)
+        for name in form
+        if (found := _FREQUENCY_FIELD.fullmatch(name))
+    }
+    async with deps.transaction(request) as session:
+        subscriber = await subscriber_from_manage_token(session, deps.context(request), token)
+        changed = await set_book_frequencies(session, subscriber.id, frequencies)
+    return back(token, done="books" if changed else "books-unchanged", anchor="books")
+
+
+@router.post("/manage/{token}/highlights/{highlight_id}")
+async def flag_highlight(request: Request, token: str, highlight_id: int) -> Response:
+    form = await deps.read_form(request, limit=deps.SMALL_FORM_BYTES)
+    flags = _FLAG_ACTIONS.get(deps.text_field(form, "action"))
+    if flags is None:
+        raise BadInput("Choose favourite, unfavourite, discard or restore.")
+    listing = _listing(form)
+    async with deps.transaction(request) as session:
+        subscriber = await subscriber_from_manage_token(session, deps.context(request), token)
+        await set_highlight_flags(session, subscriber.id, highlight_id, **flags)
+    anchor = f"highlight-{highlight_id}"
+    return back(token, done="highlight", anchor=anchor, listing=listing, h=str(highlight_id))
+
+
+def _listing(form: FormData) -> Listing:
+    """The list the reader was looking at (hidden fields), to go back to it."""
+    fields = ("q", "book", "show", "offset")
+    return Listing.parse(*(deps.text_field(form, name) for name in fields))
+
+
+@router.post("/manage/{token}/upload")
+async def upload(request: Request, token: str) -> Response:
+    limit = deps.settings(request).max_upload_bytes + deps.FORM_OVERHEAD_BYTES
+    ctx = deps.context(request)
+    async with deps.transaction(request) as session:
+        await subscriber_from_manage_token(session, ctx, token)  # a dead link: refuse early
+    refused = Refused("upload")
+    try:
+        form = await deps.read_form(request, limit=limit)
+        library = await deps.uploaded_library(request, form)
+    except CsrfRejected:
+        raise  # a stale form: the error page says to reload
+    except ClippostError as error:  # too large, not a highlights file, empty...
+        refused.state.add("file", error)
+        return await manage_page(request, token, Listing(), refused=refused)
+    async with deps.transaction(request) as session:
+        subscriber = await subscriber_from_manage_token(session, ctx, token)
+        result = await upload_more(session, ctx, subscriber.id, library)
+    return deps.render(request, "added.html", {"result": result, "manage_url": f"/manage/{token}"})
+
+
+@router.get("/manage/{token}/export/{fmt}")
+async def export(request: Request, token: str, fmt: str) -> Response:
+    if fmt not in EXPORT_FORMATS:
+        raise BadInput("Choose an export format: markdown, csv or json.")
+    async with deps.transaction(request) as session:
+        subscriber = await subscriber_from_manage_token(session, deps.context(request), token)
+        exported = await export_library(session, subscriber.id, fmt)
+    filename = re.sub(r"[^A-Za-z0-9._-]", "_", exported.filename)[:100] or "clippost-export"
+    return Response(
+        exported.content,
+        media_type=exported.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
