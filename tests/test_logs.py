@@ -62,7 +62,8 @@ class TestJsonFormatter:
 
 class TestCommandLine:
     def test_send_due_logs_json_lines(self, tmp_path: Path) -> None:
-        """`clippost send-due` with CLIPPOST_LOG_FORMAT=json writes only JSON lines to stderr."""
+        """`clippost -v send-due` with CLIPPOST_LOG_FORMAT=json writes only JSON lines to stderr
+        (the migrations' lines, which `-v` shows, included)."""
         env = {
             **os.environ,
             "CLIPPOST_DATA_DIR": str(tmp_path),
@@ -71,7 +72,7 @@ class TestCommandLine:
         }
         env.pop("CLIPPOST_DATABASE_URL", None)
         done = subprocess.run(
-            [sys.executable, "-m", "clippost", "send-due"],
+            [sys.executable, "-m", "clippost", "-v", "send-due"],
             env=env,
             capture_output=True,
             text=True,

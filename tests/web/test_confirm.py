@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from clippost.links import Purpose
 from clippost.models import Highlight, SubscriberStatus
+from clippost.subscriptions import repository as subscriptions_repository
 
 FIXTURES = Path(__file__).resolve().parents[1] / "clippings" / "fixtures"
 
@@ -43,13 +44,31 @@ class TestConfirm:
         assert subscriber.status == SubscriberStatus.CONFIRMED
 
     async def test_the_readers_language_is_their_kindles(self, web):
-        """A library from a German Kindle makes German the reader's language, unless chosen."""
+        """A library from a German Kindle makes German the reader's language, unless chosen:
+        their own choice stays "from my library" (None), the library's language is kept."""
         german = (FIXTURES / "kindle" / "de.txt").read_bytes()
         await web.sign_up("leser@example.org", content=german)
         link = await web.last_link("confirm", "confirm_url")
         await web.post_form(link, csrf_from=link)
         subscriber = await web.subscriber("leser@example.org")
-        assert subscriber.locale == "de"
+        assert (subscriber.locale, subscriber.library_locale) == (None, "de")
+        assert subscriber.language == "de"
+
+    async def test_a_chosen_language_wins_over_the_librarys(self, web):
+        """The reader who chose French keeps French after confirming a German library."""
+        german = (FIXTURES / "kindle" / "de.txt").read_bytes()
+        await web.sign_up("leser@example.org", content=german)
+        subscriber = await web.subscriber("leser@example.org")
+        async with web.db.transaction() as session:
+            await subscriptions_repository.set_locale(session, subscriber.id, "fr")
+        link = await web.last_link("confirm", "confirm_url")
+        await web.post_form(link, csrf_from=link)
+        subscriber = await web.subscriber("leser@example.org")
+        assert (subscriber.locale, subscriber.library_locale, subscriber.language) == (
+            "fr",
+            "de",
+            "fr",
+        )
 
     async def test_first_email_time_is_in_the_readers_timezone(self, web):
         """The page gives the first email's date and hour in the reader's own timezone."""

@@ -424,14 +424,44 @@ class TestExportsKeepVerdicts:
         assert markdown.count("**Tags:**") == 3
 
     async def test_the_csv_imports_back_with_its_tags(self, web):
-        """The import engine reads the exported CSV whole, tags included."""
+        """The import engine reads the exported CSV whole, verdicts included: the verdict
+        tags come back as the highlight's favourite and discard flags."""
         link = await _big_library(web)
         await _set_flags(web, [MANY[0]], favourite=True)
+        await _set_flags(web, [MANY[1]], discarded=True)
         exported = (await web.client.get(f"{link}/export/csv")).content
         library = clippings.merge(clippings.parse(exported).entries)
         assert library.highlight_count == 123
-        tagged = [h for book in library.books for h in book.highlights if h.tags]
-        assert [(h.text, h.tags) for h in tagged] == [(MANY[0], ("favorite",))]
+        every = [h for book in library.books for h in book.highlights]
+        assert [h.text for h in every if h.favourite] == [MANY[0]]
+        assert [h.text for h in every if h.discarded] == [MANY[1]]
+        assert not [h for h in every if h.tags]
+
+    async def test_export_erase_and_import_again_gives_the_same_library(self, web):
+        """A reader who leaves with their CSV and comes back with it finds every highlight
+        and every verdict as they were (the export is the way out and the way back in)."""
+        link = await _big_library(web)
+        await _set_flags(web, [MANY[0], MANY[5]], favourite=True)
+        await _set_flags(web, [MANY[1]], discarded=True)
+        before = await _library_state(web)
+        exported = (await web.client.get(f"{link}/export/csv")).content
+        erased = await web.post_form(f"{link}/erase", {"confirm": "yes"}, csrf_from=link)
+        assert erased.status_code == 200
+        assert (await web.counts())["highlights"] == 0
+        await web.confirmed_reader(content=exported)
+        assert await _library_state(web) == before
+
+
+async def _library_state(web) -> list[tuple[str, str, str | None, bool, bool]]:
+    """Every highlight as (book, text, note, favourite, discarded), in a stable order."""
+    async with web.db.transaction() as session:
+        rows = await session.execute(
+            select(Book.title, Highlight.text, Highlight.note, Highlight.favourite)
+            .add_columns(Highlight.discarded)
+            .join(Book, Book.id == Highlight.book_id)
+            .order_by(Book.title, Highlight.text)
+        )
+        return [tuple(row) for row in rows]
 
 
 class TestHonestPreview:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clippost.clippings import models as clip
 from clippost.db.dialect import insert_or_ignore
 from clippost.library.views import BookView, HighlightView
-from clippost.models import BOOK_WEIGHTS, Book, Highlight
+from clippost.models import BOOK_WEIGHTS, Book, Highlight, Subscriber
 from clippost.selection import Candidate
 
 # Under both drivers' bound-parameter limits (SQLite 32,766, asyncpg 32,767) with room:
@@ -400,3 +400,12 @@ async def highlight_count(session: AsyncSession, subscriber_id: int) -> int:
         select(func.count()).select_from(Highlight).where(Highlight.subscriber_id == subscriber_id)
     )
     return int(await session.scalar(query) or 0)
+
+
+async def remember_language(session: AsyncSession, subscriber_id: int, language: str) -> None:
+    """The device language of the reader's latest import (their language unless they chose)."""
+    await session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber_id)
+        .values(library_locale=language[:16])
+    )

@@ -203,6 +203,8 @@ async def upload_more(
 ) -> ImportResult:
     """An upload from the manage page (the owner is signed in there): merged at once."""
     merged = await repo.merge_library(session, subscriber_id, library, now=ctx.now)
+    if library.language:
+        await repo.remember_language(session, subscriber_id, library.language)
     total = await repo.highlight_count(session, subscriber_id)
     known = library.highlight_count - merged.new_highlights
     return ImportResult(merged.new_books, merged.new_highlights, total, known_highlights=known)

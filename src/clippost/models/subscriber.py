@@ -39,12 +39,19 @@ class Subscriber(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     per_email: Mapped[int] = mapped_column(Integer, default=5)
     paused_until: Mapped[date | None] = mapped_column(Date, default=None)
-    # The language of the reader's emails and pages, a catalogue name such as "de" or
-    # "pt_BR"; None until they choose: their library's device language, else English.
+    # The language of the reader's emails and pages they chose, a catalogue name such as
+    # "de" or "pt_BR"; None is "from my library": `library_locale`, else English.
     locale: Mapped[str | None] = mapped_column(String(16), default=None)
+    # The device language of the reader's latest import that named one (a Kindle's "de").
+    library_locale: Mapped[str | None] = mapped_column(String(16), default=None)
     next_slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # Bumped on erase and on "sign me out everywhere": manage links name the generation.
     link_generation: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    @property
+    def language(self) -> str | None:
+        """The language of the reader's emails and pages: theirs, else their library's."""
+        return self.locale or self.library_locale

@@ -60,15 +60,6 @@ async def set_preferences(
     await session.execute(update(Subscriber).where(Subscriber.id == subscriber_id).values(values))
 
 
-async def default_locale(session: AsyncSession, subscriber_id: int, locale: str) -> None:
-    """The reader's language becomes their library's device language, unless they chose."""
-    await session.execute(
-        update(Subscriber)
-        .where(Subscriber.id == subscriber_id, Subscriber.locale.is_(None))
-        .values(locale=locale[:16])
-    )
-
-
 async def set_locale(session: AsyncSession, subscriber_id: int, locale: str | None) -> None:
     await session.execute(
         update(Subscriber).where(Subscriber.id == subscriber_id).values(locale=locale)

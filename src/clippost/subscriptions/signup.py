@@ -195,7 +195,7 @@ async def _apply_confirmation(
     )
     await repo.mark_confirmed(session, subscriber.id, now=ctx.now)
     if content.library is not None and content.library.language:
-        await repo.default_locale(session, subscriber.id, content.library.language)
+        await library_repository.remember_language(session, subscriber.id, content.library.language)
     await suppressions.lift_reader_suppressions(session, address_hash(subscriber.email))
 
 
