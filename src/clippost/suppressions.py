@@ -1,10 +1,12 @@
 """Every statement on the suppressions table: addresses that get no more mail (invariant 10).
 
 A suppression is kept under the address's hash (`addresses.address_hash`), with the reason.
-Readers add them (unsubscribing, erasing with "never email me again") and lift the ones
-they added (confirming again, resubscribing); bounces and complaints are the operator's to
-lift, because a reader cannot prove the mailbox works now. Workers read them when they
-claim mail (`outbox.claims`) and add one when an address hard-bounces.
+Readers add them (unsubscribing, erasing with "never email me again") and lift an
+unsubscription by confirming again or resubscribing; "never email again", bounces and
+complaints are the operator's to lift (`clippost suppressions`): a sign-up by anyone gets
+no email to such an address, and a reader cannot prove a bouncing mailbox works now.
+Workers read them when they claim mail (`outbox.claims`) and add one when an address
+hard-bounces.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from clippost.db.dialect import (
     insert_or_update,
     per_dialect,
 )
-from clippost.models import Suppression, SuppressionReason
+from clippost.models import BLOCKS_REQUESTED_MAIL, Suppression, SuppressionReason
 
 suppressions = cast(Table, Suppression.__table__)
 
 # Suppressions a reader lifts by asking for mail again (confirming, resubscribing). Bounces
-# and complaints are the operator's to lift: the reader cannot prove the mailbox works now.
-_LIFTED_BY_READER = (SuppressionReason.UNSUBSCRIBED, SuppressionReason.ERASED)
+# and complaints are the operator's to lift: the reader cannot prove the mailbox works now;
+# so is "never email this address again" (erased): no confirmation reaches it to click.
+_LIFTED_BY_READER = (SuppressionReason.UNSUBSCRIBED,)
 
 
 async def suppress(
@@ -129,6 +132,11 @@ async def lift_reader_suppressions(session: AsyncSession, address_hash: str) -> 
             Suppression.reason.in_(_LIFTED_BY_READER),
         )
     )
+
+
+async def blocks_requested_mail(session: AsyncSession, address_hash: str) -> bool:
+    """True when not even mail the reader asks for may go to this address."""
+    return await suppression_reason(session, address_hash) in set(BLOCKS_REQUESTED_MAIL)
 
 
 async def suppression_reason(session: AsyncSession, address_hash: str) -> str | None:

@@ -269,6 +269,21 @@ class TestManageActions:
         assert [s.address_hash for s in suppressions] == [address_hash("reader@example.org")]
         assert all(m.state != "pending" for m in outbox)
 
+    async def test_never_email_again_holds_against_a_new_sign_up(self, web):
+        """After erasing with "never email me again", the same address signed up again (by
+        anyone) gets the same page as any sign-up, and no email is sent or queued to it."""
+        await web.confirmed_reader()
+        link = await web.manage_link()
+        form = {"confirm": "yes", "never_email_again": "yes"}
+        await web.post_form(f"{link}/erase", form, csrf_from=link)
+        queued = len(await web.outbox())
+        again = await web.sign_up("Reader@Example.org")
+        other = await web.sign_up("someone-else@example.org")
+        assert again.status_code == other.status_code
+        pending = [m for m in await web.outbox() if m.state == "pending"]
+        assert [m.recipient for m in pending] == ["someone-else@example.org"]
+        assert len(await web.outbox()) == queued + 1
+
     async def test_resubscribe(self, web):
         """An unsubscribed reader resubscribes from the manage page."""
         await web.confirmed_reader()

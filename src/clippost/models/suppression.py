@@ -15,12 +15,14 @@ class SuppressionReason(StrEnum):
     UNSUBSCRIBED = "unsubscribed"  # digests stop; mail the reader asks for still goes
     BOUNCED = "bounced"  # hard bounce: nothing goes
     COMPLAINED = "complained"  # spam complaint: nothing goes
-    ERASED = "erased"  # erased and asked never to be emailed again: digests stop
+    ERASED = "erased"  # erased and asked never to be emailed again: nothing goes
     OPERATOR = "operator"  # the operator stopped all mail to the address
 
 
-# Reasons that also stop mail the reader asks for (confirmation, magic links).
+# Reasons that also stop mail the reader asks for (confirmation, magic links). "Never email
+# this address again" holds against a sign-up by anyone: only the operator lifts it.
 BLOCKS_REQUESTED_MAIL = (
+    SuppressionReason.ERASED,
     SuppressionReason.BOUNCED,
     SuppressionReason.COMPLAINED,
     SuppressionReason.OPERATOR,

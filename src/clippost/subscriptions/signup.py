@@ -74,6 +74,8 @@ async def sign_up(
     address = normalise_email(email)
     await limit_client(session, ctx, "signup", client_ip)
     await limit_address(session, ctx, address)
+    if await suppressions.blocks_requested_mail(session, address_hash(address)):
+        return  # never emailed again, bounced: nothing stored, the same page as any sign-up
     subscriber = await repo.by_email(session, address)
     if subscriber is not None and subscriber.status == SubscriberStatus.CONFIRMED:
         await _offer_import(session, ctx, subscriber, library)
