@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import email
 import email.message
 import email.policy
@@ -13,8 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clippost.mail import Message, Permanent, Transient
+from clippost.rendering import mime
 from clippost.rendering.headers import InvalidAddress, clean, clean_phrase
-from clippost.rendering.mime import build_mime, refusal
+from clippost.rendering.mime import _qp, build_mime, canonical_lines, refusal
 
 
 def make_message(**overrides: object) -> Message:
@@ -307,3 +309,28 @@ class TestRoundTrip:
             "Content-Type",
         ]
         assert parse(raw)["List-Id"] == clean(value)
+
+
+qp_lines = st.lists(
+    st.sampled_from(["", ".", " ", "\t", "=", "x" * 75, "x" * 76, "é" * 30, "a b ", "<p>", "\x00"]),
+    max_size=40,
+).map("".join)
+
+
+class TestQuotedPrintable:
+    @given(text=any_text | line_starts | qp_lines)
+    def test_line_at_a_time_is_what_b2a_qp_writes(self, text: str) -> None:
+        """The encoder with its cache of lines writes exactly what b2a_qp writes for the whole."""
+        for body in (text, text + "\n"):  # a body that ends a line is encoded a line at a time
+            data = canonical_lines(body).encode("utf-8", "replace")
+            expected = binascii.b2a_qp(data, istext=True)
+            if b"\n" not in data:
+                expected = expected.replace(b"\n", b"\r\n")
+            assert _qp(data) == expected
+            assert _qp(data) == expected  # the second time from the cache
+
+    def test_cache_of_lines_stays_bounded(self) -> None:
+        """Lines that never recur (the readers' own) do not grow the cache without end."""
+        for n in range(3 * mime._QP_LINES_MAX // 100):
+            _qp(b"".join(b"line %d of body %d\r\n" % (k, n) for k in range(100)))
+        assert len(mime._QP_LINES) <= mime._QP_LINES_MAX + 100
