@@ -25,14 +25,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
-from markupsafe import Markup, escape
 
-from clippost.rendering import i18n, words
+from clippost.rendering import html, i18n, words
 from clippost.rendering.authors import natural_authors
 from clippost.rendering.digest import digest_context
 from clippost.rendering.passages import script_of
 from clippost.rendering.plaintext import one_line, plain, wrap
 from clippost.rendering.site import DEFAULT_SITE
+from clippost.rendering.stencils import Stencils, flatten
 
 EMAIL_KINDS = frozenset({"confirm", "already_subscribed_import", "magic_link", "digest", "welcome"})
 
@@ -51,16 +51,45 @@ def render_email(kind: str, context: Mapping[str, Any]) -> RenderedEmail:
     rendering.site.Site, names the operator (the default Site without it). A digest's
     context may also be its stored payload itself (rendering.digest prepares it).
     """
-    if kind == "digest" and "passages" not in context:
-        context = digest_context(context, context.get("site") or DEFAULT_SITE)
+    if kind == "digest":
+        return _digest(context)
     locale = i18n.email_locale(context.get("locale"))
     text_template, html_template = _templates(kind, locale.code)
     full = {"site": DEFAULT_SITE, **context, "lang": locale.tag}
     subject = one_line("".join(text_template.blocks["subject"](text_template.new_context(full))))
     full["email_subject"] = subject
+    full["email_title"] = plain(subject)
     return RenderedEmail(
         subject=subject, text=text_template.render(full), html=html_template.render(full)
     )
+
+
+# The digest context's entries that are the same for every message of a language and site:
+# they go into the stencils' keys and are given to the templates as they are.
+_DIGEST_STATICS = ("site", "labels")
+_DIGEST_SKIPPED = frozenset({*_DIGEST_STATICS, "locale", "subject"})
+
+
+def _digest(context: Mapping[str, Any]) -> RenderedEmail:
+    """A digest through its stencils: the templates' static parts joined with its values."""
+    if "passages" not in context:
+        context = digest_context(context, context.get("site") or DEFAULT_SITE)
+    locale = i18n.email_locale(context["locale"])
+    text_stencils, html_stencils = _digest_stencils(locale.code)
+    statics = {"lang": locale.tag, **{name: context[name] for name in _DIGEST_STATICS}}
+    values = {name: value for name, value in context.items() if name not in _DIGEST_SKIPPED}
+    flat = flatten(values)  # one walk for both parts
+    return RenderedEmail(
+        subject=context["subject"],
+        text=text_stencils.render(statics, values, flat),
+        html=html_stencils.render(statics, values, flat),
+    )
+
+
+@cache
+def _digest_stencils(code: str) -> tuple[Stencils, Stencils]:
+    text_template, html_template = _templates("digest", code)
+    return Stencils(text_template), Stencils(html_template)
 
 
 @cache
@@ -92,7 +121,7 @@ def email_environment(code: str = i18n.DEFAULT) -> Environment:
         one_line=one_line,
         plain=plain,
         wrap=wrap,
-        lines=lines,
+        lines=html.lines,
         number=partial(i18n.number, code=code),
         authors=partial(_authors, code),
         full_date=partial(_on_day, i18n.full_date, code),
@@ -107,14 +136,6 @@ def email_environment(code: str = i18n.DEFAULT) -> Environment:
     # the module again at every render.
     env.globals["words"] = env.get_template("email/_words.txt").module
     return env
-
-
-def lines(value: object) -> Markup:
-    """Text for HTML with its line breaks kept: escaped, each newline a <br>."""
-    text = str(value)
-    if "\n" not in text:
-        return escape(text)
-    return Markup("<br>\n").join(escape(line) for line in text.splitlines())
 
 
 def _authors(code: str, raw: str | None) -> str:
