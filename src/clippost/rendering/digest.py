@@ -125,6 +125,7 @@ def digest_context(
         "preheader": _preheader(passages[0].text) if passages else "",
         "date_text": full_date(slot.astimezone(zone).date(), code) if slot else "",
         "passages": passages,
+        "passage_texts": [passage.text_block for passage in passages],
         "round_text": round_text,
         "round_html": round_html,
         "reason_text": reason_text,

@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
+from markupsafe import Markup
 
 from clippost.rendering import html, i18n, words
 from clippost.rendering.authors import natural_authors
@@ -32,7 +33,7 @@ from clippost.rendering.digest import digest_context
 from clippost.rendering.passages import script_of
 from clippost.rendering.plaintext import one_line, plain, wrap
 from clippost.rendering.site import DEFAULT_SITE
-from clippost.rendering.stencils import Stencils, flatten
+from clippost.rendering.stencils import Stencils
 
 EMAIL_KINDS = frozenset({"confirm", "already_subscribed_import", "magic_link", "digest", "welcome"})
 
@@ -64,10 +65,14 @@ def render_email(kind: str, context: Mapping[str, Any]) -> RenderedEmail:
     )
 
 
-# The digest context's entries that are the same for every message of a language and site:
-# they go into the stencils' keys and are given to the templates as they are.
+# What each digest stencil is given of the digest's context (rendering.digest): the
+# statics, the same for every message of a language and site, go to the template as they
+# are; the values are the message's. Each part gets only what it prints: whatever it is
+# given is part of its stencils' keys, and the passages' shapes would multiply them.
 _DIGEST_STATICS = ("site", "labels")
-_DIGEST_SKIPPED = frozenset({*_DIGEST_STATICS, "locale", "subject"})
+_TEXT_VALUES = ("date_text", "passage_texts", "round_text", "links", "reason_text")
+_HTML_VALUES = ("email_title", "preheader", "date_text", "round_html", "reason_html")
+_LINKS = ("manage_url", "unsubscribe_url")
 
 
 def _digest(context: Mapping[str, Any]) -> RenderedEmail:
@@ -75,21 +80,35 @@ def _digest(context: Mapping[str, Any]) -> RenderedEmail:
     if "passages" not in context:
         context = digest_context(context, context.get("site") or DEFAULT_SITE)
     locale = i18n.email_locale(context["locale"])
-    text_stencils, html_stencils = _digest_stencils(locale.code)
+    stencils = _digest_stencils(locale.code)
     statics = {"lang": locale.tag, **{name: context[name] for name in _DIGEST_STATICS}}
-    values = {name: value for name, value in context.items() if name not in _DIGEST_SKIPPED}
-    flat = flatten(values)  # one walk for both parts
+    labels = context["labels"]
+    passages = "".join(
+        stencils.passage.render({"labels": labels, "first": n == 0}, {"p": passage})
+        for n, passage in enumerate(context["passages"])
+    )
+    text = {name: context[name] for name in (*_TEXT_VALUES, *_LINKS)}
+    html = {name: context[name] for name in (*_HTML_VALUES, *_LINKS)}
+    html["passages_html"] = Markup(passages)  # noqa: S704 (the passages' stencils escaped it)
     return RenderedEmail(
         subject=context["subject"],
-        text=text_stencils.render(statics, values, flat),
-        html=html_stencils.render(statics, values, flat),
+        text=stencils.text.render(statics, text),
+        html=stencils.html.render(statics, html),
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _DigestStencils:
+    text: Stencils
+    html: Stencils
+    passage: Stencils  # one passage of the HTML part
+
+
 @cache
-def _digest_stencils(code: str) -> tuple[Stencils, Stencils]:
+def _digest_stencils(code: str) -> _DigestStencils:
     text_template, html_template = _templates("digest", code)
-    return Stencils(text_template), Stencils(html_template)
+    passage = email_environment(code).get_template("email/_digest_passage.html")
+    return _DigestStencils(Stencils(text_template), Stencils(html_template), Stencils(passage))
 
 
 @cache
