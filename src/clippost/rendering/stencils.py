@@ -29,11 +29,12 @@ from typing import Any
 from jinja2 import Template
 from markupsafe import Markup
 
-# Private-use delimiters around the hole's number, with a newline and a bidi override in it:
-# `lines`, `wrap`, `one_line`, `plain`, `upper` and `truncate` would each change a marker,
-# so a filtered hole cannot go unnoticed. Escaping leaves a Markup marker alone.
-_OPEN, _CLOSE = "\ue000", "\ue001"
-_MARKER = re.compile(f"{_OPEN}(\\d+)\u202e\n{_CLOSE}")
+# Private-use delimiters around the hole's number, with letters of both cases, a bidi
+# override, and a space ending a line: `lines`, `wrap`, `one_line`, `plain`, `upper`,
+# `lower`, `trim` and the like each change a marker, so a filtered hole does not go
+# unnoticed. Escaping leaves a Markup marker alone.
+_OPEN, _CLOSE = "\ue000Hh", "\u202e \n\ue001"
+_MARKER = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
 _MAX_SHAPES = 4096  # per template; far more than a sender meets, but bounded all the same
 
 
@@ -107,7 +108,7 @@ def _probe(value: Any, counter: list[int]) -> Any:
             return value
         counter[0] += 1
         # Markup, so that autoescaping leaves it as it is; it holds no markup at all.
-        return Markup(f"{_OPEN}{counter[0] - 1}\u202e\n{_CLOSE}")  # noqa: S704
+        return Markup(f"{_OPEN}{counter[0] - 1}{_CLOSE}")  # noqa: S704
     if kind is list or kind is tuple:
         return kind(_probe(item, counter) for item in value)
     if dataclasses.is_dataclass(value):
@@ -185,7 +186,7 @@ class Stencils:
         output = self.template.render({**statics, **probes})
         pieces = _MARKER.split(output)
         parts = tuple(pieces[::2])
-        if any(_OPEN in part or _CLOSE in part for part in parts):
+        if any(mark in part for part in parts for mark in ("\ue000", "\ue001")):
             raise StencilError(
                 f"{self.template.name} changes a message's value before printing it (a filter "
                 "on it?): give it the value it prints, computed in Python"
