@@ -132,7 +132,7 @@ def digest_context(
         "reason_html": reason_html,
         "manage_url": manage_url,
         "unsubscribe_url": str(payload.get("unsubscribe_url") or ""),
-        "links": list(enumerate(links, 1)),
+        "links": links,
     }
 
 
@@ -205,7 +205,7 @@ class _Shown:
             lines.append(wrap(details))
         if note:
             lines.append(wrap(plain(words.note_line(self.code, one_line(note)))))
-        lines.append(wrap(self._actions(*links)))
+        lines.append(self._actions(*links))
         return "\n".join(lines)
 
     def _details(self, get: Callable[[str], Any]) -> str:
@@ -219,21 +219,26 @@ class _Shown:
     def _actions(
         self, whole_url: str | None, favourite: bool, favourite_url: str, discard_url: str
     ) -> str:
-        """The text part's action line; each link gets the next number in `links`."""
-        labels = words.labels(self.code)
-        actions = []
-        if whole_url:
-            actions.append(f"{labels.read_whole} [{self._ref(whole_url)}]")
-        if favourite:
-            actions.append(labels.is_favourite)
-        else:
-            actions.append(f"{labels.favourite} [{self._ref(favourite_url)}]")
-        actions.append(f"{labels.never_again} [{self._ref(discard_url)}]")
-        return " · ".join(actions)
+        """The text part's action line, wrapped; each link gets the next number in `links`."""
+        whole = self._ref(whole_url) if whole_url else 0
+        favourite_ref = 0 if favourite else self._ref(favourite_url)
+        return _action_line(self.code, whole, favourite_ref, self._ref(discard_url))
 
     def _ref(self, url: str) -> int:
         self.links.append(url)
         return len(self.links)
+
+
+@lru_cache(maxsize=4096)
+def _action_line(code: str, whole: int, favourite: int, discard: int) -> str:
+    """ "Read the whole passage [1] · Favourite [2] · Never send this one again [3]",
+    wrapped; 0 for no link (no whole passage; a favourite already). Cached: the numbers
+    run over the same few dozen combinations in every digest."""
+    labels = words.labels(code)
+    actions = [f"{labels.read_whole} [{whole}]"] if whole else []
+    actions.append(f"{labels.favourite} [{favourite}]" if favourite else labels.is_favourite)
+    actions.append(f"{labels.never_again} [{discard}]")
+    return wrap(" · ".join(actions))
 
 
 @dataclass(frozen=True, slots=True)
