@@ -2,7 +2,8 @@
 
 Each kind is a pair of templates, `email/<kind>.txt` and `email/<kind>.html`. The subject is
 the `subject` block of the text template (so it is never HTML-escaped), rendered first and
-handed to both bodies as `email_subject`; it is flattened to one line whatever the data holds,
+handed to both bodies as `email_subject` (and as `email_title` without its bidi controls,
+for the HTML <title>); it is flattened to one line whatever the data holds,
 which is what keeps a book title such as "x\\r\\nBcc: y" out of the headers. HTML templates
 autoescape everything; the text ones do not (they are plain text, and escaping would show
 "&amp;" to the reader). Each template states the context it needs in a comment at its top.
@@ -13,6 +14,13 @@ There is one environment per catalogue, each with its translations and its local
 and number formats installed, built when the language is first used; its compiled
 templates are kept for the life of the process: a digest is rendered for every message
 the sender sends, and nothing is parsed, compiled or loaded twice.
+
+The digest, the one email sent by the thousand, does not run its templates per message:
+they are stencils (rendering.stencils), rendered once per shape of message, language and
+site with markers for the message's values, then filled in. rendering.digest prepares the
+values (the subject too, so it needs no template run); each passage of the HTML part is
+its own stencil (`email/_digest_passage.html`), so that the shapes are a passage's (a note
+or not, trimmed or not, a favourite or not), not every combination of five of them.
 """
 
 from __future__ import annotations
