@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,9 +13,14 @@ from jinja2 import DictLoader, Environment, StrictUndefined, UndefinedError, sel
 from markupsafe import Markup, escape
 
 from clippost.rendering import stencils
+from clippost.rendering.environment import _digest_stencils
 from clippost.rendering.html import lines
+from clippost.rendering.messages import render_payload
 from clippost.rendering.plaintext import one_line, wrap
+from clippost.rendering.site import Site
 from clippost.rendering.stencils import HOLE, StencilError, Stencils, flatten, html_escape
+
+from .conftest import make_highlight, make_v2
 
 TEMPLATES = {
     "card.html": (
@@ -174,3 +180,27 @@ class TestRefusal:
         """A value the template needs and is not given fails as in Jinja (StrictUndefined)."""
         with pytest.raises(UndefinedError):
             Stencils(ENV.get_template("missing.html")).render({}, {})
+
+
+class TestDigestShapes:
+    def test_shapes_are_a_passages_not_combinations_of_five(self) -> None:
+        """Digests of five passages, each with or without a note, trimmed or not, favourite
+        or not, share a handful of frames: the passages' shapes do not multiply them."""
+        rng = random.Random(3)
+        site = Site(name="Reading Room", base_url="https://clippost.test")
+        for _ in range(300):
+            highlights = [
+                make_highlight(
+                    k,
+                    text="Long enough. " * rng.choice((1, 80)),
+                    note=rng.choice((None, "a note")),
+                    favourite=rng.random() < 0.3,
+                    highlighted_on=rng.choice((None, "2021-03-03")),
+                )
+                for k in range(5)
+            ]
+            render_payload("digest", make_v2(locale="nl", highlights=highlights), site=site)
+        shapes = _digest_stencils("nl")
+        assert len(shapes.html._shapes) <= 4
+        assert len(shapes.passage._shapes) <= 2 * 2**4  # first or not, four flags
+        assert len(shapes.text._shapes) <= 16  # how many links: one to three a passage

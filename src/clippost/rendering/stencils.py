@@ -35,7 +35,7 @@ from markupsafe import Markup
 # unnoticed. Escaping leaves a Markup marker alone.
 _OPEN, _CLOSE = "\ue000Hh", "\u202e \n\ue001"
 _MARKER = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
-_MAX_SHAPES = 4096  # per template; far more than a sender meets, but bounded all the same
+_MAX_SHAPES = 1024  # per template and language: a digest has a few dozen; 12 MB at most
 
 
 class StencilError(ValueError):
