@@ -7,7 +7,10 @@ stored form the planner writes today (v1) and, where the renderer knows it, the 
 (locale, timezone, slot, schedule, highlighted_on, whole-passage links), in English,
 German and Japanese. Prints CPU microseconds per digest (process time, so waiting for a
 core another process holds is not counted), the best of `--rounds` rounds: on a busy
-machine the best round is the least disturbed one. Compare runs by their ratios.
+machine the best round is the least disturbed one. Compare runs by their ratios: to
+measure older code in the same conditions, alternate with a checkout of it
+(`PYTHONPATH=/tmp/old/src .venv/bin/python bench/render.py`, run from /tmp/old). Figures
+(the digest's stencils: half the CPU of the Jinja run) in docs/email.md, "Cost".
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import email
 import email.message
 import email.policy
@@ -13,8 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clippost.mail import Message, Permanent, Transient
+from clippost.rendering import mime
 from clippost.rendering.headers import InvalidAddress, clean, clean_phrase
-from clippost.rendering.mime import build_mime, refusal
+from clippost.rendering.mime import _qp, build_mime, canonical_lines, refusal
 
 
 def make_message(**overrides: object) -> Message:
@@ -307,3 +309,39 @@ class TestRoundTrip:
             "Content-Type",
         ]
         assert parse(raw)["List-Id"] == clean(value)
+
+
+qp_lines = st.lists(
+    st.sampled_from(["", ".", " ", "\t", "=", "x" * 75, "x" * 76, "é" * 30, "a b ", "<p>", "\x00"]),
+    max_size=40,
+).map("".join)
+
+
+class TestQuotedPrintable:
+    @given(text=any_text | line_starts | qp_lines)
+    def test_line_at_a_time_is_what_b2a_qp_writes(self, text: str) -> None:
+        """The encoder with its cache of lines writes exactly what b2a_qp writes for the whole."""
+        lines = mime._LineCache(8)
+        for body in (text, text + "\n"):  # a body that ends a line is encoded a line at a time
+            data = canonical_lines(body).encode("utf-8", "replace")
+            expected = binascii.b2a_qp(data, istext=True)
+            if b"\n" not in data:
+                expected = expected.replace(b"\n", b"\r\n")
+            assert _qp(data) == expected
+            assert _qp(data, lines) == expected
+            assert _qp(data, lines) == expected  # the second time from the cache
+
+    def test_cache_of_lines_stays_bounded(self) -> None:
+        """Lines that never recur (the readers' own) do not grow the cache without end."""
+        lines = mime._LineCache(100)
+        for n in range(50):
+            _qp(b"".join(b"line %d of body %d\r\n" % (k, n) for k in range(30)), lines)
+        assert len(lines.current) + len(lines.previous) <= 200
+
+    def test_lines_every_body_has_stay_in_the_cache(self) -> None:
+        """A line in every body survives any number of lines that come once."""
+        lines = mime._LineCache(100)
+        layout = b'<td style="padding:0">\xc3\xa9</td>'
+        for n in range(500):
+            _qp(layout + b"\r\n" + b"reader line %d\r\n" % n, lines)
+        assert layout in lines.current or layout in lines.previous

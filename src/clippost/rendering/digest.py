@@ -23,9 +23,12 @@ from functools import lru_cache, partial
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup
+
 from clippost.rendering import words
 from clippost.rendering.authors import natural_authors
-from clippost.rendering.i18n import email_locale, name_list
+from clippost.rendering.html import lines
+from clippost.rendering.i18n import email_locale, full_date, name_list
 from clippost.rendering.passages import (
     is_cjk,
     passage_lang,
@@ -54,6 +57,7 @@ class Passage:
     """One highlight as shown: every field already in the form the templates print."""
 
     text: str  # trimmed to the site's limit
+    text_html: Markup  # the same, escaped, each line break a <br>
     trimmed: bool
     whole_url: str | None  # where "read the whole passage" goes (when trimmed)
     lang: str  # BCP 47, from the text's script and the library's language
@@ -63,6 +67,7 @@ class Passage:
     upright_title: bool  # CJK titles are never slanted (their fonts have no italics)
     authors: str  # in natural order, joined the locale's way ("A, B and C"); may be ""
     note: str | None
+    note_html: Markup | None
     note_lang: str
     note_serif: str
     details: str  # "page 12 · location 345–350 · highlighted on 3 March 2021"; may be ""
@@ -89,31 +94,55 @@ class ScheduleView(NamedTuple):
 def digest_context(
     payload: Mapping[str, Any], site: Site, *, due_at: datetime | None = None
 ) -> dict[str, Any]:
-    """The template context of a digest from its stored payload (any version)."""
+    """The template context of a digest from its stored payload (any version).
+
+    Every value the digest's templates print is here as the string they print (the
+    templates are stencils: rendering.stencils), in the text part's form and, where it
+    differs, the HTML part's (`*_html`, escaped)."""
     locale = email_locale(_text(payload.get("locale")))
+    code = locale.code
     zone = _zone(_text(payload.get("timezone")))
     slot = _moment(payload.get("slot")) or due_at
     stored = payload.get("highlights")
     items = [item for item in stored if _field(item, "text")] if type(stored) is list else []
     manage_url = str(payload.get("manage_url") or "")
     links: list[str] = []
-    shown = _Shown(locale.code, locale.tag, site.max_chars, manage_url, links)
+    shown = _Shown(code, locale.tag, site.max_chars, manage_url, links)
     passages = [shown.passage(item) for item in items]
     schedule = schedule_view(payload.get("schedule"), _text(payload.get("timezone")))
+    titles = list(dict.fromkeys(passage.title for passage in passages))
+    subject = words.digest_subject(code, titles, len(passages), site.name)
+    round_text, round_html = words.round_status(code, *_round(payload.get("round_status")))
+    reason_text, reason_html = words.reason(
+        code, words.schedule(code, schedule) if schedule else None, site.name
+    )
     return {
-        "v": payload.get("v", 1),
-        "locale": locale.code,
+        "locale": code,
         "site": site,
-        "labels": words.labels(locale.code),
-        "date": slot.astimezone(zone).date() if slot else None,
+        "labels": words.labels(code),
+        "subject": subject,
+        "email_title": plain(subject),
+        "preheader": _preheader(passages[0].text) if passages else "",
+        "date_text": full_date(slot.astimezone(zone).date(), code) if slot else "",
         "passages": passages,
-        "titles": list(dict.fromkeys(passage.title for passage in passages)),
-        "round_status": _round(payload.get("round_status")),
-        "schedule": words.schedule(locale.code, schedule) if schedule else None,
+        "passage_texts": [passage.text_block for passage in passages],
+        "round_text": round_text,
+        "round_html": round_html,
+        "reason_text": reason_text,
+        "reason_html": reason_html,
         "manage_url": manage_url,
         "unsubscribe_url": str(payload.get("unsubscribe_url") or ""),
-        "links": list(enumerate(links, 1)),
+        "links": links,
     }
+
+
+def _preheader(text: str) -> str:
+    """The inbox's preview line: the first passage on one line, cut near 110 characters
+    at a space (Jinja's `truncate(110)`, its leeway of 5 included, as the template had it)."""
+    line = one_line(plain(text))
+    if len(line) <= 115:
+        return line
+    return line[:107].rsplit(" ", 1)[0] + "..."
 
 
 @dataclass(slots=True)
@@ -141,6 +170,7 @@ class _Shown:
         details = self._details(get)
         return Passage(
             text=text,
+            text_html=lines(text),
             trimmed=trimmed,
             whole_url=whole_url,
             lang=lang,
@@ -150,6 +180,7 @@ class _Shown:
             upright_title=book.upright,
             authors=book.authors,
             note=note,
+            note_html=lines(note) if note else None,
             note_lang=note_lang,
             note_serif=serif(note_lang),
             details=details,
@@ -174,7 +205,7 @@ class _Shown:
             lines.append(wrap(details))
         if note:
             lines.append(wrap(plain(words.note_line(self.code, one_line(note)))))
-        lines.append(wrap(self._actions(*links)))
+        lines.append(self._actions(*links))
         return "\n".join(lines)
 
     def _details(self, get: Callable[[str], Any]) -> str:
@@ -188,21 +219,26 @@ class _Shown:
     def _actions(
         self, whole_url: str | None, favourite: bool, favourite_url: str, discard_url: str
     ) -> str:
-        """The text part's action line; each link gets the next number in `links`."""
-        labels = words.labels(self.code)
-        actions = []
-        if whole_url:
-            actions.append(f"{labels.read_whole} [{self._ref(whole_url)}]")
-        if favourite:
-            actions.append(labels.is_favourite)
-        else:
-            actions.append(f"{labels.favourite} [{self._ref(favourite_url)}]")
-        actions.append(f"{labels.never_again} [{self._ref(discard_url)}]")
-        return " · ".join(actions)
+        """The text part's action line, wrapped; each link gets the next number in `links`."""
+        whole = self._ref(whole_url) if whole_url else 0
+        favourite_ref = 0 if favourite else self._ref(favourite_url)
+        return _action_line(self.code, whole, favourite_ref, self._ref(discard_url))
 
     def _ref(self, url: str) -> int:
         self.links.append(url)
         return len(self.links)
+
+
+@lru_cache(maxsize=4096)
+def _action_line(code: str, whole: int, favourite: int, discard: int) -> str:
+    """ "Read the whole passage [1] · Favourite [2] · Never send this one again [3]",
+    wrapped; 0 for no link (no whole passage; a favourite already). Cached: the numbers
+    run over the same few dozen combinations in every digest."""
+    labels = words.labels(code)
+    actions = [f"{labels.read_whole} [{whole}]"] if whole else []
+    actions.append(f"{labels.favourite} [{favourite}]" if favourite else labels.is_favourite)
+    actions.append(f"{labels.never_again} [{discard}]")
+    return wrap(" · ".join(actions))
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,9 @@ queued, so rendering needs no database and a retry renders the same email; what 
 the operator (site name, postal address, passage length) comes from the `Site` this renderer
 was built with (rendering.payloads turns a payload into its templates' context). Jinja
 compiles each template once per process and each language's catalogue is loaded once
-(rendering.environment caches them); what is left per message is
-the template run itself and a few header strings.
+(rendering.environment caches them); a digest's templates are run once per shape of
+message (rendering.stencils), so what is left per digest is preparing its values, one join
+per part, and a few header strings.
 """
 
 from __future__ import annotations
