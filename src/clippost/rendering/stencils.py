@@ -10,7 +10,10 @@ message's strings (escaped for HTML, as autoescaping would have).
 
 What a template may do with a hole (a string of the message) is limited to printing it as it
 is, testing it for truth (`{% if p.note %}`), and passing it to `_()`: a filter would change
-the marker, so compiling raises StencilError instead of producing a wrong email. What the
+the marker, so compiling raises StencilError instead of producing a wrong email. (What does
+not print the marker at all cannot be caught: a test of a hole's length or value, or a
+filter such as `length`. The digest's templates say so at their top; the golden emails in
+tests/rendering hold their output byte for byte.) What the
 template tests decides its output, so it is part of the stencil's key: the truth of every
 hole, and the exact value of everything else in the message's context (booleans, numbers,
 lengths of lists), and the statics (site, labels, locale), which are passed to the template
