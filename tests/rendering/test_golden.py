@@ -271,3 +271,33 @@ if __name__ == "__main__":
     for case in CASES:
         (GOLDEN / f"{case}.eml").write_bytes(render_case(case))
     print(f"wrote {len(CASES)} emails to {GOLDEN}", file=sys.stderr)
+
+
+class TestOperatorWords:
+    def test_the_stencils_marks_in_the_operators_name_are_dropped(self) -> None:
+        """U+E000/U+E001 mark the reader's values in a stencil: in the operator's name or
+        address they are dropped, and every email still renders (rather than failing all)."""
+        marked = Site(
+            name="Reading\ue000Room\ue001",
+            base_url="https://clippost.test",
+            postal_address="12 Rue\ue000 des Livres",
+        )
+        assert (marked.name, marked.postal_address) == ("ReadingRoom", "12 Rue des Livres")
+        renderer = MessageRenderer(
+            links=LINKS, from_address="digest@clippost.test", from_name="cp", site=marked
+        )
+        _, kind, payload = CASES["digest-v2-de"]
+        row = ClaimedMessage(
+            id=1,
+            message_id="<marks@clippost.test>",
+            kind=kind,
+            requested=False,
+            recipient="reader@example.net",
+            recipient_hash="x",
+            subscriber_id=77,
+            payload=payload(),
+            attempts=1,
+            created_at=NOW,
+            due_at=NOW,
+        )
+        assert b"ReadingRoom" in build_mime(renderer(row, NOW))
