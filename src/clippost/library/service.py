@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.clippings.models import Library
 from clippost.context import ServiceContext
+from clippost.db.base import row_id
 from clippost.errors import BadInput, InvalidLink, NotFound
 from clippost.library import export, search
 from clippost.library import repository as repo
@@ -165,9 +166,11 @@ async def _linked(
     if purpose not in (*_FLAGS, Purpose.PASSAGE):
         raise InvalidLink("This link is not valid.")
     data = ctx.links.read(purpose, token, now=ctx.now)
-    if not data.subject.isdigit():
+    if not (data.subject.isascii() and data.subject.isdigit()):
         raise InvalidLink("This link is not valid.")
-    highlight_id = int(data.subject)
+    highlight_id = row_id(data.subject)
+    if highlight_id is None:  # no row has it: gone, as an erased one is
+        raise NotFound(_NOT_FOUND)
     owner = await repo.highlight_owner(session, highlight_id)
     view = None if owner is None else await repo.highlight(session, owner, highlight_id)
     if owner is None or view is None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.addresses import address_hash
 from clippost.context import ServiceContext
+from clippost.db.base import row_id
 from clippost.errors import InvalidLink
 from clippost.models import Subscriber
 from clippost.outbox.repository import enqueue
@@ -80,9 +81,10 @@ def id_in_link(text: str) -> int:
     """The id a link's token names; InvalidLink if it is not one."""
     # Signed tokens only carry ids we wrote, but a signed token from an older release could
     # still carry something else: that is a bad link, not a crash.
-    if not text.isdigit():
+    value = row_id(text)
+    if value is None:
         raise InvalidLink(REPLACED)
-    return int(text)
+    return value
 
 
 async def reloaded(session: AsyncSession, subscriber_id: int) -> Subscriber:

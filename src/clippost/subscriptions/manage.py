@@ -102,6 +102,7 @@ async def _subscriber(session: AsyncSession, subscriber_id: int) -> Subscriber:
 async def update_preferences(
     session: AsyncSession, ctx: ServiceContext, subscriber_id: int, preferences: Preferences
 ) -> SubscriberView:
+    preferences.check_pause(ctx.now.date())
     subscriber = await _subscriber(session, subscriber_id)
     slot = _next_slot_if_confirmed(subscriber.status, preferences, ctx.now)
     await repo.set_preferences(session, subscriber_id, preferences, next_slot_at=slot)
@@ -174,7 +175,8 @@ async def resubscribe(
     subscriber = await _subscriber(session, subscriber_id)
     if subscriber.status == SubscriberStatus.PENDING:
         raise BadInput("Please confirm your address first, with the link in our email.")
-    preferences = repo.preferences_of(subscriber)
+    preferences = repo.preferences_of(subscriber).within_pause_limit(ctx.now.date())
+    await repo.set_preferences(session, subscriber_id, preferences, next_slot_at=None)
     slot = next_slot(preferences.schedule(), ctx.now)
     await repo.set_status(
         session, subscriber_id, SubscriberStatus.CONFIRMED, now=ctx.now, next_slot_at=slot

@@ -72,6 +72,7 @@ async def sign_up(
     it is stored as it is, so a sign-up never encodes a library inside its transaction.
     """
     address = normalise_email(email)
+    preferences.check_pause(ctx.now.date())
     await limit_client(session, ctx, "signup", client_ip)
     await limit_address(session, ctx, address)
     subscriber = await repo.by_email(session, address)
@@ -185,7 +186,9 @@ async def _apply_confirmation(
     session: AsyncSession, ctx: ServiceContext, subscriber: Subscriber, pending: PendingImport
 ) -> None:
     content = pending_codec.decode(pending.payload)
-    preferences = content.preferences or repo.preferences_of(subscriber)
+    stored = content.preferences or repo.preferences_of(subscriber)
+    # Stored before the pause limit, a pause could reach 9999-12-31: cut, never refused.
+    preferences = stored.within_pause_limit(ctx.now.date())
     if await _merge(session, ctx, subscriber.id, pending, content.library) is None:
         return  # a concurrent click applied it first and did all of the below
     first = next_slot(preferences.schedule(), ctx.now)

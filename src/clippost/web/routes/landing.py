@@ -62,7 +62,7 @@ async def signup(request: Request) -> Response:
         return _landing(request, state)
     state.typed = forms.typed_values(form, SIGNUP_FIELDS)
     email = forms.email_error(state.typed, state)
-    preferences = forms.preference_errors(state.typed, state)
+    preferences = forms.preference_errors(state.typed, state, today=deps.today())
     try:
         library = await deps.uploaded_import(request, form)
     except ClippostError as error:

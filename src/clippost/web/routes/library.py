@@ -10,7 +10,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from clippost.errors import BadInput, ClippostError
+from clippost.db.base import row_id
+from clippost.errors import BadInput, ClippostError, NotFound
 from clippost.library.service import (
     export_library,
     set_book_frequencies,
@@ -32,7 +33,7 @@ _FLAG_ACTIONS = {
     "discard": {"discarded": True},
     "restore": {"discarded": False},
 }
-_FREQUENCY_FIELD = re.compile(r"frequency-(\d{1,12})")
+_FREQUENCY_FIELD = re.compile(r"frequency-([0-9]+)")
 # One select per book: a library of a few thousand books still fits.
 _BOOK_FORM_BYTES = 256 * 1024
 _BOOK_FORM_FIELDS = 10_000
@@ -41,20 +42,25 @@ _BOOK_FORM_FIELDS = 10_000
 @router.post("/manage/{token}/books")
 async def save_book_frequencies(request: Request, token: str) -> Response:
     form = await deps.read_form(request, limit=_BOOK_FORM_BYTES, max_fields=_BOOK_FORM_FIELDS)
-    frequencies = {
-        int(found.group(1)): deps.text_field(form, name)
-        for name in form
-        if (found := _FREQUENCY_FIELD.fullmatch(name))
-    }
+    frequencies = {}
+    for name in form:
+        if found := _FREQUENCY_FIELD.fullmatch(name):
+            book_id = row_id(found.group(1))
+            if book_id is None:
+                raise NotFound("That book is not in your library.")
+            frequencies[book_id] = deps.text_field(form, name)
     async with deps.transaction(request) as session:
         subscriber = await subscriber_from_manage_token(session, deps.context(request), token)
         changed = await set_book_frequencies(session, subscriber.id, frequencies)
     return back(token, done="books" if changed else "books-unchanged", anchor="books")
 
 
-@router.post("/manage/{token}/highlights/{highlight_id}")
-async def flag_highlight(request: Request, token: str, highlight_id: int) -> Response:
+@router.post("/manage/{token}/highlights/{highlight}")
+async def flag_highlight(request: Request, token: str, highlight: str) -> Response:
     form = await deps.read_form(request, limit=deps.SMALL_FORM_BYTES)
+    highlight_id = row_id(highlight)
+    if highlight_id is None:  # the path is text: no number, or one no row has
+        raise NotFound("That highlight is not in your library (it may have been erased).")
     flags = _FLAG_ACTIONS.get(deps.text_field(form, "action"))
     if flags is None:
         raise BadInput("Choose favourite, unfavourite, discard or restore.")

@@ -1,0 +1,299 @@
+"""Hostile input, on SQLite and PostgreSQL: every value is range-checked at the edge (a 4xx
+with a sentence, never a 5xx), uploaded text reaches neither the database nor an email raw,
+and leaving removes every trace (issue 9, data hygiene)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from html.parser import HTMLParser
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import select, update
+
+from clippost.db.base import MAX_ROW_ID, row_id
+from clippost.errors import BadInput
+from clippost.links import Purpose
+from clippost.models import Book, Highlight, PendingImport, Subscriber
+from clippost.planner.slots import next_slot
+from clippost.subscriptions import pending
+from clippost.subscriptions.preferences import MAX_PAUSE, Preferences
+
+BEYOND_64_BITS = str(2**70)
+BEYOND_32_BITS = str(2**40)
+
+
+def _sentence(html: str) -> str:
+    """The error page's message (its first paragraph in <main>)."""
+    found = re.search(r"<main[^>]*>.*?<p[^>]*>(.*?)</p>", html, re.S)
+    assert found, html[:500]
+    return re.sub(r"<[^>]+>", "", found.group(1)).strip()
+
+
+async def _highlight_ids(web) -> list[int]:
+    async with web.db.transaction() as session:
+        return list((await session.scalars(select(Highlight.id).order_by(Highlight.id))).all())
+
+
+class TestPauseDates:
+    async def test_a_pause_past_a_year_is_refused_at_sign_up(self, web):
+        """A pause until 9999-12-31 at sign-up is refused with a sentence; nothing stored."""
+        before = await web.counts()
+        response = await web.sign_up("far@example.org", paused_until="9999-12-31")
+        assert response.status_code == 400
+        assert "at most a year" in response.text
+        assert await web.counts() == before
+
+    async def test_a_pause_within_a_year_is_taken(self, web):
+        """A pause 300 days ahead is a fine sign-up."""
+        until = (datetime.now(UTC).date() + timedelta(days=300)).isoformat()
+        response = await web.sign_up("near@example.org", paused_until=until)
+        assert response.status_code == 303
+
+    async def test_a_pause_past_a_year_is_refused_on_the_manage_page(self, web):
+        """Saving preferences with a pause beyond a year answers in place, changing nothing."""
+        await web.confirmed_reader()
+        manage = await web.manage_link()
+        form = {**web.default_preferences(), "paused_until": "9999-12-31", "locale": ""}
+        response = await web.post_form(f"{manage}/preferences", form, csrf_from=manage)
+        assert response.status_code == 400
+        assert "at most a year" in response.text
+        subscriber = await web.subscriber("reader@example.org")
+        assert subscriber is not None
+        assert subscriber.paused_until is None
+
+    async def test_confirm_never_fails_on_a_stored_far_pause(self, web):
+        """A pending sign-up stored before the limit, pausing until 9999-12-31, confirms with
+        the pause cut to a year."""
+        await web.sign_up("old@example.org")
+        far = await _far_payload(web)
+        async with web.db.transaction() as session:
+            await session.execute(
+                update(Subscriber)
+                .where(Subscriber.email == "old@example.org")
+                .values(paused_until=date(9999, 12, 31))
+            )
+            await session.execute(update(PendingImport).values(payload=far))
+        link = await web.last_link("confirm", "confirm_url")
+        response = await web.post_form(link, csrf_from=link)
+        assert response.status_code == 200, response.text
+        subscriber = await web.subscriber("old@example.org")
+        assert subscriber is not None
+        assert subscriber.paused_until is not None
+        assert subscriber.paused_until <= datetime.now(UTC).date() + timedelta(days=367)
+        assert subscriber.next_slot_at is not None
+
+
+async def _far_payload(web) -> bytes:
+    """The pending import's payload, with its preferences pausing until 9999-12-31 (as a
+    sign-up before the limit stored them)."""
+    async with web.db.transaction() as session:
+        stored = await session.scalar(select(PendingImport.payload))
+    content = pending.decode(stored)
+    assert content.library is not None
+    assert content.preferences is not None
+    far = replace(content.preferences, paused_until=date(9999, 12, 31))
+    return pending.encode(pending.encode_library(content.library), far)
+
+
+class TestIdsOutOfRange:
+    @pytest.mark.parametrize("value", [BEYOND_64_BITS, BEYOND_32_BITS, "-1", "0"])
+    async def test_a_highlight_id_beyond_any_row(self, web, value):
+        """Flagging a highlight id no row can have is a 404 with a sentence."""
+        await web.confirmed_reader()
+        manage = await web.manage_link()
+        response = await web.post_form(
+            f"{manage}/highlights/{value}", {"action": "favourite"}, csrf_from=manage
+        )
+        assert response.status_code == 404
+        assert "highlight" in _sentence(response.text).lower()
+
+    @pytest.mark.parametrize("value", [BEYOND_64_BITS, BEYOND_32_BITS])
+    async def test_a_book_id_beyond_any_row(self, web, value):
+        """A book filter or a book's frequency field beyond any row changes nothing, never 5xx."""
+        await web.confirmed_reader()
+        manage = await web.manage_link()
+        page = await web.client.get(f"{manage}?book={value}")
+        assert page.status_code == 400
+        assert "Choose a book" in _sentence(page.text)
+        acted = await web.client.get(f"{manage}?h={value}")
+        assert acted.status_code == 200  # a notice about no highlight: nothing to mark
+        form = {f"frequency-{value}": "more"}
+        saved = await web.post_form(f"{manage}/books", form, csrf_from=manage)
+        assert saved.status_code == 404
+        assert "not in your library" in _sentence(saved.text)
+
+    async def test_a_highlight_id_that_is_not_a_number(self, web):
+        """A highlight id of letters is a 404 with a sentence, not a validation dump."""
+        await web.confirmed_reader()
+        manage = await web.manage_link()
+        response = await web.post_form(
+            f"{manage}/highlights/abc", {"action": "favourite"}, csrf_from=manage
+        )
+        assert response.status_code in (404, 422)
+        assert "{" not in _sentence(response.text)
+
+    async def test_signed_links_naming_huge_ids(self, web):
+        """A validly signed link naming an id beyond any row is a clear 4xx everywhere."""
+        huge = 2**70
+        paths = [
+            web.link(Purpose.FAVOURITE, huge),
+            web.link(Purpose.DISCARD, huge),
+            web.link(Purpose.PASSAGE, huge),
+            web.link(Purpose.MANAGE, huge, extra="0"),
+            web.link(Purpose.RESUBSCRIBE, huge),
+            web.link(Purpose.CONFIRM, huge, extra=str(huge)),
+            web.link(Purpose.ADD_IMPORT, huge, extra=str(huge)),
+        ]
+        for path in paths:
+            page = await web.client.get(path)
+            assert 400 <= page.status_code < 500 or page.status_code == 200, path
+        for path in paths[:2] + paths[5:]:
+            response = await web.post_form(path, csrf_from="/")
+            assert 400 <= response.status_code < 500, (path, response.status_code)
+        unsubscribe = web.link(Purpose.UNSUBSCRIBE, huge)
+        response = await web.client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
+        assert response.status_code < 500
+
+
+class TestControlCharacters:
+    @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+    async def test_nul_and_controls_never_reach_the_database(self, web, encoding):
+        """An upload whose title, author and passage hold NUL and other controls confirms
+        (on PostgreSQL too), stored without them; newlines and tabs stay. (A BOM or UTF-16
+        is how a NUL gets past the binary-file check; a few in a long file pass it too.)"""
+        upload = web.clippings_file(
+            ("Bad\x00Title\x07", "Au\x00thor\x1b", ["line one\nline\ttwo\x00\x0b\x7f\x85 end"]),
+            ("Plain", "Writer", [f"An ordinary passage, number {n}." for n in range(40)]),
+        )
+        await web.confirmed_reader("nul@example.org", upload.decode().encode(encoding))
+        async with web.db.transaction() as session:
+            book = await session.scalar(select(Book).where(Book.title != "Plain"))
+            assert book is not None
+            highlight = await session.scalar(select(Highlight).where(Highlight.book_id == book.id))
+        assert book is not None
+        assert highlight is not None
+        assert book.title == "BadTitle"
+        assert book.author == "Author"
+        assert highlight.text == "line one\nline\ttwo end"
+
+    async def test_nul_in_a_csv_upload(self, web):
+        """A highlights CSV with NUL in its cells confirms, stored without them."""
+        rows = "".join(f"Passage {n} of a plain book,Plain,Writer\r\n" for n in range(40))
+        upload = (
+            "\ufeffHighlight,Book Title,Book Author\r\nA\x00B passage,T\x00itle,Wr\x00iter\r\n"
+            + rows
+        )
+        await web.confirmed_reader("csv@example.org", upload.encode())
+        async with web.db.transaction() as session:
+            book = await session.scalar(select(Book).where(Book.title != "Plain"))
+            assert book is not None
+            highlight = await session.scalar(select(Highlight).where(Highlight.book_id == book.id))
+        assert (book.title, book.author, highlight.text) == ("Title", "Writer", "AB passage")
+
+
+BIDI = "\u202e\u2066\u200f"  # an override, an isolate and a mark, none of them closed
+
+
+class _BidiChecker(HTMLParser):
+    """Every text holding a bidi control must sit inside <bdi> or an element with `dir`;
+    <title> and <option> (which can hold no element) must hold none."""
+
+    _VOID = frozenset({"br", "input", "meta", "link", "img", "hr", "source", "wbr"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[tuple[str, bool]] = []
+        self.raw: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if value and any(c in value for c in BIDI) and name not in ("value",):
+                self.raw.append(f"<{tag} {name}>")
+        if tag not in self._VOID:
+            isolated = tag == "bdi" or any(name == "dir" for name, _ in attrs)
+            self.stack.append((tag, isolated))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack:
+            if self.stack.pop()[0] == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if not any(c in data for c in BIDI):
+            return
+        tags = [tag for tag, _ in self.stack]
+        if "title" in tags or "option" in tags or not any(iso for _, iso in self.stack):
+            self.raw.append(f"{'/'.join(tags[-3:])}: {data.strip()[:40]!r}")
+
+
+def _raw_bidi(html: str) -> list[str]:
+    checker = _BidiChecker()
+    checker.feed(html)
+    return checker.raw
+
+
+class TestBidiControls:
+    async def test_pages_isolate_every_uploaded_text(self, web):
+        """Titles, authors, passages and notes holding unclosed bidi controls sit in <bdi>
+        or dir="auto" on every page that shows them; <title> and <option> get none."""
+        upload = web.clippings_file(
+            (f"Title {BIDI}one", f"Author {BIDI}", [f"Passage {BIDI} text", "Plain one."]),
+        )
+        await web.sign_up("bidi@example.org", upload)
+        confirm = await web.last_link("confirm", "confirm_url")
+        confirmed = await web.post_form(confirm, csrf_from=confirm)
+        manage = await web.manage_link("bidi@example.org")
+        ids = await _highlight_ids(web)
+        pages = {
+            "confirmed": confirmed.text,
+            "manage": (await web.client.get(manage)).text,
+            "search": (await web.client.get(f"{manage}?q=Passage")).text,
+            "passage": (await web.client.get(web.link(Purpose.PASSAGE, ids[0]))).text,
+            "favourite": (await web.client.get(web.link(Purpose.FAVOURITE, ids[0]))).text,
+        }
+        for name, html in pages.items():
+            assert BIDI[0] in html, name  # the text is shown, not dropped
+            assert _raw_bidi(html) == [], name
+
+    async def test_emails_isolate_or_strip_them(self, web):
+        """The confirmation email's HTML isolates them; its text part and subject hold none."""
+        upload = web.clippings_file((f"Title {BIDI}one", f"Author {BIDI}", ["A passage."]))
+        await web.sign_up("bidi@example.org", upload)
+        [message] = await web.outbox("confirm")
+        rendered = web.app.state.runtime.renderer(message, datetime.now(UTC))
+        assert _raw_bidi(rendered.html) == []
+        assert not any(c in rendered.text + rendered.subject for c in BIDI)
+
+
+class TestEdgeChecksProperties:
+    @given(st.text(max_size=30))
+    def test_row_id_takes_only_what_a_row_can_have(self, text):
+        """Any text is an id in 1..2**31-1 written in ASCII digits, or None."""
+        value = row_id(text)
+        digits = text.isascii() and text.isdigit()
+        if value is None:
+            assert not digits or not 0 < int(text) <= MAX_ROW_ID
+        else:
+            assert 0 < value <= MAX_ROW_ID
+            assert str(value) == text.lstrip("0")
+
+    @given(st.dates())
+    def test_a_pause_is_a_year_at_most(self, until):
+        """Any pause date is taken when within MAX_PAUSE of today, refused with a sentence
+        otherwise; cutting it always gives one within the limit that plans a slot."""
+        today = date(2026, 6, 1)
+        preferences = Preferences.from_form({"paused_until": until.isoformat()})
+        if until <= today + MAX_PAUSE:
+            preferences.check_pause(today)
+        else:
+            with pytest.raises(BadInput, match="at most a year"):
+                preferences.check_pause(today)
+        cut = preferences.within_pause_limit(today)
+        assert cut.paused_until is not None
+        assert cut.paused_until <= today + MAX_PAUSE
+        now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+        assert next_slot(preferences.schedule(), now) > now  # never an overflow
