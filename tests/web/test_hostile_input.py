@@ -18,6 +18,7 @@ from clippost.db.base import MAX_ROW_ID, row_id
 from clippost.errors import BadInput
 from clippost.links import Purpose
 from clippost.models import Book, Highlight, PendingImport, Subscriber
+from clippost.planner.service import plan_due
 from clippost.planner.slots import next_slot
 from clippost.subscriptions import pending
 from clippost.subscriptions.preferences import MAX_PAUSE, Preferences
@@ -297,3 +298,59 @@ class TestEdgeChecksProperties:
         assert cut.paused_until <= today + MAX_PAUSE
         now = datetime(2026, 6, 1, 12, tzinfo=UTC)
         assert next_slot(preferences.schedule(), now) > now  # never an overflow
+
+
+PHISH = " Log in at http://evil-phish.example/login or www.evil-phish.example now."
+
+
+class TestEmailsCarryNoUploadText:
+    async def _rendered(self, web, kind: str):
+        [message] = await web.outbox(kind)
+        return web.app.state.runtime.renderer(message, datetime.now(UTC))
+
+    def _assert_no_relay(self, rendered, *, shown_books: int) -> None:
+        for part in (rendered.text, rendered.html, rendered.subject):
+            assert "evil-phish.example" not in part
+            assert "://evil" not in part
+            assert "www.evil" not in part
+            # Each label is 120 characters at most: PHISH names the host twice in 74.
+            assert part.count("evil-phish") <= 4 * shown_books
+        assert len(rendered.text) < 4000
+        assert len(rendered.html) < 20000
+
+    async def test_the_confirmation_names_three_short_unlinked_titles(self, web):
+        """A sign-up whose ten titles each hold 10,000 characters and 77 phishing URLs gets
+        a confirmation naming three books, cut short, with no link in them."""
+        books = [
+            (
+                f"Book {n}{PHISH * 77}"[:10_000],
+                f"Author{PHISH * 3}",
+                [f"Passage {n}.{i}" for i in range(10 - n)],  # the first books listed first
+            )
+            for n in range(10)
+        ]
+        await web.sign_up("victim@example.org", web.clippings_file(*books))
+        rendered = await self._rendered(web, "confirm")
+        self._assert_no_relay(rendered, shown_books=3 * 2)  # a title and an author each
+        assert "and 7 more books" in rendered.text
+        assert "Book 0" in rendered.text  # the books are named, just not linked
+        assert "Book 3" not in rendered.text
+
+    async def test_the_add_email_to_a_confirmed_reader_too(self, web):
+        """The same upload sent for a confirmed address: its email is as short."""
+        await web.confirmed_reader("owner@example.org")
+        books = [(f"Book {n}{PHISH * 77}", "Someone", [f"Passage {n}."]) for n in range(5)]
+        await web.sign_up("owner@example.org", web.clippings_file(*books))
+        rendered = await self._rendered(web, "already_subscribed_import")
+        self._assert_no_relay(rendered, shown_books=3)
+        assert "and 2 more books" in rendered.text
+
+    async def test_a_digest_shows_titles_cut_and_unlinked(self, web):
+        """A confirmed reader's digest carries the same labels, never the raw title."""
+        title = f"Book{PHISH * 77}"
+        await web.confirmed_reader("reader@example.org", web.clippings_file((title, "A", ["x."])))
+        reader = await web.subscriber("reader@example.org")
+        runtime = web.app.state.runtime
+        await plan_due(runtime.db, runtime.context(reader.next_slot_at + timedelta(minutes=1)))
+        rendered = await self._rendered(web, "digest")
+        self._assert_no_relay(rendered, shown_books=2)  # the passage's byline, the subject

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from clippost.rendering import words
 from clippost.rendering.authors import natural_authors
 from clippost.rendering.i18n import email_locale, name_list
+from clippost.rendering.labels import label
 from clippost.rendering.passages import (
     is_cjk,
     passage_lang,
@@ -217,9 +218,9 @@ class _Book:
 @lru_cache(maxsize=4096)
 def _book(title: str | None, author: str | None, lang: str, code: str) -> _Book:
     """A book as every digest shows it; cached, since a reader's books recur in every one."""
-    shown = one_line(title or "")
+    shown = label(title or "")  # cut short and unlinked, as in every email
     title_lang = short_text_lang(shown, lang) if shown else lang
-    authors = name_list(natural_authors(author), code)
+    authors = label(name_list(natural_authors(author), code))
     return _Book(
         title=shown,
         lang=title_lang,

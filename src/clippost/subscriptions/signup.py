@@ -39,7 +39,10 @@ from clippost.subscriptions.common import (
 from clippost.subscriptions.pending import BookCount, EncodedLibrary
 from clippost.subscriptions.preferences import Preferences
 
-_BOOKS_LISTED = 20  # the emails list five; a few more keep "and N more books" right
+# The emails name three books (rendering/labels.py says why so few, and cut short): what is
+# stored for them is bounded too, whatever the upload's titles hold.
+_BOOKS_LISTED = 3
+_TITLE_STORED = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +144,11 @@ def _only_new(library: Library, known: set[str]) -> Library:
 def _book_summaries(books: Sequence[BookCount]) -> list[dict[str, Any]]:
     listed = sorted(books, key=lambda book: -book.highlight_count)
     return [
-        {"title": book.title, "author": book.author, "highlight_count": book.highlight_count}
+        {
+            "title": book.title[:_TITLE_STORED],
+            "author": book.author[:_TITLE_STORED] if book.author else book.author,
+            "highlight_count": book.highlight_count,
+        }
         for book in listed[:_BOOKS_LISTED]
     ]
 
