@@ -5,19 +5,34 @@ and leaving removes every trace (issue 9, data hygiene)."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select, update
+from sqlalchemy import event, select, text, update
 
+from clippost import delivery_events
+from clippost.addresses import address_hash
 from clippost.db.base import MAX_ROW_ID, row_id
+from clippost.db.dialect import normalise_database_url
+from clippost.db.engine import Database
 from clippost.errors import BadInput
 from clippost.links import Purpose
-from clippost.models import Book, Highlight, PendingImport, Subscriber
+from clippost.models import (
+    Book,
+    DeliveryEvent,
+    Highlight,
+    OutboxMessage,
+    PendingImport,
+    RateLimitWindow,
+    Subscriber,
+    Suppression,
+)
 from clippost.planner.service import plan_due
 from clippost.planner.slots import next_slot
 from clippost.subscriptions import pending
@@ -354,3 +369,119 @@ class TestEmailsCarryNoUploadText:
         await plan_due(runtime.db, runtime.context(reader.next_slot_at + timedelta(minutes=1)))
         rendered = await self._rendered(web, "digest")
         self._assert_no_relay(rendered, shown_books=2)  # the passage's byline, the subject
+
+
+SECRET_PASSAGE = "Zanzibar-quokka-7731 is a passage only this reader ever highlighted."
+
+
+class TestEraseLeavesNoTrace:
+    async def _reader_with_traces(self, web) -> str:
+        """A confirmed reader with a second upload pending, a magic link queued, a bounce
+        report and a rate-limit window: every trace an address leaves."""
+        await web.confirmed_reader(
+            "gone@example.org", web.clippings_file(("Secret", "Me", [SECRET_PASSAGE]))
+        )
+        await web.sign_up("gone@example.org", web.clippings_file(("More", "Me", ["Another."])))
+        manage = await web.manage_link("gone@example.org")
+        async with web.db.transaction() as session:
+            await delivery_events.record(
+                session,
+                delivery_events.NewEvent(
+                    "mailbox", "evt-1", "soft_bounce", None, address_hash("gone@example.org"),
+                    "gone@example.org: mailbox full", datetime.now(UTC),
+                ),
+                received_at=datetime.now(UTC),
+            )  # fmt: skip
+        return manage
+
+    async def _traces(self, web) -> dict[str, object]:
+        hashed = address_hash("gone@example.org")
+        async with web.db.transaction() as session:
+            windows = await session.scalars(
+                select(RateLimitWindow.key).where(RateLimitWindow.key.contains(hashed))
+            )
+            rows = (await session.scalars(select(OutboxMessage))).all()
+            events = await session.scalars(
+                select(DeliveryEvent.id).where(
+                    (DeliveryEvent.recipient_hash == hashed) | DeliveryEvent.detail.is_not(None)
+                )
+            )
+            suppressed = await session.scalars(
+                select(Suppression.reason).where(Suppression.address_hash == hashed)
+            )
+            return {
+                "windows": list(windows),
+                "named_mail": [r.id for r in rows if r.recipient or r.payload or r.subscriber_id],
+                "pending_mail": [r.id for r in rows if r.state == "pending"],
+                "events": list(events),
+                "suppressions": list(suppressed),
+            }
+
+    @pytest.mark.parametrize("never_again", [False, True])
+    async def test_erase_removes_every_trace(self, web, never_again):
+        """After erase: no reader, book, highlight or pending import; queued mail cancelled
+        and every row unnamed; bounce reports unnamed; no rate-limit window for the address;
+        a suppression only when the reader asked never to be emailed again."""
+        manage = await self._reader_with_traces(web)
+        before = await self._traces(web)
+        assert before["windows"]
+        assert before["pending_mail"]
+        assert before["events"]
+        form = {"confirm": "yes", **({"never_email_again": "yes"} if never_again else {})}
+        page = await web.post_form(f"{manage}/erase", form, csrf_from=manage)
+        assert page.status_code == 200
+        counts = await web.counts()
+        assert (counts["subscribers"], counts["books"], counts["highlights"]) == (0, 0, 0)
+        assert counts["pending_imports"] == 0
+        after = await self._traces(web)
+        assert after == {
+            "windows": [],
+            "named_mail": [],
+            "pending_mail": [],
+            "events": [],
+            "suppressions": ["erased"] if never_again else [],
+        }
+
+
+class TestSecureDelete:
+    async def test_the_sqlite_engine_sets_secure_delete(self, sqlite_url):
+        """The engine turns secure_delete on for every connection, whatever SQLite's
+        compiled-in default (on in Debian's build, off in others: a first listener turns
+        it off here, so only the engine's own pragma can turn it back on)."""
+        db = Database(normalise_database_url(sqlite_url))
+
+        def off(dbapi_connection, _record) -> None:
+            dbapi_connection.cursor().execute("PRAGMA secure_delete=OFF")
+
+        event.listen(db.engine.sync_engine, "connect", off, insert=True)
+        try:
+            async with db.transaction() as session:
+                assert await session.scalar(text("PRAGMA secure_delete")) == 1
+        finally:
+            await db.dispose()
+
+    async def test_erased_text_is_not_left_in_the_file(self, sqlite_web, sqlite_url):
+        """After erase and a checkpoint, the erased passage's bytes are in neither the
+        database file nor its write-ahead log."""
+        web = sqlite_web
+        await web.confirmed_reader(
+            "gone@example.org", web.clippings_file(("Secret", "Me", [SECRET_PASSAGE]))
+        )
+        manage = await web.manage_link("gone@example.org")
+        path = Path(sqlite_url.removeprefix("sqlite:///"))
+        _checkpoint(path)
+        assert SECRET_PASSAGE.encode() in path.read_bytes()  # stored, before
+        await web.post_form(f"{manage}/erase", {"confirm": "yes"}, csrf_from=manage)
+        _checkpoint(path)
+        wal = path.with_name(path.name + "-wal")
+        stored = path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+        assert b"Zanzibar-quokka-7731" not in stored
+
+
+def _checkpoint(path: Path) -> None:
+    """Copy the write-ahead log into the database file (a connection of its own)."""
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()

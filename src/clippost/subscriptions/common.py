@@ -65,11 +65,16 @@ async def limit_client(
     await ratelimit.hit(session, limit, now=ctx.now)
 
 
+def address_limit_key(address: str) -> str:
+    """The rate-limit key of emails to `address` (erasing the address deletes it)."""
+    return f"mail:{address_hash(address)}"
+
+
 async def limit_address(session: AsyncSession, ctx: ServiceContext, address: str) -> None:
     """Count one email to `address`; RateLimited past the hourly limit."""
     # Counted for every address, known or not, so the limit itself reveals nothing.
     limit = ratelimit.Limit(
-        key=f"mail:{address_hash(address)}",
+        key=address_limit_key(address),
         allowed=ctx.settings.emails_per_address_per_hour,
         window=_HOUR,
         refusal="We have already sent several emails to this address in the last hour.",
