@@ -485,3 +485,60 @@ def _checkpoint(path: Path) -> None:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         connection.close()
+
+
+OWNERS = ("Owner's Book", "Owner", ["The owner's own passage."])
+STRANGERS = ("Stranger's Book", "Stranger", ["A stranger's passage."])
+
+
+class TestPendingSignUpNeverReplaced:
+    async def _titles(self, web) -> set[str]:
+        async with web.db.transaction() as session:
+            return set((await session.scalars(select(Book.title))).all())
+
+    async def _two_sign_ups(self, web) -> tuple[str, str]:
+        first = await web.sign_up("owner@example.org", web.clippings_file(OWNERS))
+        second = await web.sign_up(
+            "owner@example.org", web.clippings_file(STRANGERS), cadence="monthly", hour="3"
+        )
+        assert (first.status_code, first.headers["location"]) == (
+            second.status_code,
+            second.headers["location"],
+        )  # the same answer: nothing says an upload was already waiting
+        links = [m.payload["confirm_url"] for m in await web.outbox("confirm")]
+        assert len(links) == 2
+        return tuple(link.removeprefix(web.settings.base_url) for link in links)  # type: ignore[return-value]
+
+    async def test_a_strangers_sign_up_keeps_the_owners(self, web):
+        """A second sign-up for a pending address changes neither its schedule nor its
+        upload; the owner's link confirms the owner's upload and preferences only."""
+        owners, _ = await self._two_sign_ups(web)
+        subscriber = await web.subscriber("owner@example.org")
+        assert (subscriber.cadence, subscriber.hour) == ("weekly", 7)
+        response = await web.post_form(owners, csrf_from=owners)
+        assert response.status_code == 200
+        assert await self._titles(web) == {"Owner's Book"}
+        subscriber = await web.subscriber("owner@example.org")
+        assert (subscriber.status, subscriber.cadence, subscriber.hour) == (
+            "confirmed",
+            "weekly",
+            7,
+        )
+
+    async def test_each_link_confirms_its_own_upload(self, web):
+        """The second link confirms the second upload, in either order, both still valid."""
+        owners, strangers = await self._two_sign_ups(web)
+        assert (await web.post_form(strangers, csrf_from=strangers)).status_code == 200
+        assert await self._titles(web) == {"Stranger's Book"}
+        assert (await web.post_form(owners, csrf_from=owners)).status_code == 200
+        assert await self._titles(web) == {"Owner's Book", "Stranger's Book"}
+
+    async def test_uploads_waiting_are_bounded(self, web):
+        """Past five uploads waiting for their links, a sign-up stores and sends nothing
+        more, and answers the same."""
+        for n in range(5):
+            await web.sign_up("owner@example.org", web.clippings_file((f"B{n}", "A", ["x."])))
+        before = await web.counts()
+        response = await web.sign_up("owner@example.org", web.clippings_file(STRANGERS))
+        assert (response.status_code, response.headers["location"]) == (303, "/check-inbox")
+        assert await web.counts() == before

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.db.dialect import insert_or_ignore
@@ -196,7 +196,7 @@ async def count_by_status(db: Database) -> dict[str, int]:
 # Pending imports ---------------------------------------------------------------------------
 
 
-async def replace_pending_import(
+async def add_pending_import(
     session: AsyncSession,
     subscriber_id: int,
     *,
@@ -206,11 +206,16 @@ async def replace_pending_import(
     now: datetime,
     expires_at: datetime,
 ) -> int:
-    """Store a new pending import; earlier unapplied ones (and their links) stop working."""
+    """Store a new pending import beside the reader's others; returns its id.
+
+    Earlier ones stay, each link confirming its own upload: anyone can sign an address
+    up, so a stranger's upload must never replace the owner's (issue 9). Expired ones go
+    (their links are dead anyway). How many may wait at once is the caller's to bound
+    (`live_pending_imports`).
+    """
     await session.execute(
         delete(PendingImport).where(
-            PendingImport.subscriber_id == subscriber_id,
-            or_(PendingImport.applied_at.is_(None), PendingImport.expires_at <= now),
+            PendingImport.subscriber_id == subscriber_id, PendingImport.expires_at <= now
         )
     )
     pending = PendingImport(
@@ -224,6 +229,20 @@ async def replace_pending_import(
     session.add(pending)
     await session.flush()
     return pending.id
+
+
+async def live_pending_imports(session: AsyncSession, subscriber_id: int, *, now: datetime) -> int:
+    """How many of the reader's imports wait for their link (unapplied, unexpired)."""
+    found = await session.scalar(
+        select(func.count())
+        .select_from(PendingImport)
+        .where(
+            PendingImport.subscriber_id == subscriber_id,
+            PendingImport.applied_at.is_(None),
+            PendingImport.expires_at > now,
+        )
+    )
+    return int(found or 0)
 
 
 async def pending_import(

@@ -43,6 +43,9 @@ from clippost.subscriptions.preferences import Preferences
 # stored for them is bounded too, whatever the upload's titles hold.
 _BOOKS_LISTED = 3
 _TITLE_STORED = 200
+# Uploads that may wait for their confirm or add link at once, per address (each link
+# confirms its own: a newer sign-up never replaces an older one).
+_MAX_WAITING = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +87,9 @@ async def sign_up(
         return
     if subscriber is None:
         subscriber = await repo.create_pending(session, address, preferences, now=ctx.now)
-    elif subscriber.status == SubscriberStatus.PENDING:
-        await repo.set_preferences(session, subscriber.id, preferences, next_slot_at=None)
+    # A pending address keeps the schedule it has: each upload carries its own preferences
+    # in its pending import, and confirming one applies those (a stranger's sign-up for the
+    # address changes nothing the owner's link will confirm).
     await _ask_confirmation(session, ctx, subscriber, library, preferences)
 
 
@@ -97,6 +101,8 @@ async def _ask_confirmation(
     preferences: Preferences,
 ) -> None:
     pending_id = await _store_pending(session, ctx, subscriber.id, library, preferences)
+    if pending_id is None:
+        return
     payload = {
         "confirm_url": ctx.links.url(
             Purpose.CONFIRM, subscriber.id, now=ctx.now, extra=str(pending_id)
@@ -119,6 +125,8 @@ async def _offer_import(
     known = await library_repository.known_identities(session, subscriber.id, library)
     new = _only_new(library, known)
     pending_id = await _store_pending(session, ctx, subscriber.id, upload, None)
+    if pending_id is None:
+        return
     payload = {
         "add_url": ctx.links.url(
             Purpose.ADD_IMPORT, subscriber.id, now=ctx.now, extra=str(pending_id)
@@ -159,8 +167,15 @@ async def _store_pending(
     subscriber_id: int,
     library: EncodedLibrary,
     preferences: Preferences | None,
-) -> int:
-    return await repo.replace_pending_import(
+) -> int | None:
+    """The new pending import's id; None (nothing stored, no email) when the address has
+    `_MAX_WAITING` uploads waiting for their links already: the limit per address bounds
+    how many emails a stranger can cause, this bounds what they can make us store. The
+    sign-up answers the same either way (invariant 8)."""
+    waiting = await repo.live_pending_imports(session, subscriber_id, now=ctx.now)
+    if waiting >= _MAX_WAITING:
+        return None
+    return await repo.add_pending_import(
         session,
         subscriber_id,
         payload=pending_codec.encode(library, preferences),
