@@ -291,6 +291,30 @@ class Settings(BaseSettings):
             "signing out every link revokes them sooner)."
         ),
     )
+    max_pending_mb: float = Field(
+        10.0,
+        gt=0,
+        description=(
+            "Largest parsed upload kept while it waits for its confirmation link, in "
+            "megabytes (compressed); a sign-up past it is refused with 413."
+        ),
+    )
+    unconfirmed_retention_hours: float = Field(
+        24.0,
+        ge=0,
+        description=(
+            "How long after its link expired an unconfirmed upload, and a reader who never "
+            "confirmed, are kept before the worker's sweeper deletes them."
+        ),
+    )
+    rate_limit_retention_hours: float = Field(
+        24.0,
+        ge=1,
+        description=(
+            "How long the worker's sweeper keeps a rate-limit window after it opened (at "
+            "least the hour every window counts)."
+        ),
+    )
     emails_per_address_per_hour: int = Field(
         3, ge=1, description="Confirmation and magic-link emails one address may receive per hour."
     )
@@ -354,6 +378,10 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_pending_bytes(self) -> int:
+        return int(self.max_pending_mb * 1024 * 1024)
 
     def ensure_secret_key(self) -> str:
         """The signing key: the configured one, or one generated once into the data folder."""

@@ -542,3 +542,21 @@ class TestPendingSignUpNeverReplaced:
         response = await web.sign_up("owner@example.org", web.clippings_file(STRANGERS))
         assert (response.status_code, response.headers["location"]) == (303, "/check-inbox")
         assert await web.counts() == before
+
+
+class TestStoredPayloadCap:
+    async def test_a_sign_up_past_the_pending_cap_is_refused(self, web_app, web_settings):
+        """An upload whose parsed form is over CLIPPOST_MAX_PENDING_MB is refused with 413
+        and a sentence beside the file field; nothing is stored or sent."""
+        tight = web_settings.model_copy(update={"max_pending_mb": 0.001})  # about 1 kB
+        big = [
+            f"Passage {n}: {'words that do not compress well ' * 3}{n * 7919}" for n in range(80)
+        ]
+        async with web_app(tight) as web:
+            before = await web.counts()
+            response = await web.sign_up("big@example.org", web.clippings_file(("B", "A", big)))
+            assert response.status_code == 413
+            assert "Upload it in parts" in response.text
+            assert await web.counts() == before
+            small = await web.sign_up("small@example.org")
+            assert small.status_code == 303

@@ -70,6 +70,14 @@ async def count_event(
     return Count(count=int(count), window_start=window_start)
 
 
+async def delete_windows_before(session: AsyncSession, cutoff: datetime) -> int:
+    """Delete windows opened before `cutoff` (every window is an hour: long over)."""
+    result = await session.execute(
+        delete(RateLimitWindow).where(RateLimitWindow.window_start < cutoff)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def forget(session: AsyncSession, key: str) -> None:
     """Delete `key`'s window (an erased address leaves no count behind)."""
     await session.execute(delete(RateLimitWindow).where(RateLimitWindow.key == key))

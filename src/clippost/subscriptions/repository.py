@@ -245,6 +245,37 @@ async def live_pending_imports(session: AsyncSession, subscriber_id: int, *, now
     return int(found or 0)
 
 
+async def delete_pending_imports_expired_before(session: AsyncSession, cutoff: datetime) -> int:
+    """Delete every pending import whose link expired before `cutoff`, applied or not (an
+    applied one keeps only the summary a second click shows, until its link dies)."""
+    result = await session.execute(delete(PendingImport).where(PendingImport.expires_at <= cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def never_confirmed(
+    session: AsyncSession, *, created_before: datetime, now: datetime, limit: int
+) -> list[int]:
+    """Readers who never confirmed, signed up before `created_before`, with no upload whose
+    link still works: the sweeper's to delete (`limit` at a time, oldest first)."""
+    waiting = (
+        select(PendingImport.id)
+        .where(PendingImport.subscriber_id == Subscriber.id, PendingImport.expires_at > now)
+        .exists()
+    )
+    found = await session.scalars(
+        select(Subscriber.id)
+        .where(
+            Subscriber.status == SubscriberStatus.PENDING,
+            Subscriber.confirmed_at.is_(None),
+            Subscriber.created_at <= created_before,
+            ~waiting,
+        )
+        .order_by(Subscriber.id)
+        .limit(limit)
+    )
+    return list(found)
+
+
 async def pending_import(
     session: AsyncSession, pending_id: int, subscriber_id: int
 ) -> PendingImport | None:

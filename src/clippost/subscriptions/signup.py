@@ -19,7 +19,7 @@ from clippost import suppressions
 from clippost.addresses import address_hash, normalise_email
 from clippost.clippings.models import Library
 from clippost.context import ServiceContext
-from clippost.errors import InvalidLink
+from clippost.errors import InvalidLink, PayloadTooLarge
 from clippost.library import repository as library_repository
 from clippost.library.views import ImportResult
 from clippost.links import Purpose
@@ -79,6 +79,7 @@ async def sign_up(
     """
     address = normalise_email(email)
     preferences.check_pause(ctx.now.date())
+    _check_stored_size(ctx, library)
     await limit_client(session, ctx, "signup", client_ip)
     await limit_address(session, ctx, address)
     subscriber = await repo.by_email(session, address)
@@ -91,6 +92,17 @@ async def sign_up(
     # in its pending import, and confirming one applies those (a stranger's sign-up for the
     # address changes nothing the owner's link will confirm).
     await _ask_confirmation(session, ctx, subscriber, library, preferences)
+
+
+def _check_stored_size(ctx: ServiceContext, library: EncodedLibrary) -> None:
+    """PayloadTooLarge when the parsed upload is more than a pending import may keep."""
+    if len(library.blob) > ctx.settings.max_pending_bytes:
+        mb = f"{ctx.settings.max_pending_mb:g}"
+        raise PayloadTooLarge(
+            f"This file holds more highlights than we keep while waiting for your "
+            f"confirmation (its parsed form is over {mb} MB). Upload it in parts: "
+            "highlights already in your library are never added twice."
+        )
 
 
 async def _ask_confirmation(

@@ -82,6 +82,9 @@ async def signup(request: Request) -> Response:
     except RateLimited as error:
         state.add(forms.FORM, error)
         return _landing(request, state)
+    except PayloadTooLarge as error:  # parsed, but more than a pending import may keep
+        state.add("file", error)
+        return _landing(request, state)
     return RedirectResponse("/check-inbox", status_code=303)
 
 
