@@ -560,3 +560,65 @@ class TestStoredPayloadCap:
             assert await web.counts() == before
             small = await web.sign_up("small@example.org")
             assert small.status_code == 303
+
+
+class TestSignOutRevokesEveryLink:
+    async def _links(self, web) -> dict[str, str]:
+        """One link of every kind the reader holds before signing out: the magic link, the
+        long-lived manage link of emails, its export, and a digest's feedback links."""
+        await web.confirmed_reader()
+        manage = await web.manage_link()
+        reader = await web.subscriber("reader@example.org")
+        runtime = web.app.state.runtime
+        await plan_due(runtime.db, runtime.context(reader.next_slot_at + timedelta(minutes=1)))
+        [digest] = await web.outbox("digest")
+        first = digest.payload["highlights"][0]
+        base = web.settings.base_url
+        highlight = (await _highlight_ids(web))[0]
+        return {
+            "manage": manage,
+            "email manage": digest.payload["manage_url"].removeprefix(base),
+            "export": f"{manage}/export/json",
+            "favourite": first["favourite_url"].removeprefix(base),
+            "discard": first["discard_url"].removeprefix(base),
+            "passage": web.link(Purpose.PASSAGE, highlight, extra="0"),
+            "unsubscribe": digest.payload["unsubscribe_url"].removeprefix(base),
+        }
+
+    async def test_every_link_issued_before_is_refused_after(self, web):
+        """After "sign out all my links", manage, export, favourite, discard and passage
+        links issued before are refused with a sentence; unsubscribing still works."""
+        links = await self._links(web)
+        for name, path in links.items():
+            assert (await web.client.get(path)).status_code == 200, name
+        signed_out = await web.post_form(f"{links['manage']}/sign-out", csrf_from=links["manage"])
+        assert signed_out.status_code == 200
+        for name in ("manage", "email manage", "export", "favourite", "discard", "passage"):
+            page = await web.client.get(links[name])
+            assert page.status_code == 400, name
+            assert "no longer works" in _sentence(page.text), name
+        for name in ("favourite", "discard"):
+            response = await web.post_form(links[name], csrf_from="/")
+            assert response.status_code == 400, name
+        async with web.db.transaction() as session:
+            flagged = await session.scalar(
+                select(Highlight.id).where(Highlight.favourite | Highlight.discarded)
+            )
+        assert flagged is None
+        # RFC 8058 and the law: a reader can always stop the emails.
+        response = await web.client.post(
+            links["unsubscribe"], data={"List-Unsubscribe": "One-Click"}
+        )
+        assert response.status_code == 200
+        assert (await web.subscriber("reader@example.org")).status == "unsubscribed"
+
+    async def test_links_issued_after_work(self, web):
+        """A new manage link, and the next digest's feedback links, work after signing out."""
+        links = await self._links(web)
+        await web.post_form(f"{links['manage']}/sign-out", csrf_from=links["manage"])
+        fresh = await web.manage_link()
+        assert (await web.client.get(fresh)).status_code == 200
+        reader = await web.subscriber("reader@example.org")
+        ids = await _highlight_ids(web)
+        favourite = web.link(Purpose.FAVOURITE, ids[0], extra=str(reader.link_generation))
+        assert (await web.client.get(favourite)).status_code == 200

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clippost.clippings import models as clip
 from clippost.db.dialect import insert_or_ignore
 from clippost.library.views import BookView, HighlightView
-from clippost.models import BOOK_WEIGHTS, Book, Highlight
+from clippost.models import BOOK_WEIGHTS, Book, Highlight, Subscriber
 from clippost.selection import Candidate
 
 # Under both drivers' bound-parameter limits (SQLite 32,766, asyncpg 32,767) with room:
@@ -330,10 +330,15 @@ async def highlight(
     return HighlightView(*row) if row is not None else None
 
 
-async def highlight_owner(session: AsyncSession, highlight_id: int) -> int | None:
-    query = select(Highlight.subscriber_id).where(Highlight.id == highlight_id)
-    owner: int | None = await session.scalar(query)
-    return owner
+async def highlight_owner(session: AsyncSession, highlight_id: int) -> tuple[int, int] | None:
+    """The highlight's reader and their link generation (what feedback links must name)."""
+    query = (
+        select(Highlight.subscriber_id, Subscriber.link_generation)
+        .join(Subscriber, Subscriber.id == Highlight.subscriber_id)
+        .where(Highlight.id == highlight_id)
+    )
+    row = (await session.execute(query)).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 async def candidates(session: AsyncSession, subscriber_id: int) -> list[Candidate]:

@@ -53,6 +53,10 @@ __all__ = [
 _MAX_PAGE = 200
 _MAX_QUERY = 200
 _NOT_FOUND = "That highlight is not in your library (it may have been erased)."
+SIGNED_OUT = (
+    "This link no longer works: every link was signed out. The links in your next email "
+    "work, or ask for a manage link with your address."
+)
 
 
 async def library_overview(session: AsyncSession, subscriber_id: int) -> LibraryView:
@@ -171,9 +175,16 @@ async def _linked(
     highlight_id = row_id(data.subject)
     if highlight_id is None:  # no row has it: gone, as an erased one is
         raise NotFound(_NOT_FOUND)
-    owner = await repo.highlight_owner(session, highlight_id)
-    view = None if owner is None else await repo.highlight(session, owner, highlight_id)
-    if owner is None or view is None:
+    found = await repo.highlight_owner(session, highlight_id)
+    if found is None:
+        raise NotFound(_NOT_FOUND)
+    owner, generation = found
+    # A link names the generation it was made in ("" before links named one: the first);
+    # signing out every link moves the generation on, and these stop with manage links.
+    if (data.extra or "0") != str(generation):
+        raise InvalidLink(SIGNED_OUT)
+    view = await repo.highlight(session, owner, highlight_id)
+    if view is None:  # pragma: no cover - the owner was just read
         raise NotFound(_NOT_FOUND)
     return owner, view
 
