@@ -622,3 +622,41 @@ class TestSignOutRevokesEveryLink:
         ids = await _highlight_ids(web)
         favourite = web.link(Purpose.FAVOURITE, ids[0], extra=str(reader.link_generation))
         assert (await web.client.get(favourite)).status_code == 200
+
+
+class TestJsonExportHoldsEverything:
+    async def test_the_export_names_everything_kept_about_the_reader(self, web):
+        """The JSON export holds the address, status, schedule, language, the history of
+        sent digests (dates and highlight ids), uploads waiting and the verdicts."""
+        await web.confirmed_reader()
+        manage = await web.manage_link()
+        reader = await web.subscriber("reader@example.org")
+        runtime = web.app.state.runtime
+        await plan_due(runtime.db, runtime.context(reader.next_slot_at + timedelta(minutes=1)))
+        sent_at = datetime.now(UTC).replace(microsecond=0)
+        async with web.db.transaction() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.kind == "digest")
+                .values(state="sent", finished_at=sent_at)
+            )
+        [digest] = await web.outbox("digest")
+        sent_ids = [item["id"] for item in digest.payload["highlights"]]
+        favourite = digest.payload["highlights"][0]["favourite_url"]
+        await web.post_form(favourite.removeprefix(web.settings.base_url), csrf_from="/")
+        await web.sign_up("reader@example.org", web.clippings_file(("Waiting", "W", ["New."])))
+        document = (await web.client.get(f"{manage}/export/json")).json()
+        assert document["version"] == 2
+        person = document["reader"]
+        assert (person["email"], person["status"]) == ("reader@example.org", "confirmed")
+        assert person["schedule"]["cadence"] == "weekly"
+        assert person["schedule"]["timezone"] == "Europe/Paris"
+        assert "locale" in person
+        assert person["suppressed"] is None
+        [sent] = document["history"]
+        assert sent["highlight_ids"] == sent_ids
+        assert sent["sent_at"] == sent_at.isoformat()
+        waiting = [u for u in document["pending_uploads"] if u["applied_at"] is None]
+        assert [book["title"] for book in waiting[0]["books"]] == ["Waiting"]
+        favourites = [h for b in document["books"] for h in b["highlights"] if h["favourite"]]
+        assert len(favourites) == 1

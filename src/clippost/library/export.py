@@ -147,11 +147,19 @@ def _csv_row(book: ExportBook, row: Row[Any]) -> list[str]:
 
 
 def to_json(books: list[ExportBook]) -> ExportFile:
-    document = {
+    return json_file(json_document(books))
+
+
+def json_document(books: list[ExportBook]) -> dict[str, Any]:
+    """The library part of the JSON export (`subscriptions/export.py` adds the reader's)."""
+    return {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
         "books": [_json_book(book) for book in books],
     }
+
+
+def json_file(document: dict[str, Any]) -> ExportFile:
     content = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     return ExportFile("clippost-library.json", "application/json", content.encode())
 

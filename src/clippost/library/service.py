@@ -7,6 +7,7 @@ to the subscriber, so an id from one reader's page never reaches another reader'
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -220,6 +221,13 @@ async def upload_more(
     total = await repo.highlight_count(session, subscriber_id)
     known = library.highlight_count - merged.new_highlights
     return ImportResult(merged.new_books, merged.new_highlights, total, known_highlights=known)
+
+
+async def library_document(session: AsyncSession, subscriber_id: int) -> dict[str, Any]:
+    """The JSON export's library part, as a document to add to."""
+    rows = await repo.all_highlights(session, subscriber_id)
+    books = await repo.book_overview(session, subscriber_id)
+    return export.json_document(export.collect(books, rows))
 
 
 async def export_library(session: AsyncSession, subscriber_id: int, fmt: str) -> ExportFile:

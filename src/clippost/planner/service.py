@@ -230,6 +230,7 @@ def _highlight_context(
     # links" revokes them too (library.service checks it).
     extra = str(generation)
     return {
+        "id": row.id,  # not shown: the reader's export lists what each digest held
         "text": row.text,
         "book_title": row.title,
         "book_author": row.author,

@@ -46,6 +46,7 @@ PAYLOAD_KEYS = frozenset(
 HIGHLIGHT_KEYS = frozenset(
     {"text", "book_title", "book_author", "note", "page", "location_start", "location_end"}
     | {"highlighted_on", "favourite", "favourite_url", "discard_url", "passage_url", "lang"}
+    | {"id"}
 )
 CADENCES = frozenset({"daily", "weekdays", "weekly", "monthly"})
 

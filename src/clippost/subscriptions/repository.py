@@ -276,6 +276,16 @@ async def never_confirmed(
     return list(found)
 
 
+async def pending_imports_of(session: AsyncSession, subscriber_id: int) -> list[PendingImport]:
+    """Every pending import the reader has, oldest first (for the export)."""
+    found = await session.scalars(
+        select(PendingImport)
+        .where(PendingImport.subscriber_id == subscriber_id)
+        .order_by(PendingImport.id)
+    )
+    return list(found)
+
+
 async def pending_import(
     session: AsyncSession, pending_id: int, subscriber_id: int
 ) -> PendingImport | None:

@@ -18,6 +18,7 @@ from clippost.library.service import (
     set_highlight_flags,
     upload_more,
 )
+from clippost.subscriptions.export import export_everything
 from clippost.subscriptions.manage import subscriber_from_manage_token
 from clippost.web import deps
 from clippost.web.manage_page import EXPORT_FORMATS, Listing, Refused, manage_page
@@ -105,7 +106,10 @@ async def export(request: Request, token: str, fmt: str) -> Response:
         raise BadInput("Choose an export format: markdown, csv or json.")
     async with deps.transaction(request) as session:
         subscriber = await subscriber_from_manage_token(session, deps.context(request), token)
-        exported = await export_library(session, subscriber.id, fmt)
+        if fmt == "json":  # everything clippost knows, the library included
+            exported = await export_everything(session, subscriber.id)
+        else:
+            exported = await export_library(session, subscriber.id, fmt)
     filename = re.sub(r"[^A-Za-z0-9._-]", "_", exported.filename)[:100] or "clippost-export"
     return Response(
         exported.content,
