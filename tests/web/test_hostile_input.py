@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 from hypothesis import given
@@ -18,6 +19,8 @@ from sqlalchemy import event, select, text, update
 
 from clippost import delivery_events
 from clippost.addresses import address_hash
+from clippost.bounces.mailbox import MaildirSource
+from clippost.cli.bounces import read_mailbox
 from clippost.db.base import MAX_ROW_ID, row_id
 from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
@@ -660,3 +663,37 @@ class TestJsonExportHoldsEverything:
         assert [book["title"] for book in waiting[0]["books"]] == ["Waiting"]
         favourites = [h for b in document["books"] for h in b["highlights"] if h["favourite"]]
         assert len(favourites) == 1
+
+
+class TestMailtoUnsubscribe:
+    async def test_the_advertised_mailto_unsubscribes(self, web, tmp_path):
+        """The List-Unsubscribe mailto: of a real digest, sent as a mail client sends it (to
+        its address, with its subject) and read from the bounce mailbox by `clippost
+        bounces`, unsubscribes the reader and suppresses the address."""
+        await web.confirmed_reader()
+        reader = await web.subscriber("reader@example.org")
+        runtime = web.app.state.runtime
+        await plan_due(runtime.db, runtime.context(reader.next_slot_at + timedelta(minutes=1)))
+        [digest] = await web.outbox("digest")
+        message = runtime.renderer(digest, datetime.now(UTC))
+        [mailto] = re.findall(r"<(mailto:[^>]+)>", message.headers["List-Unsubscribe"])
+        to, _, query = mailto.removeprefix("mailto:").partition("?")
+        assert to == web.settings.mail_from  # the address the bounce mailbox reads
+        subject = parse_qs(query)["subject"][0]
+        maildir = tmp_path / "Maildir"
+        for folder in ("cur", "new", "tmp"):
+            (maildir / folder).mkdir(parents=True)
+        (maildir / "new" / "1.M1P1.test").write_bytes(
+            f"From: reader@example.org\r\nTo: {to}\r\nSubject: {subject}\r\n"
+            "Message-ID: <from-a-mail-client@example.org>\r\n\r\nSent from my phone\r\n".encode()
+        )
+        summary = await read_mailbox(runtime, MaildirSource(maildir))
+        assert summary.unsubscribed == 1
+        assert (await web.subscriber("reader@example.org")).status == "unsubscribed"
+        async with web.db.transaction() as session:
+            reason = await session.scalar(
+                select(Suppression.reason).where(
+                    Suppression.address_hash == address_hash("reader@example.org")
+                )
+            )
+        assert reason == "unsubscribed"
