@@ -67,9 +67,8 @@ def labels() -> None:
     base = _cpu(lambda: [one_line(t) for t in titles], repeat=5)
     cost = _cpu(lambda: [label(t) for t in titles], repeat=5)
     per = cost / len(titles) * 1e6
-    print(
-        f"one_line: {base / len(titles) * 1e6:.2f} us a title; label: {per:.2f} us ({cost / base:.1f}x)"
-    )
+    before = base / len(titles) * 1e6
+    print(f"one_line: {before:.2f} us a title; label: {per:.2f} us ({cost / base:.1f}x)")
     print(f"  target label < 2 us: {'yes' if per < 2 else 'NO'}")
 
 
