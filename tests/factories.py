@@ -153,9 +153,9 @@ async def add_reader(
 async def add_pending_import(
     db: Database, *, subscriber_id: int, payload: bytes = b"x", now: datetime = NOW
 ) -> int:
-    """A pending import for the reader, replacing any earlier one; returns its id."""
+    """A pending import for the reader, beside any earlier one; returns its id."""
     async with db.transaction() as session:
-        return await subscribers.replace_pending_import(
+        return await subscribers.add_pending_import(
             session,
             subscriber_id,
             payload=payload,

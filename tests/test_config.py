@@ -58,12 +58,34 @@ class TestEnvironment:
             Settings(_env_file=None)  # type: ignore[call-arg]
 
 
+WEAK_KEYS = ["changeme", "short-key", "a" * 40, "0123" * 10]
+GOOD_KEY = "Vx3q-9LmZp_T2wRk8sYb0HcN4dFj6GaE1uQi7oKe"
+
+
 class TestSecretKey:
-    @pytest.mark.parametrize("key", ["changeme", "short-key"])
-    def test_placeholder_or_short_keys_are_refused(self, key: str, tmp_path: Path) -> None:
-        """A configured key must be at least 32 characters and not a placeholder."""
-        with pytest.raises(ConfigurationError, match="at least 32"):
+    @pytest.mark.parametrize("key", WEAK_KEYS)
+    def test_placeholder_short_or_repetitive_keys_are_refused(
+        self, key: str, tmp_path: Path
+    ) -> None:
+        """A configured key must be 32 varied characters and not a placeholder."""
+        with pytest.raises(ConfigurationError, match="CLIPPOST_SECRET_KEY must be at least 32"):
             _settings(data_dir=tmp_path, secret_key=key).ensure_secret_key()
+
+    @pytest.mark.parametrize("key", WEAK_KEYS)
+    def test_old_keys_pass_the_same_checks(self, key: str, tmp_path: Path) -> None:
+        """A weak key among CLIPPOST_OLD_SECRET_KEYS is refused as the current one would be,
+        whether the current key is configured or generated."""
+        for current in (GOOD_KEY, None):
+            settings = _settings(data_dir=tmp_path, secret_key=current, old_secret_keys=[key])
+            with pytest.raises(ConfigurationError, match="Key 1 of CLIPPOST_OLD_SECRET_KEYS"):
+                settings.ensure_secret_key()
+
+    def test_good_old_keys_are_taken(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        """Random old keys, from the environment's comma list, pass."""
+        monkeypatch.setenv("CLIPPOST_OLD_SECRET_KEYS", f"{GOOD_KEY[::-1]}, {GOOD_KEY.upper()}x")
+        settings = Settings(_env_file=None, data_dir=tmp_path, secret_key=GOOD_KEY)  # type: ignore[call-arg]
+        assert settings.ensure_secret_key() == GOOD_KEY
+        assert len(settings.old_secret_keys) == 2
 
 
 class TestDatabaseUrls:

@@ -21,6 +21,8 @@ from clippost.errors import ConfigurationError
 TransportName = Literal["maildir", "smtp", "ses", "postmark", "sendgrid", "console"]
 
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "please-change", "xxx"}
+# A random key of 32 URL-safe characters has about 26 distinct ones; 12 refuses repeats.
+_MIN_DISTINCT = 12
 
 
 class Settings(BaseSettings):
@@ -41,11 +43,17 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         None,
-        description="Signs links and CSRF tokens; generated once into the data folder when unset.",
+        description=(
+            "Signs links and CSRF tokens (at least 32 varied random characters); generated "
+            "once into the data folder when unset."
+        ),
     )
     old_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated previous keys still accepted for links (rotation).",
+        description=(
+            "Comma-separated previous keys still accepted for links (rotation); each must "
+            "pass the checks the current key does."
+        ),
     )
     site_name: str = Field(
         "clippost", description="Name shown on pages and in the From display name."
@@ -291,6 +299,30 @@ class Settings(BaseSettings):
             "signing out every link revokes them sooner)."
         ),
     )
+    max_pending_mb: float = Field(
+        10.0,
+        gt=0,
+        description=(
+            "Largest parsed upload kept while it waits for its confirmation link, in "
+            "megabytes (compressed); a sign-up past it is refused with 413."
+        ),
+    )
+    unconfirmed_retention_hours: float = Field(
+        24.0,
+        ge=0,
+        description=(
+            "How long after its link expired an unconfirmed upload, and a reader who never "
+            "confirmed, are kept before the worker's sweeper deletes them."
+        ),
+    )
+    rate_limit_retention_hours: float = Field(
+        24.0,
+        ge=1,
+        description=(
+            "How long the worker's sweeper keeps a rate-limit window after it opened (at "
+            "least the hour every window counts)."
+        ),
+    )
     emails_per_address_per_hour: int = Field(
         3, ge=1, description="Confirmation and magic-link emails one address may receive per hour."
     )
@@ -355,16 +387,35 @@ class Settings(BaseSettings):
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
 
+    @property
+    def max_pending_bytes(self) -> int:
+        return int(self.max_pending_mb * 1024 * 1024)
+
     def ensure_secret_key(self) -> str:
-        """The signing key: the configured one, or one generated once into the data folder."""
+        """The signing key: the configured one, or one generated once into the data folder.
+
+        The old keys still accepted for links (CLIPPOST_OLD_SECRET_KEYS) pass the same
+        checks: a link signed with a weak retired key is as forgeable as with a weak
+        current one.
+        """
+        for number, old in enumerate(self.old_secret_keys, start=1):
+            _check_key(old.get_secret_value(), f"Key {number} of CLIPPOST_OLD_SECRET_KEYS")
         if self.secret_key is not None:
             key = self.secret_key.get_secret_value()
-            if key.lower() in _PLACEHOLDER_SECRETS or len(key) < 32:
-                raise ConfigurationError(
-                    "CLIPPOST_SECRET_KEY must be at least 32 random characters."
-                )
+            _check_key(key, "CLIPPOST_SECRET_KEY")
             return key
         return _load_or_create_key(self.data_dir / "secret_key")
+
+
+def _check_key(key: str, name: str) -> None:
+    """ConfigurationError unless `key` is long and varied enough to be random: 32
+    characters, not a placeholder, and at least `_MIN_DISTINCT` different characters
+    ("a" * 32 and "0123" * 8 are long, but a guess away)."""
+    if key.lower() in _PLACEHOLDER_SECRETS or len(key) < 32 or len(set(key)) < _MIN_DISTINCT:
+        raise ConfigurationError(
+            f"{name} must be at least 32 random characters (for example the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+        )
 
 
 def _split_commas(value: object) -> object:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, case, func, select
+from sqlalchemy import Table, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from clippost.db.dialect import insert_or_ignore
@@ -95,6 +95,16 @@ async def record_refusals(
     ]
     statement = insert_or_ignore(connection, events, keys=["provider", "provider_event_id"])
     await connection.execute(statement, rows)
+
+
+async def forget_recipient(session: AsyncSession, recipient_hash: str) -> None:
+    """An erased reader's reports stay counted (the operator's figures) but no longer name
+    the address or quote what the receiving server said about it."""
+    await session.execute(
+        update(events)
+        .where(events.c.recipient_hash == recipient_hash)
+        .values(recipient_hash="", detail=None)
+    )
 
 
 async def soft_bounces(session: AsyncSession, recipient_hash: str, *, since: datetime) -> int:

@@ -25,10 +25,13 @@ from clippost.outbox import claims
 from clippost.outbox.sender import BatchReport, Sender, SenderConfig, sleep_unless_stopped
 from clippost.planner.service import plan_due
 from clippost.runtime import Runtime
+from clippost.subscriptions.sweep import sweep
 
 log = logging.getLogger(__name__)
 
 PLAN_EVERY = 30.0
+# The sweeper (subscriptions/sweep.py) deletes what outlived its use; retention is in hours.
+SWEEP_EVERY = 600.0
 # On stop, a batch in flight gets this long to finish before it is cancelled and released.
 SHUTDOWN_GRACE = 20.0
 
@@ -75,9 +78,11 @@ async def run_worker(runtime: Runtime, stop: asyncio.Event, *, owner: str | None
     sender = build_sender(runtime, owner=owner)
     log.info("worker %s started (transport %s)", owner, sender.transport.name)
     planner = asyncio.create_task(_plan_forever(runtime, stop))
+    sweeper = asyncio.create_task(_sweep_forever(runtime, stop))
     sending = asyncio.create_task(sender.run(stop))
     await stop.wait()
     planner.cancel()
+    sweeper.cancel()
     try:
         await asyncio.wait_for(sending, timeout=SHUTDOWN_GRACE)
     except TimeoutError:
@@ -86,7 +91,7 @@ async def run_worker(runtime: Runtime, stop: asyncio.Event, *, owner: str | None
         )
     except Exception:
         log.exception("worker %s: send loop ended with an error", owner)
-    await asyncio.gather(planner, return_exceptions=True)
+    await asyncio.gather(planner, sweeper, return_exceptions=True)
     released = await claims.release(runtime.db, owner=owner)
     log.info("worker %s stopped (%d rows released)", owner, released)
 
@@ -102,6 +107,28 @@ async def _plan_forever(runtime: Runtime, stop: asyncio.Event) -> None:
         await sleep_unless_stopped(stop, PLAN_EVERY)
 
 
+async def _sweep_forever(runtime: Runtime, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        await sweep_once(runtime, at=utcnow())
+        await sleep_unless_stopped(stop, SWEEP_EVERY)
+
+
+async def sweep_once(runtime: Runtime, *, at: datetime) -> None:
+    """One sweep, logged; an error is logged and left for the next one."""
+    try:
+        report = await sweep(runtime.db, runtime.settings, now=at)
+    except Exception:
+        log.exception("sweeper error; trying again in %.0fs", SWEEP_EVERY)
+        return
+    if report.total:
+        log.info(
+            "swept %d expired uploads, %d never-confirmed readers, %d rate-limit windows",
+            report.pending_imports,
+            report.readers,
+            report.rate_limit_windows,
+        )
+
+
 async def send_due(runtime: Runtime, *, at: datetime) -> SendDueReport:
     """Plan everything due at `at`, then send until nothing due by `at` is left.
 
@@ -109,6 +136,7 @@ async def send_due(runtime: Runtime, *, at: datetime) -> SendDueReport:
     tried once per run (its retry time is recorded); the next run, or a worker, tries again.
     """
     planned = await plan_due(runtime.db, runtime.context(at))
+    await sweep_once(runtime, at=at)  # cron set-ups have no worker to sweep for them
     owner = new_owner()
     sender = build_sender(runtime, owner=owner)
     total = BatchReport()

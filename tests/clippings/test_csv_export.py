@@ -5,8 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from clippost.clippings import SourceFormat, parse
-from clippost.clippings.csv_export import parse_highlights_csv
+from clippost.clippings.csv_export import (
+    EXPORT_MARK,
+    neutralised,
+    parse_highlights_csv,
+    unneutralised,
+)
 from clippost.clippings.models import Kind, ProblemKind
 
 FIXTURES = Path(__file__).parent / "fixtures" / "csv"
@@ -164,3 +172,22 @@ class TestRows:
         found = parse_highlights_csv('Highlight,Book Title\n"' + "x" * 200_000 + '",B\n')
         assert found.entries == []
         assert len(found.problems) == 1
+
+
+class TestNeutralisedCells:
+    @given(st.text())
+    def test_round_trip(self, cell: str) -> None:
+        """Whatever a cell holds, reading back what the export wrote gives it again."""
+        assert unneutralised(neutralised(cell)) == cell
+
+    @given(st.text())
+    def test_no_formula_is_written(self, cell: str) -> None:
+        """A written cell never starts with what a spreadsheet evaluates."""
+        assert not neutralised(cell).startswith(("=", "+", "-", "@", "\t", "\r"))
+
+    def test_apostrophes_are_ours_only_in_our_export(self) -> None:
+        """A Readwise file's own leading apostrophe is kept; in an export, one is taken off."""
+        theirs = parse_highlights_csv("Highlight,Book Title\n'=kept,B\n")
+        ours = parse_highlights_csv(f"Highlight,Book Title,{EXPORT_MARK}\n'=kept,B,\n")
+        assert [e.content for e in theirs.entries] == ["'=kept"]
+        assert [e.content for e in ours.entries] == ["=kept"]

@@ -169,6 +169,31 @@ class TestExport:
         header = next(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
         assert header[:3] == ["Highlight", "Book Title", "Book Author"]
 
+    async def test_csv_neutralises_formula_cells_and_reads_them_back(
+        self, database: Database, ctx: ServiceContext, subscriber_id: int, make_library: MakeLibrary
+    ) -> None:
+        """Cells starting = + - @ (titles, authors, passages, notes) are written behind an
+        apostrophe; uploaded again, the library is the one exported."""
+        library = make_library(
+            {
+                ('=HYPERLINK("http://x.example","y")', "@author"): [
+                    ("=1+2 as a passage", "-a note"),
+                    "+plus first",
+                    "'=already an apostrophe",
+                    "'just quoted",
+                ],
+            }
+        )
+        content = await self._export(database, ctx, subscriber_id, library, "csv")
+        rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+        cells = [cell for row in rows[1:] for cell in row]
+        assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")]
+        assert "'=1+2 as a passage" in cells
+        assert "''=already an apostrophe" in cells
+        assert "'just quoted" in cells  # not a formula: left as it was
+        again = parse_upload(content, max_bytes=1 << 20)
+        assert _contents(again) == _contents(library)
+
     async def test_json_holds_everything_and_identities_are_recomputable(
         self, database: Database, ctx: ServiceContext, subscriber_id: int, make_library: MakeLibrary
     ) -> None:

@@ -28,6 +28,7 @@ from clippost.rendering.environment import (
     one_line,
     render_email,
 )
+from clippost.rendering.labels import label
 from clippost.rendering.payloads import email_context
 from clippost.selection import RoundStatus
 
@@ -250,13 +251,15 @@ class TestConfirm:
 
     @pytest.mark.parametrize("given_books", [8, 5])
     def test_long_book_lists_are_cut(self, given_books: int) -> None:
-        """Beyond five books the email counts the rest, even when the caller sent only five."""
+        """Beyond three books (upload text to an unconfirmed address: few, and short) the
+        email counts the rest, whatever the caller sent."""
         books = [book(f"Book {i}") for i in range(given_books)]
         email = render_email("confirm", confirm_context(books=books, book_count=8))
-        assert "Book 4" in flat(email.text)
-        assert "Book 5" not in flat(email.text)
-        assert "and 3 more books" in flat(email.text)
-        assert "and 3 more books" in email.html
+        assert "Book 2" in flat(email.text)
+        assert "Book 3" not in flat(email.text)
+        assert "Book 3" not in email.html
+        assert "and 5 more books" in flat(email.text)
+        assert "and 5 more books" in email.html
 
     def test_short_book_lists_have_no_more_line(self) -> None:
         """When every book is listed, there is no "more books" line."""
@@ -429,7 +432,8 @@ class TestInjection:
         assert email.subject == one_line(email.subject)
         assert not any(ch in email.subject for ch in "\r\n\u2028\x85\x0b\x00")
         if title == HEADER_BREAK:
-            assert email.subject == "1 highlight from Meditations Bcc: victim@example.org"
+            # and the address in it is no link (rendering/labels.py)
+            assert email.subject == "1 highlight from Meditations Bcc: victim@example\u2024org"
 
     @given(title=st.text(max_size=80), author=st.text(max_size=40))
     def test_any_title_round_trips_as_text(self, title: str, author: str) -> None:
@@ -443,7 +447,7 @@ class TestInjection:
             "html", "head", "meta", "title", "style", "body", "div", "table", "tr", "td",
             "h1", "p", "blockquote", "cite", "bdi", "span", "br", "a",
         }  # fmt: skip
-        assert one_line(title) in "".join(parsed.text)
+        assert label(title) in "".join(parsed.text)
 
 
 class TestFilters:

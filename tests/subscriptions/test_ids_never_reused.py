@@ -32,11 +32,11 @@ class TestIdsNeverReused:
         second_highlights = {view.id for view in await _highlights(database, second)}
         assert second_highlights.isdisjoint(first_highlights)
 
-    async def test_a_replaced_pending_import_gets_a_new_id(
+    async def test_a_second_pending_import_gets_a_new_id(
         self, database: Database, subscriber_id: int
     ) -> None:
-        """Signing up again replaces the pending import under a new id: the old link stays
-        dead, and the new confirmation email's idempotency key is new."""
+        """Signing up again stores another pending import under a new id: each link names
+        its own, and the new confirmation email's idempotency key is new."""
         first = await add_pending_import(database, subscriber_id=subscriber_id)
         second = await add_pending_import(database, subscriber_id=subscriber_id)
         assert second > first

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from itertools import chain
 
+from clippost.clippings.cleaning import clean_entries
 from clippost.clippings.decoding import decode, decode_piece, piece_ends
 from clippost.clippings.detect import detect, detect_text, kindle_flavour, settle_flavour
 from clippost.clippings.formats.applebooks_plist import looks_like_plist
@@ -99,7 +100,9 @@ def parse(
     context = Context(today=today, limits=limits or Limits())
     try:
         with gc_paused():
-            return _parse(data, progress=progress, piece_size=PIECE_SIZE, context=context)
+            result = _parse(data, progress=progress, piece_size=PIECE_SIZE, context=context)
+            clean_entries(result.entries)  # no NUL, no control reaches a database
+            return result
     except FormatError as exc:
         return ParseResult(format=None, entries=[], error=exc.message, error_kind=exc.kind)
     except Exception:

@@ -7,6 +7,13 @@ Title are required; the others are optional and reported when absent. A row is o
 its Note is attached to its highlight (a row with a note and no highlight is a standalone
 note). Readwise keeps its own state in Tags: `favorite` and `discard` become the item's
 favourite and discarded flags; every tag is kept as written.
+
+clippost's own CSV export (`library/export.py`) is read here too. It names itself with one
+more column, `EXPORT_MARK`, and writes a cell a spreadsheet would run as a formula (one
+starting with = + - @, a tab or a carriage return) with an apostrophe before it, which
+spreadsheets show as text. In a file with that column, and only there, one leading
+apostrophe before such a start is taken off again (`unneutralised`): an export uploaded
+again is the library it was, and a Readwise file's own apostrophes are never touched.
 """
 
 from __future__ import annotations
@@ -33,6 +40,11 @@ COLUMNS = (
     "Highlighted at",
 )
 REQUIRED = ("Highlight", "Book Title")
+# The column clippost's export adds (empty in every row): its cells are neutralised.
+EXPORT_MARK = "Exported by clippost"
+# A cell a spreadsheet would evaluate, behind any apostrophes an earlier export added.
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+_NEUTRALISED = re.compile(r"'+[=+\-@\t\r]")
 _BY_KEY = {" ".join(c.casefold().split()): c for c in COLUMNS}
 _RANGE = re.compile(r"\s*(\d{1,9})\s*(?:[-–]\s*(\d{1,9}))?\s*$")
 _DELIMITERS = (",", ";", "\t")
@@ -63,9 +75,11 @@ def parse_highlights_csv(text: str) -> CsvResult:
     delimiter, _ = _best_header(_first_line(text))
     rows = csv.reader(_lines(text), delimiter=delimiter)
     try:
-        header = [_column(name) for name in next(rows, [])]
+        cells = next(rows, [])
     except csv.Error:
-        header = []
+        cells = []
+    header = [_column(cell) for cell in cells]
+    ours = EXPORT_MARK in (cell.strip() for cell in cells)
     present = {name for name in header if name}
     missing_required = [c for c in REQUIRED if c not in present]
     if missing_required:
@@ -73,8 +87,20 @@ def parse_highlights_csv(text: str) -> CsvResult:
         found = ", ".join(f'"{c}"' for c in COLUMNS if c in present) or "none"
         return CsvResult([], [], (), f"This CSV has no {names} column (columns found: {found}).")
     missing = tuple(c for c in COLUMNS if c not in present)
-    entries, problems = _read_rows(rows, header)
+    entries, problems = _read_rows(rows, header, ours=ours)
     return CsvResult(entries, problems, missing, None)
+
+
+def neutralised(cell: str) -> str:
+    """`cell` as the export writes it: an apostrophe first if a spreadsheet would take it
+    for a formula (or if it already starts with apostrophes before one, so that reading
+    it back takes off exactly the one added here)."""
+    return "'" + cell if _FORMULA.match(cell) else cell
+
+
+def unneutralised(cell: str) -> str:
+    """The cell `neutralised` was given (for a file with the EXPORT_MARK column only)."""
+    return cell[1:] if _NEUTRALISED.match(cell) else cell
 
 
 def _first_line(text: str) -> str:
@@ -106,7 +132,9 @@ def _lines(text: str) -> Iterator[str]:
     yield from text.lstrip("\ufeff").splitlines(keepends=True)
 
 
-def _read_rows(rows: _Reader, header: list[str | None]) -> tuple[list[RawEntry], list[Problem]]:
+def _read_rows(
+    rows: _Reader, header: list[str | None], *, ours: bool
+) -> tuple[list[RawEntry], list[Problem]]:
     entries: list[RawEntry] = []
     problems: list[Problem] = []
     while True:
@@ -120,6 +148,8 @@ def _read_rows(rows: _Reader, header: list[str | None]) -> tuple[list[RawEntry],
             break
         if any(cell.strip() for cell in row):
             record = {name: cell for name, cell in zip(header, row, strict=False) if name}
+            if ours:
+                record = {name: unneutralised(cell) for name, cell in record.items()}
             _add_row(record, line, entries, problems)
     return entries, problems
 

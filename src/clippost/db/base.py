@@ -30,6 +30,22 @@ NAMING_CONVENTION = {
 # PostgreSQL sequences never reuse a value; the option is SQLite's alone.
 IDS_NEVER_REUSED: dict[str, Any] = {"sqlite_autoincrement": True}
 
+# Every id column is an INTEGER: 32 bits on PostgreSQL (SQLite's 64 bits hold more, but
+# its sequences start where PostgreSQL's do), so no row has an id above this one.
+MAX_ROW_ID = 2**31 - 1
+_MAX_ID_DIGITS = len(str(MAX_ROW_ID))
+
+
+def row_id(text: str) -> int | None:
+    """The row id `text` names, or None when no row can have it: not ASCII digits (int()
+    takes "\u0662" and "1_0" too), zero, or past MAX_ROW_ID. An id a request or a link
+    carries goes through this before it is bound, so a driver never sees one it cannot
+    hold (an overflow there is a 500, not the 404 it should be)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_ID_DIGITS:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ROW_ID else None
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in Python; `timestamptz` on PostgreSQL, naive UTC text on SQLite.

@@ -7,7 +7,9 @@
   Book Author, ...), so an export uploaded again re-imports into the same identities; the
   reader's verdicts go in `Tags` as the common highlight-service CSV writes them
   (`favorite`, `discard`), which the importer reads back: export, erase, import gives the
-  same library with the same flags.
+  same library with the same flags. A cell a spreadsheet would run as a formula (= + - @,
+  tab, CR first: a highlight can say anything) gets an apostrophe before it, and one more
+  column, `Exported by clippost`, tells the importer to take exactly that apostrophe off.
 - JSON: everything, including favourites, discards, how often each was sent, and book
   frequencies; `format` and `version` name the layout for whoever reads it later.
 """
@@ -25,6 +27,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from clippost.clippings.csv_export import COLUMNS as CSV_EXPORT_COLUMNS
+from clippost.clippings.csv_export import EXPORT_MARK, neutralised
 from clippost.library.views import ExportFile
 
 EXPORT_FORMAT = "clippost-library"
@@ -32,8 +35,9 @@ EXPORT_FORMAT = "clippost-library"
 FAVOURITE_TAG = "favorite"
 DISCARD_TAG = "discard"
 EXPORT_VERSION = 1
-# The columns the import engine reads, so that an export uploads again as it is.
-CSV_COLUMNS = CSV_EXPORT_COLUMNS
+# The columns the import engine reads, so that an export uploads again as it is, and the
+# one that says its formula-like cells were neutralised.
+CSV_COLUMNS = (*CSV_EXPORT_COLUMNS, EXPORT_MARK)
 
 
 @dataclass(slots=True)
@@ -111,7 +115,7 @@ def to_csv(books: list[ExportBook]) -> ExportFile:
     writer.writerow(CSV_COLUMNS)
     for book in books:
         for row in book.highlights:
-            writer.writerow(_csv_row(book, row))
+            writer.writerow([neutralised(cell) for cell in _csv_row(book, row)])
     # A BOM so spreadsheet programs read the file as UTF-8; the importer skips it.
     content = "\ufeff" + buffer.getvalue()
     return ExportFile("clippost-highlights.csv", "text/csv; charset=utf-8", content.encode())
@@ -138,15 +142,24 @@ def _csv_row(book: ExportBook, row: Row[Any]) -> list[str]:
         kind,
         where,
         _time(row.highlighted_at) or "",
+        "",  # EXPORT_MARK's column: its header is what counts
     ]
 
 
 def to_json(books: list[ExportBook]) -> ExportFile:
-    document = {
+    return json_file(json_document(books))
+
+
+def json_document(books: list[ExportBook]) -> dict[str, Any]:
+    """The library part of the JSON export (`subscriptions/export.py` adds the reader's)."""
+    return {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
         "books": [_json_book(book) for book in books],
     }
+
+
+def json_file(document: dict[str, Any]) -> ExportFile:
     content = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     return ExportFile("clippost-library.json", "application/json", content.encode())
 

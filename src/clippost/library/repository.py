@@ -330,10 +330,15 @@ async def highlight(
     return HighlightView(*row) if row is not None else None
 
 
-async def highlight_owner(session: AsyncSession, highlight_id: int) -> int | None:
-    query = select(Highlight.subscriber_id).where(Highlight.id == highlight_id)
-    owner: int | None = await session.scalar(query)
-    return owner
+async def highlight_owner(session: AsyncSession, highlight_id: int) -> tuple[int, int] | None:
+    """The highlight's reader and their link generation (what feedback links must name)."""
+    query = (
+        select(Highlight.subscriber_id, Subscriber.link_generation)
+        .join(Subscriber, Subscriber.id == Highlight.subscriber_id)
+        .where(Highlight.id == highlight_id)
+    )
+    row = (await session.execute(query)).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 async def candidates(session: AsyncSession, subscriber_id: int) -> list[Candidate]:

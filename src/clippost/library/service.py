@@ -7,11 +7,13 @@ to the subscriber, so an id from one reader's page never reaches another reader'
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.clippings.models import Library
 from clippost.context import ServiceContext
+from clippost.db.base import row_id
 from clippost.errors import BadInput, InvalidLink, NotFound
 from clippost.library import export, search
 from clippost.library import repository as repo
@@ -52,6 +54,10 @@ __all__ = [
 _MAX_PAGE = 200
 _MAX_QUERY = 200
 _NOT_FOUND = "That highlight is not in your library (it may have been erased)."
+SIGNED_OUT = (
+    "This link no longer works: every link was signed out. The links in your next email "
+    "work, or ask for a manage link with your address."
+)
 
 
 async def library_overview(session: AsyncSession, subscriber_id: int) -> LibraryView:
@@ -165,12 +171,21 @@ async def _linked(
     if purpose not in (*_FLAGS, Purpose.PASSAGE):
         raise InvalidLink("This link is not valid.")
     data = ctx.links.read(purpose, token, now=ctx.now)
-    if not data.subject.isdigit():
+    if not (data.subject.isascii() and data.subject.isdigit()):
         raise InvalidLink("This link is not valid.")
-    highlight_id = int(data.subject)
-    owner = await repo.highlight_owner(session, highlight_id)
-    view = None if owner is None else await repo.highlight(session, owner, highlight_id)
-    if owner is None or view is None:
+    highlight_id = row_id(data.subject)
+    if highlight_id is None:  # no row has it: gone, as an erased one is
+        raise NotFound(_NOT_FOUND)
+    found = await repo.highlight_owner(session, highlight_id)
+    if found is None:
+        raise NotFound(_NOT_FOUND)
+    owner, generation = found
+    # A link names the generation it was made in ("" before links named one: the first);
+    # signing out every link moves the generation on, and these stop with manage links.
+    if (data.extra or "0") != str(generation):
+        raise InvalidLink(SIGNED_OUT)
+    view = await repo.highlight(session, owner, highlight_id)
+    if view is None:  # pragma: no cover - the owner was just read
         raise NotFound(_NOT_FOUND)
     return owner, view
 
@@ -208,6 +223,13 @@ async def upload_more(
     total = await repo.highlight_count(session, subscriber_id)
     known = library.highlight_count - merged.new_highlights
     return ImportResult(merged.new_books, merged.new_highlights, total, known_highlights=known)
+
+
+async def library_document(session: AsyncSession, subscriber_id: int) -> dict[str, Any]:
+    """The JSON export's library part, as a document to add to."""
+    rows = await repo.all_highlights(session, subscriber_id)
+    books = await repo.book_overview(session, subscriber_id)
+    return export.json_document(export.collect(books, rows))
 
 
 async def export_library(session: AsyncSession, subscriber_id: int, fmt: str) -> ExportFile:

@@ -165,6 +165,23 @@ async def scrub_mail(
     )
 
 
+async def sent_digests(
+    session: AsyncSession, subscriber_id: int
+) -> list[tuple[datetime, datetime | None, dict[str, Any]]]:
+    """The reader's sent digests, oldest first: when each was due and sent, and its stored
+    payload (what it held). Through `ix_outbox_subscriber_id`: the reader's rows only."""
+    found = await session.execute(
+        select(outbox.c.due_at, outbox.c.finished_at, outbox.c.payload)
+        .where(
+            outbox.c.subscriber_id == subscriber_id,
+            outbox.c.kind == "digest",
+            outbox.c.state == OutboxState.SENT,
+        )
+        .order_by(outbox.c.due_at, outbox.c.id)
+    )
+    return [(row.due_at, row.finished_at, row.payload) for row in found]
+
+
 async def pending_due(db: Database, *, due_by: datetime) -> int:
     """How many pending rows are due by `due_by` (leased or not)."""
     async with db.sessions() as session:

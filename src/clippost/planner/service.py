@@ -191,7 +191,10 @@ async def _choose(
     rows = await _highlight_rows(await session.connection(), chosen)
     status = describe_round(candidates, chosen)
     payload = {
-        "highlights": [_highlight_context(rows[i], links=links, now=now) for i in chosen],
+        "highlights": [
+            _highlight_context(rows[i], links=links, now=now, generation=subscriber.link_generation)
+            for i in chosen
+        ],
         "round_status": {"position": status.position, "total": status.total},
         "manage_url": links.url(
             Purpose.MANAGE, subscriber.id, now=now, extra=str(subscriber.link_generation)
@@ -220,8 +223,14 @@ async def _highlight_rows(connection: AsyncConnection, ids: list[int]) -> dict[i
     return {row.id: row for row in found}
 
 
-def _highlight_context(row: Row[Any], *, links: Links, now: datetime) -> dict[str, Any]:
+def _highlight_context(
+    row: Row[Any], *, links: Links, now: datetime, generation: int
+) -> dict[str, Any]:
+    # The links name the reader's link generation, as manage links do: "sign out all my
+    # links" revokes them too (library.service checks it).
+    extra = str(generation)
     return {
+        "id": row.id,  # not shown: the reader's export lists what each digest held
         "text": row.text,
         "book_title": row.title,
         "book_author": row.author,
@@ -230,8 +239,8 @@ def _highlight_context(row: Row[Any], *, links: Links, now: datetime) -> dict[st
         "location_start": row.location_start,
         "location_end": row.location_end,
         "favourite": bool(row.favourite),
-        "favourite_url": links.url(Purpose.FAVOURITE, row.id, now=now),
-        "discard_url": links.url(Purpose.DISCARD, row.id, now=now),
+        "favourite_url": links.url(Purpose.FAVOURITE, row.id, now=now, extra=extra),
+        "discard_url": links.url(Purpose.DISCARD, row.id, now=now, extra=extra),
     }
 
 

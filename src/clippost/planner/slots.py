@@ -35,6 +35,10 @@ from clippost.errors import BadInput
 MAX_CATCH_UP = 3
 
 _MAX_TIMEZONE_LENGTH = 64
+# The last day a pause may end on: slots are searched up to a month past it, which must
+# stay inside the calendar (date.max is 9999-12-31). Readers are held to a year from
+# today (subscriptions.preferences.MAX_PAUSE); this only keeps the arithmetic total.
+_LAST_PAUSE_DAY = date(9998, 12, 31)
 
 
 class Cadence(StrEnum):
@@ -68,6 +72,8 @@ class Schedule:
         # differently cased zone name from the database becomes the canonical value.
         object.__setattr__(self, "cadence", cadence)
         object.__setattr__(self, "timezone", validate_timezone(self.timezone))
+        if self.paused_until is not None and self.paused_until > _LAST_PAUSE_DAY:
+            object.__setattr__(self, "paused_until", _LAST_PAUSE_DAY)
 
     @property
     def zone(self) -> ZoneInfo:

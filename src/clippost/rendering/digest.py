@@ -29,6 +29,7 @@ from clippost.rendering import words
 from clippost.rendering.authors import natural_authors
 from clippost.rendering.html import lines
 from clippost.rendering.i18n import email_locale, full_date, name_list
+from clippost.rendering.labels import label
 from clippost.rendering.passages import (
     is_cjk,
     passage_lang,
@@ -48,6 +49,7 @@ PAYLOAD_KEYS = frozenset(
 HIGHLIGHT_KEYS = frozenset(
     {"text", "book_title", "book_author", "note", "page", "location_start", "location_end"}
     | {"highlighted_on", "favourite", "favourite_url", "discard_url", "passage_url", "lang"}
+    | {"id"}
 )
 CADENCES = frozenset({"daily", "weekdays", "weekly", "monthly"})
 
@@ -253,9 +255,9 @@ class _Book:
 @lru_cache(maxsize=4096)
 def _book(title: str | None, author: str | None, lang: str, code: str) -> _Book:
     """A book as every digest shows it; cached, since a reader's books recur in every one."""
-    shown = one_line(title or "")
+    shown = label(title or "")  # cut short and unlinked, as in every email
     title_lang = short_text_lang(shown, lang) if shown else lang
-    authors = name_list(natural_authors(author), code)
+    authors = label(name_list(natural_authors(author), code))
     return _Book(
         title=shown,
         lang=title_lang,

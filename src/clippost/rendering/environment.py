@@ -38,6 +38,7 @@ from markupsafe import Markup
 from clippost.rendering import html, i18n, words
 from clippost.rendering.authors import natural_authors
 from clippost.rendering.digest import digest_context
+from clippost.rendering.labels import label
 from clippost.rendering.passages import script_of
 from clippost.rendering.plaintext import one_line, plain, wrap
 from clippost.rendering.site import DEFAULT_SITE
@@ -146,6 +147,7 @@ def email_environment(code: str = i18n.DEFAULT) -> Environment:
     env.install_gettext_translations(i18n.translations(code), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(
         one_line=one_line,
+        label=label,
         plain=plain,
         wrap=wrap,
         lines=html.lines,

@@ -6,9 +6,10 @@ closing bracket or a CJK comma or full stop (the line before keeps it, one colum
 The stdlib's textwrap knows neither rule and costs ten times more: this runs for every
 passage of every digest, so it works with slices and `str.rfind`, not a loop per word.
 
-`plain` removes the explicit bidi controls (embeddings, overrides, isolates) from a value
-a reader supplied: in plain text nothing can isolate them, and an unclosed right-to-left
-override in a title would reverse the rest of its line.
+`plain` removes the explicit bidi controls (embeddings, overrides, isolates, and the
+left-to-right and right-to-left marks) from a value a reader supplied: in plain text
+nothing can isolate them, and an unclosed right-to-left override in a title would reverse
+the rest of its line.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 
 WIDTH = 72
 
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # Every character that some mail software treats as a line break, and other controls.
 _LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 _SPACES = re.compile(r"\s+")

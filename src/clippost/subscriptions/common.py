@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.addresses import address_hash
 from clippost.context import ServiceContext
+from clippost.db.base import row_id
 from clippost.errors import InvalidLink
 from clippost.models import Subscriber
 from clippost.outbox.repository import enqueue
@@ -64,11 +65,16 @@ async def limit_client(
     await ratelimit.hit(session, limit, now=ctx.now)
 
 
+def address_limit_key(address: str) -> str:
+    """The rate-limit key of emails to `address` (erasing the address deletes it)."""
+    return f"mail:{address_hash(address)}"
+
+
 async def limit_address(session: AsyncSession, ctx: ServiceContext, address: str) -> None:
     """Count one email to `address`; RateLimited past the hourly limit."""
     # Counted for every address, known or not, so the limit itself reveals nothing.
     limit = ratelimit.Limit(
-        key=f"mail:{address_hash(address)}",
+        key=address_limit_key(address),
         allowed=ctx.settings.emails_per_address_per_hour,
         window=_HOUR,
         refusal="We have already sent several emails to this address in the last hour.",
@@ -80,9 +86,10 @@ def id_in_link(text: str) -> int:
     """The id a link's token names; InvalidLink if it is not one."""
     # Signed tokens only carry ids we wrote, but a signed token from an older release could
     # still carry something else: that is a bad link, not a crash.
-    if not text.isdigit():
+    value = row_id(text)
+    if value is None:
         raise InvalidLink(REPLACED)
-    return int(text)
+    return value
 
 
 async def reloaded(session: AsyncSession, subscriber_id: int) -> Subscriber:

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clippost import suppressions
+from clippost import delivery_events, suppressions
 from clippost.addresses import address_hash, normalise_email
 from clippost.context import ServiceContext
 from clippost.errors import BadInput, InvalidLink
@@ -23,9 +23,11 @@ from clippost.links import Purpose
 from clippost.models import Subscriber, SubscriberStatus, SuppressionReason
 from clippost.outbox import repository as outbox
 from clippost.planner.slots import next_slot
+from clippost.subscriptions import ratelimit
 from clippost.subscriptions import repository as repo
 from clippost.subscriptions.common import (
     GONE,
+    address_limit_key,
     id_in_link,
     limit_address,
     limit_client,
@@ -102,6 +104,7 @@ async def _subscriber(session: AsyncSession, subscriber_id: int) -> Subscriber:
 async def update_preferences(
     session: AsyncSession, ctx: ServiceContext, subscriber_id: int, preferences: Preferences
 ) -> SubscriberView:
+    preferences.check_pause(ctx.now.date())
     subscriber = await _subscriber(session, subscriber_id)
     slot = _next_slot_if_confirmed(subscriber.status, preferences, ctx.now)
     await repo.set_preferences(session, subscriber_id, preferences, next_slot_at=slot)
@@ -174,7 +177,8 @@ async def resubscribe(
     subscriber = await _subscriber(session, subscriber_id)
     if subscriber.status == SubscriberStatus.PENDING:
         raise BadInput("Please confirm your address first, with the link in our email.")
-    preferences = repo.preferences_of(subscriber)
+    preferences = repo.preferences_of(subscriber).within_pause_limit(ctx.now.date())
+    await repo.set_preferences(session, subscriber_id, preferences, next_slot_at=None)
     slot = next_slot(preferences.schedule(), ctx.now)
     await repo.set_status(
         session, subscriber_id, SubscriberStatus.CONFIRMED, now=ctx.now, next_slot_at=slot
@@ -194,10 +198,18 @@ async def resubscribe_by_link(
 async def erase(
     session: AsyncSession, ctx: ServiceContext, subscriber_id: int, *, never_email_again: bool
 ) -> None:
-    """Delete the reader and everything of theirs, now; keep a hash only if they ask."""
+    """Delete the reader and everything of theirs, now; keep a hash only if they ask.
+
+    Everything: the reader's row, books, highlights and pending imports; their queued mail
+    cancelled and every outbox row stripped of address and content; delivery reports
+    about the address unnamed; the address's rate-limit window. On SQLite the engine sets
+    `secure_delete`, so the deleted rows' bytes are overwritten in the file too.
+    """
     subscriber = await _subscriber(session, subscriber_id)
     hashed = address_hash(subscriber.email)
     await outbox.scrub_mail(session, subscriber_id, hashed, now=ctx.now)
+    await delivery_events.forget_recipient(session, hashed)
+    await ratelimit.forget(session, address_limit_key(subscriber.email))
     await repo.delete_subscriber(session, subscriber_id)
     if never_email_again:
         await suppressions.mark_erased(session, hashed, now=ctx.now)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from datetime import date
+from dataclasses import asdict, dataclass, replace
+from datetime import date, timedelta
 from typing import Any
 
 from clippost.errors import BadInput
 from clippost.planner.slots import Cadence, Schedule
 
 PER_EMAIL_MAX = 15
+# The longest pause a reader can choose, from today: long enough for a sabbatical, short
+# enough that a date typed by mistake (or by an attacker: 9999-12-31) never reaches slot
+# arithmetic at the calendar's end.
+MAX_PAUSE = timedelta(days=366)
 # The languages the emails come in (the device languages the importer reads), by catalogue
 # name; a reader's `locale` is one of these or None ("from my library").
 LOCALES = ("en", "de", "fr", "es", "it", "pt_BR", "nl", "ja", "zh", "ru")
@@ -65,6 +69,21 @@ class Preferences:
             per_email=_whole(value["per_email"], "Highlights per email"),
             paused_until=_day(value["paused_until"]),
         )
+
+    def check_pause(self, today: date) -> None:
+        """BadInput when the pause ends more than MAX_PAUSE after `today`."""
+        if self.paused_until is not None and self.paused_until > today + MAX_PAUSE:
+            latest = (today + MAX_PAUSE).isoformat()
+            raise BadInput(
+                f"You can pause for at most a year: choose a date up to {latest}, or none."
+            )
+
+    def within_pause_limit(self, today: date) -> Preferences:
+        """These preferences with a longer pause cut to MAX_PAUSE after `today` (for stored
+        values chosen before the limit existed: confirming one must still work)."""
+        if self.paused_until is None or self.paused_until <= today + MAX_PAUSE:
+            return self
+        return replace(self, paused_until=today + MAX_PAUSE)
 
     def schedule(self) -> Schedule:
         return Schedule(

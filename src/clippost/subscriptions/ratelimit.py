@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, literal
+from sqlalchemy import case, delete, literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.db.dialect import insert_or_update
@@ -68,6 +68,19 @@ async def count_event(
     row = (await session.execute(statement)).one()
     count, window_start = row
     return Count(count=int(count), window_start=window_start)
+
+
+async def delete_windows_before(session: AsyncSession, cutoff: datetime) -> int:
+    """Delete windows opened before `cutoff` (every window is an hour: long over)."""
+    result = await session.execute(
+        delete(RateLimitWindow).where(RateLimitWindow.window_start < cutoff)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def forget(session: AsyncSession, key: str) -> None:
+    """Delete `key`'s window (an erased address leaves no count behind)."""
+    await session.execute(delete(RateLimitWindow).where(RateLimitWindow.key == key))
 
 
 def _minutes(retry_at: datetime, now: datetime) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.db.dialect import insert_or_ignore
@@ -187,7 +187,7 @@ async def count_by_status(db: Database) -> dict[str, int]:
 # Pending imports ---------------------------------------------------------------------------
 
 
-async def replace_pending_import(
+async def add_pending_import(
     session: AsyncSession,
     subscriber_id: int,
     *,
@@ -197,11 +197,16 @@ async def replace_pending_import(
     now: datetime,
     expires_at: datetime,
 ) -> int:
-    """Store a new pending import; earlier unapplied ones (and their links) stop working."""
+    """Store a new pending import beside the reader's others; returns its id.
+
+    Earlier ones stay, each link confirming its own upload: anyone can sign an address
+    up, so a stranger's upload must never replace the owner's (issue 9). Expired ones go
+    (their links are dead anyway). How many may wait at once is the caller's to bound
+    (`live_pending_imports`).
+    """
     await session.execute(
         delete(PendingImport).where(
-            PendingImport.subscriber_id == subscriber_id,
-            or_(PendingImport.applied_at.is_(None), PendingImport.expires_at <= now),
+            PendingImport.subscriber_id == subscriber_id, PendingImport.expires_at <= now
         )
     )
     pending = PendingImport(
@@ -215,6 +220,61 @@ async def replace_pending_import(
     session.add(pending)
     await session.flush()
     return pending.id
+
+
+async def live_pending_imports(session: AsyncSession, subscriber_id: int, *, now: datetime) -> int:
+    """How many of the reader's imports wait for their link (unapplied, unexpired)."""
+    found = await session.scalar(
+        select(func.count())
+        .select_from(PendingImport)
+        .where(
+            PendingImport.subscriber_id == subscriber_id,
+            PendingImport.applied_at.is_(None),
+            PendingImport.expires_at > now,
+        )
+    )
+    return int(found or 0)
+
+
+async def delete_pending_imports_expired_before(session: AsyncSession, cutoff: datetime) -> int:
+    """Delete every pending import whose link expired before `cutoff`, applied or not (an
+    applied one keeps only the summary a second click shows, until its link dies)."""
+    result = await session.execute(delete(PendingImport).where(PendingImport.expires_at <= cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def never_confirmed(
+    session: AsyncSession, *, created_before: datetime, now: datetime, limit: int
+) -> list[int]:
+    """Readers who never confirmed, signed up before `created_before`, with no upload whose
+    link still works: the sweeper's to delete (`limit` at a time, oldest first)."""
+    waiting = (
+        select(PendingImport.id)
+        .where(PendingImport.subscriber_id == Subscriber.id, PendingImport.expires_at > now)
+        .exists()
+    )
+    found = await session.scalars(
+        select(Subscriber.id)
+        .where(
+            Subscriber.status == SubscriberStatus.PENDING,
+            Subscriber.confirmed_at.is_(None),
+            Subscriber.created_at <= created_before,
+            ~waiting,
+        )
+        .order_by(Subscriber.id)
+        .limit(limit)
+    )
+    return list(found)
+
+
+async def pending_imports_of(session: AsyncSession, subscriber_id: int) -> list[PendingImport]:
+    """Every pending import the reader has, oldest first (for the export)."""
+    found = await session.scalars(
+        select(PendingImport)
+        .where(PendingImport.subscriber_id == subscriber_id)
+        .order_by(PendingImport.id)
+    )
+    return list(found)
 
 
 async def pending_import(

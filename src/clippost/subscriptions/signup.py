@@ -19,7 +19,7 @@ from clippost import suppressions
 from clippost.addresses import address_hash, normalise_email
 from clippost.clippings.models import Library
 from clippost.context import ServiceContext
-from clippost.errors import InvalidLink
+from clippost.errors import InvalidLink, PayloadTooLarge
 from clippost.library import repository as library_repository
 from clippost.library.views import ImportResult
 from clippost.links import Purpose
@@ -39,7 +39,13 @@ from clippost.subscriptions.common import (
 from clippost.subscriptions.pending import BookCount, EncodedLibrary
 from clippost.subscriptions.preferences import Preferences
 
-_BOOKS_LISTED = 20  # the emails list five; a few more keep "and N more books" right
+# The emails name three books (rendering/labels.py says why so few, and cut short): what is
+# stored for them is bounded too, whatever the upload's titles hold.
+_BOOKS_LISTED = 3
+_TITLE_STORED = 200
+# Uploads that may wait for their confirm or add link at once, per address (each link
+# confirms its own: a newer sign-up never replaces an older one).
+_MAX_WAITING = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,8 @@ async def sign_up(
     it is stored as it is, so a sign-up never encodes a library inside its transaction.
     """
     address = normalise_email(email)
+    preferences.check_pause(ctx.now.date())
+    _check_stored_size(ctx, library)
     await limit_client(session, ctx, "signup", client_ip)
     await limit_address(session, ctx, address)
     if await suppressions.blocks_requested_mail(session, address_hash(address)):
@@ -82,9 +90,21 @@ async def sign_up(
         return
     if subscriber is None:
         subscriber = await repo.create_pending(session, address, preferences, now=ctx.now)
-    elif subscriber.status == SubscriberStatus.PENDING:
-        await repo.set_preferences(session, subscriber.id, preferences, next_slot_at=None)
+    # A pending address keeps the schedule it has: each upload carries its own preferences
+    # in its pending import, and confirming one applies those (a stranger's sign-up for the
+    # address changes nothing the owner's link will confirm).
     await _ask_confirmation(session, ctx, subscriber, library, preferences)
+
+
+def _check_stored_size(ctx: ServiceContext, library: EncodedLibrary) -> None:
+    """PayloadTooLarge when the parsed upload is more than a pending import may keep."""
+    if len(library.blob) > ctx.settings.max_pending_bytes:
+        mb = f"{ctx.settings.max_pending_mb:g}"
+        raise PayloadTooLarge(
+            f"This file holds more highlights than we keep while waiting for your "
+            f"confirmation (its parsed form is over {mb} MB). Upload it in parts: "
+            "highlights already in your library are never added twice."
+        )
 
 
 async def _ask_confirmation(
@@ -95,6 +115,8 @@ async def _ask_confirmation(
     preferences: Preferences,
 ) -> None:
     pending_id = await _store_pending(session, ctx, subscriber.id, library, preferences)
+    if pending_id is None:
+        return
     payload = {
         "confirm_url": ctx.links.url(
             Purpose.CONFIRM, subscriber.id, now=ctx.now, extra=str(pending_id)
@@ -117,6 +139,8 @@ async def _offer_import(
     known = await library_repository.known_identities(session, subscriber.id, library)
     new = _only_new(library, known)
     pending_id = await _store_pending(session, ctx, subscriber.id, upload, None)
+    if pending_id is None:
+        return
     payload = {
         "add_url": ctx.links.url(
             Purpose.ADD_IMPORT, subscriber.id, now=ctx.now, extra=str(pending_id)
@@ -142,7 +166,11 @@ def _only_new(library: Library, known: set[str]) -> Library:
 def _book_summaries(books: Sequence[BookCount]) -> list[dict[str, Any]]:
     listed = sorted(books, key=lambda book: -book.highlight_count)
     return [
-        {"title": book.title, "author": book.author, "highlight_count": book.highlight_count}
+        {
+            "title": book.title[:_TITLE_STORED],
+            "author": book.author[:_TITLE_STORED] if book.author else book.author,
+            "highlight_count": book.highlight_count,
+        }
         for book in listed[:_BOOKS_LISTED]
     ]
 
@@ -153,8 +181,15 @@ async def _store_pending(
     subscriber_id: int,
     library: EncodedLibrary,
     preferences: Preferences | None,
-) -> int:
-    return await repo.replace_pending_import(
+) -> int | None:
+    """The new pending import's id; None (nothing stored, no email) when the address has
+    `_MAX_WAITING` uploads waiting for their links already: the limit per address bounds
+    how many emails a stranger can cause, this bounds what they can make us store. The
+    sign-up answers the same either way (invariant 8)."""
+    waiting = await repo.live_pending_imports(session, subscriber_id, now=ctx.now)
+    if waiting >= _MAX_WAITING:
+        return None
+    return await repo.add_pending_import(
         session,
         subscriber_id,
         payload=pending_codec.encode(library, preferences),
@@ -187,7 +222,9 @@ async def _apply_confirmation(
     session: AsyncSession, ctx: ServiceContext, subscriber: Subscriber, pending: PendingImport
 ) -> None:
     content = pending_codec.decode(pending.payload)
-    preferences = content.preferences or repo.preferences_of(subscriber)
+    stored = content.preferences or repo.preferences_of(subscriber)
+    # Stored before the pause limit, a pause could reach 9999-12-31: cut, never refused.
+    preferences = stored.within_pause_limit(ctx.now.date())
     if await _merge(session, ctx, subscriber.id, pending, content.library) is None:
         return  # a concurrent click applied it first and did all of the below
     first = next_slot(preferences.schedule(), ctx.now)

@@ -12,7 +12,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +29,7 @@ from clippost.context import ServiceContext
 from clippost.errors import BadInput, PayloadTooLarge
 from clippost.library.upload import parse_upload
 from clippost.links import Links
+from clippost.rendering.plaintext import plain
 from clippost.runtime import Runtime
 from clippost.subscriptions import pending
 from clippost.web.inbox import request_allowed
@@ -60,6 +61,9 @@ def _environment() -> Environment:
     env.filters["local_hour"] = local_hour
     env.filters["long_date"] = long_date
     env.filters["mark_terms"] = mark_terms
+    # Where a reader's text cannot be isolated (<title>, <option>), its bidi controls go;
+    # everywhere else it sits in <bdi> or an element with dir="auto".
+    env.filters["plain"] = plain
     return env
 
 
@@ -78,6 +82,11 @@ def links(request: Request) -> Links:
 
 def context(request: Request) -> ServiceContext:
     return runtime(request).context(datetime.now(UTC))
+
+
+def today() -> date:
+    """Today's date in UTC: what a form's dates (a pause) are measured from."""
+    return datetime.now(UTC).date()
 
 
 @asynccontextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 from starlette.datastructures import FormData
 
@@ -50,12 +51,22 @@ def typed_values(form: FormData, names: Iterable[str]) -> dict[str, str]:
     return values
 
 
-def preference_errors(typed: Mapping[str, str], state: FormState) -> Preferences | None:
-    """The preferences in `typed`, or None with every wrong field's message in `state`."""
+def preference_errors(
+    typed: Mapping[str, str], state: FormState, *, today: date
+) -> Preferences | None:
+    """The preferences in `typed`, or None with every wrong field's message in `state`
+    (a pause is measured from `today`, the reader's request's date)."""
     try:
-        return Preferences.from_form(typed)
+        preferences = Preferences.from_form(typed)
     except BadInput:
         pass
+    else:
+        try:
+            preferences.check_pause(today)
+        except BadInput as error:
+            state.add("paused_until", error)
+            return None
+        return preferences
     for name in PREFERENCE_FIELDS:
         try:
             Preferences.from_form({name: typed.get(name, "")})

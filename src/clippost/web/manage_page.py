@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 from starlette.responses import Response
 
+from clippost.db.base import row_id
 from clippost.errors import BadInput
 from clippost.library.service import HighlightFilter, Show, find_highlights, library_overview
 from clippost.links import Purpose
@@ -169,9 +170,10 @@ def resubscribe_token(request: Request, subscriber_id: int) -> str:
 def _book_id(raw: str) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    book_id = row_id(raw)
+    if book_id is None:
         raise BadInput("Choose a book from the list.")
-    return int(raw)
+    return book_id
 
 
 def _show(raw: str) -> Show:
@@ -184,6 +186,6 @@ def _show(raw: str) -> Show:
 def _offset(raw: str) -> int:
     if not raw:
         return 0
-    if not raw.isdigit() or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise BadInput("That page of your highlights does not exist.")
     return int(raw)

@@ -61,8 +61,10 @@ async def passage(request: Request, token: str) -> Response:
         )
     links = deps.links(request)
     now = datetime.now(UTC)
+    # The actions name the same link generation as the passage link (checked above).
+    generation = links.read(Purpose.PASSAGE, token, now=now).extra
     actions = {
-        verb: f"/{verb}/{links.token(purpose, highlight.id, now=now)}"
+        verb: f"/{verb}/{links.token(purpose, highlight.id, now=now, extra=generation)}"
         for verb, purpose in _PURPOSES.items()
     }
     return deps.render(request, "passage.html", {"highlight": highlight, "actions": actions})

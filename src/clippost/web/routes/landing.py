@@ -62,7 +62,7 @@ async def signup(request: Request) -> Response:
         return _landing(request, state)
     state.typed = forms.typed_values(form, SIGNUP_FIELDS)
     email = forms.email_error(state.typed, state)
-    preferences = forms.preference_errors(state.typed, state)
+    preferences = forms.preference_errors(state.typed, state, today=deps.today())
     try:
         library = await deps.uploaded_import(request, form)
     except ClippostError as error:
@@ -81,6 +81,9 @@ async def signup(request: Request) -> Response:
             )
     except RateLimited as error:
         state.add(forms.FORM, error)
+        return _landing(request, state)
+    except PayloadTooLarge as error:  # parsed, but more than a pending import may keep
+        state.add("file", error)
         return _landing(request, state)
     return RedirectResponse("/check-inbox", status_code=303)
 

@@ -10,13 +10,15 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from clippost.errors import BadInput, ClippostError
+from clippost.db.base import row_id
+from clippost.errors import BadInput, ClippostError, NotFound
 from clippost.library.service import (
     export_library,
     set_book_frequencies,
     set_highlight_flags,
     upload_more,
 )
+from clippost.subscriptions.export import export_everything
 from clippost.subscriptions.manage import subscriber_from_manage_token
 from clippost.web import deps
 from clippost.web.manage_page import EXPORT_FORMATS, Listing, Refused, manage_page
@@ -32,7 +34,7 @@ _FLAG_ACTIONS = {
     "discard": {"discarded": True},
     "restore": {"discarded": False},
 }
-_FREQUENCY_FIELD = re.compile(r"frequency-(\d{1,12})")
+_FREQUENCY_FIELD = re.compile(r"frequency-([0-9]+)")
 # One select per book: a library of a few thousand books still fits.
 _BOOK_FORM_BYTES = 256 * 1024
 _BOOK_FORM_FIELDS = 10_000
@@ -41,20 +43,25 @@ _BOOK_FORM_FIELDS = 10_000
 @router.post("/manage/{token}/books")
 async def save_book_frequencies(request: Request, token: str) -> Response:
     form = await deps.read_form(request, limit=_BOOK_FORM_BYTES, max_fields=_BOOK_FORM_FIELDS)
-    frequencies = {
-        int(found.group(1)): deps.text_field(form, name)
-        for name in form
-        if (found := _FREQUENCY_FIELD.fullmatch(name))
-    }
+    frequencies = {}
+    for name in form:
+        if found := _FREQUENCY_FIELD.fullmatch(name):
+            book_id = row_id(found.group(1))
+            if book_id is None:
+                raise NotFound("That book is not in your library.")
+            frequencies[book_id] = deps.text_field(form, name)
     async with deps.transaction(request) as session:
         subscriber = await subscriber_from_manage_token(session, deps.context(request), token)
         changed = await set_book_frequencies(session, subscriber.id, frequencies)
     return back(token, done="books" if changed else "books-unchanged", anchor="books")
 
 
-@router.post("/manage/{token}/highlights/{highlight_id}")
-async def flag_highlight(request: Request, token: str, highlight_id: int) -> Response:
+@router.post("/manage/{token}/highlights/{highlight}")
+async def flag_highlight(request: Request, token: str, highlight: str) -> Response:
     form = await deps.read_form(request, limit=deps.SMALL_FORM_BYTES)
+    highlight_id = row_id(highlight)
+    if highlight_id is None:  # the path is text: no number, or one no row has
+        raise NotFound("That highlight is not in your library (it may have been erased).")
     flags = _FLAG_ACTIONS.get(deps.text_field(form, "action"))
     if flags is None:
         raise BadInput("Choose favourite, unfavourite, discard or restore.")
@@ -99,7 +106,10 @@ async def export(request: Request, token: str, fmt: str) -> Response:
         raise BadInput("Choose an export format: markdown, csv or json.")
     async with deps.transaction(request) as session:
         subscriber = await subscriber_from_manage_token(session, deps.context(request), token)
-        exported = await export_library(session, subscriber.id, fmt)
+        if fmt == "json":  # everything clippost knows, the library included
+            exported = await export_everything(session, subscriber.id)
+        else:
+            exported = await export_library(session, subscriber.id, fmt)
     filename = re.sub(r"[^A-Za-z0-9._-]", "_", exported.filename)[:100] or "clippost-export"
     return Response(
         exported.content,

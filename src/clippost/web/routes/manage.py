@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from clippost.db.base import row_id
 from clippost.errors import RateLimited
 from clippost.subscriptions.manage import (
     erase,
@@ -69,7 +70,7 @@ async def manage(
     h: str = "",
 ) -> Response:
     listing = Listing.parse(q, book, show, offset)
-    acted_on = int(h) if h.isdigit() and len(h) < 12 else None
+    acted_on = row_id(h)
     return await manage_page(request, token, listing, done=done, acted_on=acted_on)
 
 
@@ -77,7 +78,7 @@ async def manage(
 async def save_preferences(request: Request, token: str) -> Response:
     form = await deps.read_form(request, limit=deps.SMALL_FORM_BYTES)
     refused = Refused("preferences", forms.FormState(forms.typed_values(form, PREFERENCE_FORM)))
-    preferences = forms.preference_errors(refused.state.typed, refused.state)
+    preferences = forms.preference_errors(refused.state.typed, refused.state, today=deps.today())
     locale = forms.locale_error(refused.state.typed, refused.state)
     if preferences is None or refused.state:
         return await manage_page(request, token, Listing(), refused=refused)
