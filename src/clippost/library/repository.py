@@ -21,8 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clippost.clippings import models as clip
 from clippost.db.dialect import insert_or_ignore
 from clippost.library.views import BookView, HighlightView
-from clippost.models import BOOK_WEIGHTS, Book, Highlight
-from clippost.selection import Candidate
+from clippost.models import Book, Highlight, Subscriber
 
 # Under both drivers' bound-parameter limits (SQLite 32,766, asyncpg 32,767) with room:
 # a highlight row binds 12 values.
@@ -63,6 +62,8 @@ async def merge_library(
     await _insert_ignoring_conflicts(session, Highlight, fresh, ["subscriber_id", "identity"])
     await _update_changed(session, incoming, stored)
     await _raise_flags(session, incoming, stored)
+    if fresh or stored:
+        await mark_rotation_stale(session, subscriber_id)
     return MergeResult(new_books=new_books, new_highlights=len(fresh))
 
 
@@ -336,27 +337,6 @@ async def highlight_owner(session: AsyncSession, highlight_id: int) -> int | Non
     return owner
 
 
-async def candidates(session: AsyncSession, subscriber_id: int) -> list[Candidate]:
-    """Every highlight of the reader's as the selection rules see it."""
-    query = (
-        select(
-            Highlight.id,
-            Highlight.book_id,
-            Highlight.times_sent,
-            Highlight.last_sent_at,
-            Highlight.favourite,
-            Highlight.discarded,
-            Book.frequency,
-        )
-        .join(Book, Book.id == Highlight.book_id)
-        .where(Highlight.subscriber_id == subscriber_id)
-    )
-    return [
-        Candidate(*row[:6], book_weight=BOOK_WEIGHTS.get(row.frequency, 1.0))
-        for row in await session.execute(query)
-    ]
-
-
 async def views_by_id(
     session: AsyncSession, subscriber_id: int, ids: Sequence[int]
 ) -> list[HighlightView]:
@@ -380,7 +360,10 @@ async def set_frequency(
         .values(frequency=frequency)
     )
     result = await session.execute(statement)
-    return bool(getattr(result, "rowcount", 0))
+    changed = bool(getattr(result, "rowcount", 0))
+    if changed:
+        await mark_rotation_stale(session, subscriber_id)
+    return changed
 
 
 async def set_flags(
@@ -392,7 +375,19 @@ async def set_flags(
         .values(**values)
     )
     result = await session.execute(statement)
-    return bool(getattr(result, "rowcount", 0))
+    changed = bool(getattr(result, "rowcount", 0))
+    if changed:
+        await mark_rotation_stale(session, subscriber_id)
+    return changed
+
+
+async def mark_rotation_stale(session: AsyncSession, subscriber_id: int) -> None:
+    """The library changed (an import, a verdict, a book's frequency): the planner lays
+    the reader's rotation out again before their next digest (planner/rotation.py). One
+    flag in the change's own transaction, so no change is ever missed."""
+    await session.execute(
+        update(Subscriber).where(Subscriber.id == subscriber_id).values(rotation_stale=True)
+    )
 
 
 async def highlight_count(session: AsyncSession, subscriber_id: int) -> int:

@@ -1,0 +1,74 @@
+"""A digest's stored payload, version 2 of the contract in docs/email.md.
+
+The planner stores what the database holds, as it holds it (the renderer trims passages,
+orders authors, formats dates at send time), plus the reader's locale, timezone, slot and
+schedule, so the renderer's v2 path dates the email on the reader's clock and says why it
+comes. `per_email` is not shown: it records the number the reader asked for when the digest
+was planned (the library may have held fewer), for the sender's claim-time re-check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
+
+from clippost.links import Links, Purpose
+from clippost.selection import RoundStatus
+
+
+def digest_payload(
+    reader: Row[Any],
+    *,
+    slot: datetime,
+    chosen: Sequence[Row[Any]],
+    round_status: RoundStatus,
+    links: Links,
+    now: datetime,
+) -> dict[str, Any]:
+    """The payload of `reader`'s digest for `slot`, showing the `chosen` rows in order."""
+    payload: dict[str, Any] = {
+        "v": 2,
+        "timezone": reader.timezone,
+        "slot": slot.isoformat(),
+        "schedule": schedule_of(reader),
+        "per_email": reader.per_email,
+        "highlights": [_highlight(row, links=links, now=now) for row in chosen],
+        "round_status": {"position": round_status.position, "total": round_status.total},
+        "manage_url": links.email_manage_url(reader.id, reader.link_generation, now=now),
+        "unsubscribe_url": links.url(Purpose.UNSUBSCRIBE, reader.id, now=now),
+    }
+    if reader.locale:
+        payload["locale"] = reader.locale
+    return payload
+
+
+def schedule_of(reader: Row[Any]) -> dict[str, Any]:
+    """The reader's schedule as the payload's `schedule` object."""
+    return {
+        "cadence": reader.cadence,
+        "hour": reader.hour,
+        "weekday": reader.weekday,
+        "day_of_month": reader.day_of_month,
+        "timezone": reader.timezone,
+    }
+
+
+def _highlight(row: Row[Any], *, links: Links, now: datetime) -> dict[str, Any]:
+    made = row.highlighted_at
+    return {
+        "text": row.text,
+        "book_title": row.title,
+        "book_author": row.author,
+        "note": row.note,
+        "page": row.page,
+        "location_start": row.location_start,
+        "location_end": row.location_end,
+        "highlighted_on": made.date().isoformat() if made is not None else None,
+        "favourite": bool(row.favourite),
+        "favourite_url": links.url(Purpose.FAVOURITE, row.id, now=now),
+        "discard_url": links.url(Purpose.DISCARD, row.id, now=now),
+        "passage_url": links.url(Purpose.PASSAGE, row.id, now=now),
+    }
