@@ -97,37 +97,35 @@ class Queued:
     subscriber_id: int | None = None
 
 
-_MANY_CHUNK = 200  # rows per INSERT: 11 values each, under SQLite's parameter limit
-
-
 async def enqueue_many(
     connection: AsyncConnection, messages: Sequence[Queued], *, domain: str
 ) -> set[str]:
-    """Queue many messages in multi-row INSERT ... ON CONFLICT DO NOTHING statements (the
-    planner's digests); returns the idempotency keys actually inserted (RETURNING), so the
-    caller counts as sent only what it queued."""
-    inserted: set[str] = set()
+    """Queue many messages (the planner's digests) with INSERT ... ON CONFLICT DO NOTHING
+    RETURNING, executed for all rows at once: SQLAlchemy sends them as multi-row VALUES
+    batches ("insertmanyvalues") from one cached compiled statement, where a `.values(rows)`
+    statement would be compiled anew for every batch. Returns the idempotency keys actually
+    inserted, so the caller counts as sent only what it queued."""
+    if not messages:
+        return set()
     statement = insert_or_ignore(connection, OutboxMessage, keys=["idempotency_key"])
-    statement = statement.returning(outbox.c.idempotency_key)
-    for start in range(0, len(messages), _MANY_CHUNK):
-        rows = [
-            {
-                "idempotency_key": message.idempotency_key,
-                "message_id": new_message_id(domain),
-                "kind": message.kind,
-                "requested": False,
-                "recipient": message.recipient,
-                "recipient_hash": address_hash(message.recipient),
-                "subscriber_id": message.subscriber_id,
-                "payload": message.payload,
-                "state": OutboxState.PENDING.value,
-                "due_at": message.due_at,
-                "attempts": 0,
-            }
-            for message in messages[start : start + _MANY_CHUNK]
-        ]
-        inserted.update(await connection.scalars(statement.values(rows)))
-    return inserted
+    rows = [
+        {
+            "idempotency_key": message.idempotency_key,
+            "message_id": new_message_id(domain),
+            "kind": message.kind,
+            "requested": False,
+            "recipient": message.recipient,
+            "recipient_hash": address_hash(message.recipient),
+            "subscriber_id": message.subscriber_id,
+            "payload": message.payload,
+            "state": OutboxState.PENDING.value,
+            "due_at": message.due_at,
+            "attempts": 0,
+        }
+        for message in messages
+    ]
+    result = await connection.execute(statement.returning(outbox.c.idempotency_key), rows)
+    return set(result.scalars())
 
 
 async def withdraw_planned_digests(

@@ -49,7 +49,6 @@ skipped_digests = cast(Table, SkippedDigest.__table__)
 # Readers per batch: one transaction's worth (on SQLite it holds the write lock this long,
 # a few tens of milliseconds); every IN list stays under SQLite's parameter limit.
 BATCH = 500
-_INSERT_CHUNK = 200
 T = TypeVar("T")
 
 _READER_COLUMNS = (
@@ -251,10 +250,7 @@ async def advance(
 async def record_skipped(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """Skipped slots, each once (UNIQUE subscriber, kind, slot: a re-run records nothing)."""
     keys = ["subscriber_id", "kind", "slot"]
-    for chunk in _chunks(rows, _INSERT_CHUNK):
-        await connection.execute(
-            insert_or_ignore(connection, SkippedDigest, keys=keys).values(chunk)
-        )
+    await connection.execute(insert_or_ignore(connection, SkippedDigest, keys=keys), rows)
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

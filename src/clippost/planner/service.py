@@ -17,10 +17,11 @@ cannot queue a second digest for one slot; a digest the key refused counts nothi
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row
@@ -223,6 +224,38 @@ def _message(
         due_at=slot,
         subscriber_id=reader.id,
     )
+
+
+_ScheduleKey = tuple[str, int, str, int, int, date | None]
+
+
+def _schedule_key(reader: Row[Any]) -> _ScheduleKey:
+    return (
+        reader.cadence,
+        reader.hour,
+        reader.timezone,
+        reader.weekday,
+        reader.day_of_month,
+        reader.paused_until,
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _timing(
+    key: _ScheduleKey, stored: datetime | None, now: datetime, lateness: timedelta
+) -> Timing:
+    """`timing`, once per schedule and stored slot in a batch: the readers due at one hour
+    share a handful of schedules, and slot arithmetic walks dates in Python."""
+    cadence, hour, timezone, weekday, day_of_month, paused_until = key
+    schedule = Schedule(
+        cadence=Cadence(cadence),
+        hour=hour,
+        timezone=timezone,
+        weekday=weekday,
+        day_of_month=day_of_month,
+        paused_until=paused_until,
+    )
+    return timing(schedule, stored, now=now, max_lateness=lateness)
 
 
 def digest_key(subscriber_id: int, slot: datetime) -> str:

@@ -27,29 +27,34 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("subscribers") as batch:
-        batch.add_column(
-            sa.Column("rotation_clock", sa.BigInteger(), server_default="0", nullable=False)
-        )
-        batch.add_column(
-            sa.Column("rotation_size", sa.Integer(), server_default="0", nullable=False)
-        )
-        batch.add_column(
-            sa.Column("rotation_stale", sa.Boolean(), server_default=sa.true(), nullable=False)
-        )
-    with op.batch_alter_table("highlights") as batch:
-        batch.add_column(sa.Column("turn", sa.BigInteger(), nullable=True))
-        batch.add_column(sa.Column("stride", sa.BigInteger(), nullable=True))
-        batch.add_column(
-            sa.Column("in_rotation", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
-        batch.create_index(
-            "ix_highlights_rotation",
-            ["subscriber_id", "turn", "id"],
-            unique=False,
-            postgresql_where=sa.text("in_rotation"),
-            sqlite_where=sa.text("in_rotation"),
-        )
+    # Plain ADD COLUMN, not batch mode: SQLite adds these in place, while a batch would copy
+    # the tables and drop their AUTOINCREMENT (ids never reused, which links rely on).
+    op.add_column(
+        "subscribers",
+        sa.Column("rotation_clock", sa.BigInteger(), server_default="0", nullable=False),
+    )
+    op.add_column(
+        "subscribers",
+        sa.Column("rotation_size", sa.Integer(), server_default="0", nullable=False),
+    )
+    op.add_column(
+        "subscribers",
+        sa.Column("rotation_stale", sa.Boolean(), server_default=sa.true(), nullable=False),
+    )
+    op.add_column("highlights", sa.Column("turn", sa.BigInteger(), nullable=True))
+    op.add_column("highlights", sa.Column("stride", sa.BigInteger(), nullable=True))
+    op.add_column(
+        "highlights",
+        sa.Column("in_rotation", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
+    op.create_index(
+        "ix_highlights_rotation",
+        "highlights",
+        ["subscriber_id", "turn", "id"],
+        unique=False,
+        postgresql_where=sa.text("in_rotation"),
+        sqlite_where=sa.text("in_rotation"),
+    )
     op.create_table(
         "skipped_digests",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -73,21 +78,16 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("skipped_digests") as batch:
-        batch.create_index(
-            batch.f("ix_skipped_digests_recorded_at"), ["recorded_at"], unique=False
-        )
+        batch.create_index(batch.f("ix_skipped_digests_recorded_at"), ["recorded_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("skipped_digests") as batch:
         batch.drop_index(batch.f("ix_skipped_digests_recorded_at"))
     op.drop_table("skipped_digests")
-    with op.batch_alter_table("highlights") as batch:
-        batch.drop_index("ix_highlights_rotation")
-        batch.drop_column("in_rotation")
-        batch.drop_column("stride")
-        batch.drop_column("turn")
-    with op.batch_alter_table("subscribers") as batch:
-        batch.drop_column("rotation_stale")
-        batch.drop_column("rotation_size")
-        batch.drop_column("rotation_clock")
+    # Plain DROP COLUMN (SQLite 3.35+), for the same reason as in upgrade.
+    op.drop_index("ix_highlights_rotation", table_name="highlights")
+    for column in ("in_rotation", "stride", "turn"):
+        op.drop_column("highlights", column)
+    for column in ("rotation_stale", "rotation_size", "rotation_clock"):
+        op.drop_column("subscribers", column)
