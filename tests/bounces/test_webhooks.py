@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from clippost.config import Settings
-from clippost.models import DeliveryEvent, OutboxMessage, Suppression
+from clippost.models import DeliveryEvent, OutboxMessage, SkippedDigest, Suppression
 from clippost.runtime import open_runtime
 from clippost.worker import send_due
 
