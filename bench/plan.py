@@ -193,9 +193,9 @@ async def reset(url: str, h: int, *, stale: bool) -> None:
             for statement in reset_statements(db.dialect, h, stale=stale):
                 await connection.execute(_typed(statement), {"slot": SLOT})
         if not db.is_sqlite:
-            async with db.engine.connect() as connection:
+            autocommit = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+            async with autocommit.connect() as connection:
                 await connection.execute(text("VACUUM ANALYZE"))
-                await connection.commit()
     finally:
         await db.dispose()
 

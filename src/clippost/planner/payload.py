@@ -19,30 +19,59 @@ from clippost.links import Links, Purpose
 from clippost.selection import RoundStatus
 
 
-def digest_payload(
-    reader: Row[Any],
-    *,
-    slot: datetime,
-    chosen: Sequence[Row[Any]],
-    round_status: RoundStatus,
-    links: Links,
-    now: datetime,
-) -> dict[str, Any]:
-    """The payload of `reader`'s digest for `slot`, showing the `chosen` rows in order."""
-    payload: dict[str, Any] = {
-        "v": 2,
-        "timezone": reader.timezone,
-        "slot": slot.isoformat(),
-        "schedule": schedule_of(reader),
-        "per_email": reader.per_email,
-        "highlights": [_highlight(row, links=links, now=now) for row in chosen],
-        "round_status": {"position": round_status.position, "total": round_status.total},
-        "manage_url": links.email_manage_url(reader.id, reader.link_generation, now=now),
-        "unsubscribe_url": links.url(Purpose.UNSUBSCRIBE, reader.id, now=now),
-    }
-    if reader.locale:
-        payload["locale"] = reader.locale
-    return payload
+class PayloadMaker:
+    """Digest payloads at one moment: the per-highlight and unsubscribe links are signed
+    with keys prepared once (`Links.url_maker`), the same URLs `Links.url` writes."""
+
+    def __init__(self, links: Links, *, now: datetime) -> None:
+        self._links, self._now = links, now
+        self._favourite = links.url_maker(Purpose.FAVOURITE, now=now)
+        self._discard = links.url_maker(Purpose.DISCARD, now=now)
+        self._passage = links.url_maker(Purpose.PASSAGE, now=now)
+        self._unsubscribe = links.url_maker(Purpose.UNSUBSCRIBE, now=now)
+
+    def digest(
+        self,
+        reader: Row[Any],
+        *,
+        slot: datetime,
+        chosen: Sequence[Row[Any]],
+        round_status: RoundStatus,
+    ) -> dict[str, Any]:
+        """The payload of `reader`'s digest for `slot`, showing the `chosen` rows in order."""
+        payload: dict[str, Any] = {
+            "v": 2,
+            "timezone": reader.timezone,
+            "slot": slot.isoformat(),
+            "schedule": schedule_of(reader),
+            "per_email": reader.per_email,
+            "highlights": [self._highlight(row) for row in chosen],
+            "round_status": {"position": round_status.position, "total": round_status.total},
+            "manage_url": self._links.email_manage_url(
+                reader.id, reader.link_generation, now=self._now
+            ),
+            "unsubscribe_url": self._unsubscribe(reader.id),
+        }
+        if reader.locale:
+            payload["locale"] = reader.locale
+        return payload
+
+    def _highlight(self, row: Row[Any]) -> dict[str, Any]:
+        made = row.highlighted_at
+        return {
+            "text": row.text,
+            "book_title": row.title,
+            "book_author": row.author,
+            "note": row.note,
+            "page": row.page,
+            "location_start": row.location_start,
+            "location_end": row.location_end,
+            "highlighted_on": made.date().isoformat() if made is not None else None,
+            "favourite": bool(row.favourite),
+            "favourite_url": self._favourite(row.id),
+            "discard_url": self._discard(row.id),
+            "passage_url": self._passage(row.id),
+        }
 
 
 def schedule_of(reader: Row[Any]) -> dict[str, Any]:
@@ -53,22 +82,4 @@ def schedule_of(reader: Row[Any]) -> dict[str, Any]:
         "weekday": reader.weekday,
         "day_of_month": reader.day_of_month,
         "timezone": reader.timezone,
-    }
-
-
-def _highlight(row: Row[Any], *, links: Links, now: datetime) -> dict[str, Any]:
-    made = row.highlighted_at
-    return {
-        "text": row.text,
-        "book_title": row.title,
-        "book_author": row.author,
-        "note": row.note,
-        "page": row.page,
-        "location_start": row.location_start,
-        "location_end": row.location_end,
-        "highlighted_on": made.date().isoformat() if made is not None else None,
-        "favourite": bool(row.favourite),
-        "favourite_url": links.url(Purpose.FAVOURITE, row.id, now=now),
-        "discard_url": links.url(Purpose.DISCARD, row.id, now=now),
-        "passage_url": links.url(Purpose.PASSAGE, row.id, now=now),
     }

@@ -163,11 +163,15 @@ async def write_layout(
 _WINDOW_COLUMNS = ("id", "subscriber_id", "book_id", "turn", "favourite")
 
 
+_Window = tuple[int, int, int, bool]  # highlight id, book id, turn, favourite
+
+
 async def windows(
     connection: AsyncConnection, subscriber_ids: Sequence[int], *, limit: int
-) -> dict[int, list[Row[Any]]]:
-    """The first `limit` highlights in rotation of each reader, in rotation order."""
-    found: dict[int, list[Row[Any]]] = defaultdict(list)
+) -> dict[int, list[_Window]]:
+    """The first `limit` highlights in rotation of each reader, in rotation order, as
+    plain tuples (a batch reads about twenty rows per reader)."""
+    found: dict[int, list[_Window]] = defaultdict(list)
     for chunk in _chunks(subscriber_ids, BATCH):
         statement, params = first_rows_per_key(
             connection,
@@ -179,8 +183,8 @@ async def windows(
             order_by=("turn", "id"),
             limit=limit,
         )
-        for row in await connection.execute(statement, params):
-            found[row.subscriber_id].append(row)
+        for hid, sid, book, turn, favourite in (await connection.execute(statement, params)).all():
+            found[sid].append((hid, book, turn, favourite))
     return found
 
 
@@ -188,8 +192,8 @@ async def book_weights(connection: AsyncConnection, book_ids: Sequence[int]) -> 
     query = select(books.c.id, books.c.frequency)
     found: dict[int, float] = {}
     for matched, params in ids_match(connection, books.c.id, sorted(set(book_ids))):
-        for row in await connection.execute(query.where(matched), params):
-            found[row.id] = BOOK_WEIGHTS.get(row.frequency, 1.0)
+        for book, frequency in (await connection.execute(query.where(matched), params)).all():
+            found[book] = BOOK_WEIGHTS.get(frequency, 1.0)
     return found
 
 
@@ -209,7 +213,7 @@ async def contents(connection: AsyncConnection, ids: Sequence[int]) -> dict[int,
     ).join(books, books.c.id == highlights.c.book_id)
     found: dict[int, Row[Any]] = {}
     for matched, params in ids_match(connection, highlights.c.id, list(ids)):
-        for row in await connection.execute(query.where(matched), params):
+        for row in (await connection.execute(query.where(matched), params)).all():
             found[row.id] = cast("Row[Any]", row)
     return found
 

@@ -34,7 +34,7 @@ from clippost.errors import BadInput
 from clippost.models import SkipReason
 from clippost.outbox.repository import Queued, enqueue_many, withdraw_planned_digests
 from clippost.planner import repository as repo
-from clippost.planner.payload import digest_payload
+from clippost.planner.payload import PayloadMaker
 from clippost.planner.rotation import entries, lay_out
 from clippost.planner.slots import Cadence, Schedule, next_slot, slot_key, to_local
 from clippost.planner.timing import Timing, timing
@@ -163,12 +163,12 @@ async def _windows(
 ) -> dict[int, list[Entry]]:
     rows = await repo.windows(connection, reader_ids, limit=limit)
     weights = await repo.book_weights(
-        connection, [row.book_id for found in rows.values() for row in found]
+        connection, [book for found in rows.values() for _, book, _, _ in found]
     )
     return {
         rid: [
-            Entry(row.id, row.book_id, row.turn, weights.get(row.book_id, 1.0), bool(row.favourite))
-            for row in found
+            Entry(hid, book, turn, weights.get(book, 1.0), bool(favourite))
+            for hid, book, turn, favourite in found
         ]
         for rid, found in rows.items()
     }
@@ -181,8 +181,9 @@ async def _write(
     reader's next slot and clock, and the skipped slots."""
     chosen = [i for digest in digests.values() for i in digest.ids]
     rows = await repo.contents(connection, chosen) if chosen else {}
+    maker = PayloadMaker(ctx.links, now=ctx.now)
     messages = [
-        _message(reader, slot, digests[rid], rows, ctx)
+        _message(reader, slot, digests[rid], rows, maker)
         for rid, (reader, slot) in batch.to_send.items()
         if digests[rid].picks
     ]
@@ -206,15 +207,14 @@ async def _write(
 
 
 def _message(
-    reader: Row[Any], slot: datetime, digest: Digest, rows: dict[int, Row[Any]], ctx: ServiceContext
+    reader: Row[Any],
+    slot: datetime,
+    digest: Digest,
+    rows: dict[int, Row[Any]],
+    maker: PayloadMaker,
 ) -> Queued:
-    payload = digest_payload(
-        reader,
-        slot=slot,
-        chosen=[rows[i] for i in digest.ids],
-        round_status=digest.round,
-        links=ctx.links,
-        now=ctx.now,
+    payload = maker.digest(
+        reader, slot=slot, chosen=[rows[i] for i in digest.ids], round_status=digest.round
     )
     return Queued(
         kind=DIGEST,
@@ -319,14 +319,8 @@ async def preview_digest(
             return None
         rows = await repo.contents(connection, digest.ids)
         chosen = [rows[i] for i in digest.ids]
-        return digest_payload(
-            reader,
-            slot=slot,
-            chosen=chosen,
-            round_status=digest.round,
-            links=ctx.links,
-            now=ctx.now,
-        )
+        maker = PayloadMaker(ctx.links, now=ctx.now)
+        return maker.digest(reader, slot=slot, chosen=chosen, round_status=digest.round)
 
 
 def _next_or_now(reader: Row[Any], now: datetime) -> datetime:
