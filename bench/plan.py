@@ -5,9 +5,9 @@
 
 Wipes the database it is given (every table dropped) and migrates it, then seeds, with
 set-based INSERT ... SELECT statements generated in the database (generate_series on
-PostgreSQL, a recursive CTE on SQLite): N confirmed readers, daily, all due in the same
-hour (their stored slot a minute ago), each with H highlights of realistic lengths (60 to
-400 characters of prose) over five books (one of them "more"), one in ten a favourite, one
+PostgreSQL, a recursive CTE on SQLite; indexes and constraints built after the rows):
+N confirmed readers, daily, all due in the same hour (their stored slot a minute ago),
+each with H highlights of realistic lengths (60 to 400 characters of prose) over five books (one of them "more"), one in ten a favourite, one
 in twenty discarded, each with a page, a location and a date.
 
 The readers' rotations are seeded laid out (turns spread over the round, strides matching
@@ -20,8 +20,10 @@ wrote (the digests, skipped records, turns, counters and slots), and runs P plan
 processes at once (default 2). It prints each run's rate (readers planned per second, from
 the first planner's start to the last one's end, process start-up excluded), each
 planner's share, the ratio of P planners to one, each planner's peak memory (ru_maxrss),
-and checks that each run left exactly one digest per reader. The last run's rows stay in
-place for inspection.
+the planners' own CPU time per reader (the machine is shared: that figure moves less than
+the rate), and checks that each run left exactly one digest per reader. The last run's rows stay in
+place for inspection. `--reuse` skips the wipe and seed when the database already holds
+N x H readers and highlights (a run's rows), resetting them instead.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -168,6 +172,48 @@ async def wipe(url: str) -> None:
         await db.dispose()
 
 
+# Indexes and constraints of the seeded tables that are dropped while seeding and built
+# afterwards (building an index once is far cheaper than maintaining it row by row).
+_SEEDED = ("subscribers", "books", "highlights")
+
+
+async def _secondary_indexes(connection: AsyncConnection, sqlite: bool) -> list[tuple[str, str]]:
+    """(drop statement, create statement) of each seeded table's secondary index."""
+    if sqlite:
+        rows = await connection.execute(
+            text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                "AND tbl_name IN ('subscribers', 'books', 'highlights')"
+            )
+        )
+        return [(f'DROP INDEX "{name}"', sql) for name, sql in rows]
+    found = []
+    for table in _SEEDED:
+        constraints = await connection.execute(
+            text(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = CAST(:t AS regclass) AND contype IN ('u', 'f')"
+            ),
+            {"t": table},
+        )
+        for name, definition in constraints:
+            found.append(
+                (
+                    f'ALTER TABLE {table} DROP CONSTRAINT "{name}"',
+                    f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}',
+                )
+            )
+        indexes = await connection.execute(
+            text(
+                "SELECT i.indexname, i.indexdef FROM pg_indexes AS i WHERE i.tablename = :t "
+                "AND NOT EXISTS (SELECT 1 FROM pg_constraint AS c WHERE c.conname = i.indexname)"
+            ),
+            {"t": table},
+        )
+        found += [(f'DROP INDEX "{name}"', definition) for name, definition in indexes]
+    return found
+
+
 async def seed(url: str, n: int, h: int, *, stale: bool) -> float:
     await wipe(url)
     db = Database(url)
@@ -175,13 +221,35 @@ async def seed(url: str, n: int, h: int, *, stale: bool) -> float:
         await upgrade(db)
         started = time.perf_counter()
         async with db.engine.begin() as connection:
+            rebuilt = await _secondary_indexes(connection, db.is_sqlite)
+            # Foreign keys are dropped with the rest on PostgreSQL, unenforced on SQLite.
+            for drop, _ in rebuilt:
+                await connection.execute(text(drop))
+            if db.is_sqlite:
+                await connection.execute(text("PRAGMA foreign_keys=OFF"))
             for statement in seed_statements(db.dialect, n, h, stale=stale):
                 params = {"slot": SLOT, "now": NOW, "lorem": LOREM}
                 await connection.execute(_typed(statement), params)
+            for _, create in rebuilt:
+                await connection.execute(text(create))
         async with db.engine.connect() as connection:
             await connection.execute(text("ANALYZE"))
             await connection.commit()
         return time.perf_counter() - started
+    finally:
+        await db.dispose()
+
+
+async def seeded(url: str) -> tuple[int, int]:
+    """(readers, highlights) the database holds, or (0, 0) without a schema."""
+    db = Database(url)
+    try:
+        async with db.engine.connect() as connection:
+            readers = await connection.scalar(text("SELECT count(*) FROM subscribers"))
+            rows = await connection.scalar(text("SELECT count(*) FROM highlights"))
+        return int(readers or 0), int(rows or 0)
+    except DBAPIError:
+        return 0, 0
     finally:
         await db.dispose()
 
@@ -241,13 +309,19 @@ async def planner(url: str) -> dict[str, float]:
         try:
             async with db.engine.connect():
                 pass  # the pool's first connection, before the clock starts
-            started = time.time()
+            started, cpu = time.time(), time.process_time()
             planned = await plan_due(db, ctx)
-            ended = time.time()
+            ended, cpu = time.time(), time.process_time() - cpu
         finally:
             await db.dispose()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"planned": planned, "started": started, "ended": ended, "peak_mb": peak_mb}
+    return {
+        "planned": planned,
+        "started": started,
+        "ended": ended,
+        "cpu": cpu,
+        "peak_mb": peak_mb,
+    }
 
 
 def run_planners(url: str, count: int) -> list[dict[str, float]]:
@@ -275,8 +349,14 @@ def report(label: str, results: list[dict[str, float]], n: int) -> float:
     rate = planned / span if span else 0.0
     shares = ", ".join(f"{int(r['planned']):,}" for r in results)
     peaks = ", ".join(f"{r['peak_mb']:.0f} MB" for r in results)
+    cpu = sum(r["cpu"] for r in results)
     print(f"{label}: {rate:,.0f} subscribers/s ({planned:,.0f} of {n:,} in {span:.1f} s)")
     print(f"  each planner planned: {shares}; peak memory per planner: {peaks}")
+    print(
+        f"  planner CPU: {cpu * 1e6 / max(planned, 1):,.0f} us per reader "
+        f"({planned / cpu if cpu else 0:,.0f} readers per planner CPU second; the database's "
+        "own CPU is not counted)"
+    )
     return rate
 
 
@@ -298,12 +378,22 @@ def main() -> None:
     parser.add_argument("--highlights", type=int, default=50)
     parser.add_argument("--planners", type=int, default=2)
     parser.add_argument("--stale", action="store_true", help="seed unplaced, stale libraries")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="when the database already holds N x H from an earlier run, reset it instead of "
+        "wiping and seeding again",
+    )
     args = parser.parse_args()
     url = normalise_database_url(args.database)
     n, h = args.subscribers, args.highlights
-    took = asyncio.run(seed(url, n, h, stale=args.stale))
     state = "stale (first digests lay out)" if args.stale else "laid out"
-    print(f"seeded {n:,} readers x {h:,} highlights ({state}) in {took:.1f} s")
+    if args.reuse and asyncio.run(seeded(url)) == (n, n * h):
+        asyncio.run(reset(url, h, stale=args.stale))
+        print(f"reused {n:,} readers x {h:,} highlights ({state}), reset")
+    else:
+        took = asyncio.run(seed(url, n, h, stale=args.stale))
+        print(f"seeded {n:,} readers x {h:,} highlights ({state}) in {took:.1f} s")
     one = report("1 planner", run_planners(url, 1), n)
     verify(url, n)
     asyncio.run(reset(url, h, stale=args.stale))

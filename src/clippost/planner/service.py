@@ -99,9 +99,7 @@ def _timings(readers: Sequence[Row[Any]], ctx: ServiceContext) -> _Batch:
     for reader in readers:
         batch.clocks[reader.id] = reader.rotation_clock
         try:
-            plan = timing(
-                schedule_of(reader), reader.next_slot_at, now=ctx.now, max_lateness=lateness
-            )
+            plan = _timing(_schedule_key(reader), reader.next_slot_at, ctx.now, lateness)
         except BadInput:
             log.exception("cannot plan subscriber %s: its schedule is not valid", reader.id)
             plan = Timing(slot=None, next_slot_at=ctx.now + _RETRY_INVALID)
@@ -151,7 +149,7 @@ async def _choose(connection: AsyncConnection, batch: _Batch) -> dict[int, Diges
             states[rid],
             libraries.get(rid, []),
             readers[rid].per_email,
-            today=to_local(slot, reader.timezone).date(),
+            today=_local_day(slot, reader.timezone),
             seed=digest_seed(rid, slot_key(slot)),
         )
         for rid, (reader, slot) in batch.to_send.items()
@@ -256,6 +254,12 @@ def _timing(
         paused_until=paused_until,
     )
     return timing(schedule, stored, now=now, max_lateness=lateness)
+
+
+@functools.lru_cache(maxsize=4096)
+def _local_day(slot: datetime, timezone: str) -> date:
+    """The slot's date on the reader's clock (what "on this day" means for the digest)."""
+    return to_local(slot, timezone).date()
 
 
 def digest_key(subscriber_id: int, slot: datetime) -> str:
