@@ -7,8 +7,9 @@ Wipes the database it is given (every table dropped) and migrates it, then seeds
 set-based INSERT ... SELECT statements generated in the database (generate_series on
 PostgreSQL, a recursive CTE on SQLite; indexes and constraints built after the rows):
 N confirmed readers, daily, all due in the same hour (their stored slot a minute ago),
-each with H highlights of realistic lengths (60 to 400 characters of prose) over five books (one of them "more"), one in ten a favourite, one
-in twenty discarded, each with a page, a location and a date.
+each with H highlights of realistic lengths (60 to 400 characters of prose) over five
+books (one of them "more"), one in ten a favourite, one in twenty discarded, each with a
+page, a location and a date.
 
 The readers' rotations are seeded laid out (turns spread over the round, strides matching
 their weights), as the planner leaves a library between two changes: the steady state,
