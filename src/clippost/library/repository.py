@@ -55,6 +55,7 @@ async def merge_library(
     session: AsyncSession, subscriber_id: int, library: clip.Library, *, now: datetime
 ) -> MergeResult:
     """Merge `library` into the reader's: never a duplicate, never a lost verdict."""
+    await mark_rotation_stale(session, subscriber_id)
     book_ids, new_books = await _merge_books(session, subscriber_id, library.books, now=now)
     incoming = _highlight_rows(subscriber_id, library.books, book_ids, now=now)
     stored = await _stored_highlights(session, subscriber_id, list(incoming))
@@ -62,8 +63,6 @@ async def merge_library(
     await _insert_ignoring_conflicts(session, Highlight, fresh, ["subscriber_id", "identity"])
     await _update_changed(session, incoming, stored)
     await _raise_flags(session, incoming, stored)
-    if fresh or stored:
-        await mark_rotation_stale(session, subscriber_id)
     return MergeResult(new_books=new_books, new_highlights=len(fresh))
 
 
@@ -354,37 +353,35 @@ async def views_by_id(
 async def set_frequency(
     session: AsyncSession, subscriber_id: int, book_id: int, frequency: str
 ) -> bool:
+    await mark_rotation_stale(session, subscriber_id)
     statement = (
         update(Book)
         .where(Book.id == book_id, Book.subscriber_id == subscriber_id)
         .values(frequency=frequency)
     )
     result = await session.execute(statement)
-    changed = bool(getattr(result, "rowcount", 0))
-    if changed:
-        await mark_rotation_stale(session, subscriber_id)
-    return changed
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def set_flags(
     session: AsyncSession, subscriber_id: int, highlight_id: int, values: dict[str, bool]
 ) -> bool:
+    await mark_rotation_stale(session, subscriber_id)
     statement = (
         update(Highlight)
         .where(and_(Highlight.id == highlight_id, Highlight.subscriber_id == subscriber_id))
         .values(**values)
     )
     result = await session.execute(statement)
-    changed = bool(getattr(result, "rowcount", 0))
-    if changed:
-        await mark_rotation_stale(session, subscriber_id)
-    return changed
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def mark_rotation_stale(session: AsyncSession, subscriber_id: int) -> None:
-    """The library changed (an import, a verdict, a book's frequency): the planner lays
+    """The library is changing (an import, a verdict, a book's frequency): the planner lays
     the reader's rotation out again before their next digest (planner/rotation.py). One
-    flag in the change's own transaction, so no change is ever missed."""
+    flag in the change's own transaction, so no change is ever missed. Called before the
+    change's other writes: the reader's row is locked first, as the planner locks it
+    first (then the highlights), so the two never wait on each other in a circle."""
     await session.execute(
         update(Subscriber).where(Subscriber.id == subscriber_id).values(rotation_stale=True)
     )
