@@ -18,7 +18,7 @@ from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
 from clippost.library import repository as library_repository
 from clippost.models import Book, Highlight, OutboxMessage, SkippedDigest, Subscriber
-from clippost.planner.service import plan_due, withdraw_planned
+from clippost.planner.service import plan_due, preview_digest, withdraw_planned
 from clippost.selection import ONE
 from factories import add_reader, add_suppression, service_context
 
@@ -271,6 +271,29 @@ class TestRotationState:
             await plan_due(database, service_context(settings, now=SLOT + timedelta(days=day)))
         texts = [h["text"] for d in await digests(database) for h in d.payload["highlights"]]
         assert len(texts) == len(set(texts)) == 6
+
+
+class TestPreview:
+    async def test_the_preview_is_the_digest_and_changes_nothing(
+        self, database: Database, settings: Settings
+    ) -> None:
+        """`preview_digest` shows the passages the planner then queues, for a fresh library
+        and after a digest, and writes nothing (the library stays stale until planned)."""
+        reader_id = await add_reader(database, next_slot_at=SLOT, highlights=7)
+        for day in range(2):
+            ctx = service_context(settings, now=SLOT + timedelta(days=day))
+            preview = await preview_digest(database, reader_id, ctx)
+            assert preview is not None
+            async with database.sessions() as session:
+                reader = await session.get(Subscriber, reader_id)
+                assert reader is not None
+                assert reader.rotation_stale is (day == 0)
+            await plan_due(database, ctx)
+            planned = (await digests(database))[-1].payload
+            assert [h["text"] for h in preview["highlights"]] == [
+                h["text"] for h in planned["highlights"]
+            ]
+            assert preview["round_status"] == planned["round_status"]
 
 
 class TestPayload:
