@@ -1,23 +1,22 @@
-"""What choosing one digest costs, pure code only: the rotation vs the old selection.
+"""What choosing one digest costs, pure code only: the rotation over its window vs over all.
 
     .venv/bin/python bench/selection.py [--digests 3000] [--quality]
 
 For libraries of 200 and 2,000 highlights (20 books, mixed weights, 10% favourites) it plans
 digests of 5 one after another and prints the time per digest of:
 
-- the rotation as the planner will call it: `plan_digest` over the window rows the planner's
-  query returns (the query itself is not timed; reading the rows is the database's cost);
-- the rotation handed the whole library (what a planner that did not use the window would pay);
-- the old selection (`select_highlights` + `describe_round` over every candidate), as today's
-  planner calls it.
+- the rotation as the planner calls it: `plan_digest` over the window rows the planner's
+  query returns (the query itself is not timed; `bench/plan.py` measures the planner whole);
+- the rotation handed the whole library (what a planner that did not use the window would
+  pay; the old selection, removed with issue 8's planner, paid more than that).
 
 Each figure is the best of 20 chunks (the machine is shared; see `per_digest`). The figure
 that matters is each line's ratio between 2,000 and 200 highlights: the rotation
-over its window should stay flat (the issue's target is within 1.3x), the others grow with the
-library. `--quality` also prints, for a simulated daily year, the sends per highlight of
+over its window should stay flat (the issue's target is within 1.3x), the other grows with
+the library. `--quality` also prints, for a simulated daily year, the sends per highlight of
 "less", "more" and favourites against normal, and the biggest book's share of each round's
-last quarter, for the rotation and for the old selection (the simulator of the tests drives
-the rotation, so the figures are those the tests assert).
+last quarter (the simulator of the tests drives the rotation, so the figures are those the
+tests assert).
 """
 
 from __future__ import annotations
@@ -37,16 +36,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from clippost.selection import (  # noqa: E402
-    Candidate,
     Entry,
     Newcomer,
     Reader,
-    describe_round,
     digest_seed,
-    level,
     place,
     plan_digest,
-    select_highlights,
     window,
 )
 from clippost.selection.rates import round_of  # noqa: E402
@@ -102,40 +97,6 @@ def rotation_steps(size: int, *, whole: bool) -> Step:
     return step
 
 
-def legacy_library(size: int, seed: int = 1) -> list[Candidate]:
-    rng = random.Random(seed)
-    weight = {book: rng.choice(WEIGHTS) for book in range(1, 21)}
-    return [
-        Candidate(i, book, 0, None, rng.random() < 0.1, False, weight[book])
-        for i, book in enumerate(rng.randrange(1, 21) for _ in range(size))
-    ]
-
-
-def legacy_steps(size: int) -> Step:
-    """One digest per call of today's planner's selection over every candidate."""
-    pool = legacy_library(size)
-    count = 0
-
-    def step() -> float:
-        nonlocal pool, count
-        at = NOW + timedelta(days=count)
-        started = time.perf_counter()
-        chosen = select_highlights(pool, N, f"1:{count}", now=at)
-        describe_round(pool, chosen)
-        spent = time.perf_counter() - started
-        picked = set(chosen)
-        pool = [
-            replace(c, times_sent=c.times_sent + 1, last_sent_at=at)
-            if c.highlight_id in picked
-            else c
-            for c in pool
-        ]
-        count += 1
-        return spent
-
-    return step
-
-
 def per_digest(small: Step, large: Step, digests: int) -> tuple[float, float]:
     """Seconds per digest of each: the best of 20 chunks' means, the chunks of the two run
     alternately (a busy machine slows both alike; the best chunk is the one it slowed
@@ -157,7 +118,6 @@ def cost_table(digests: int) -> None:
     lines: list[tuple[str, Step, Step, int]] = [
         ("rotation, window rows", *_pair(lambda s: rotation_steps(s, whole=False)), digests),
         ("rotation, whole library", *_pair(lambda s: rotation_steps(s, whole=True)), digests),
-        ("old selection", *_pair(legacy_steps), max(digests // 10, 40)),
     ]
     print(f"{'per digest of 5':<26}{'200':>12}{'2,000':>12}{'2,000 / 200':>14}")
     for label, small, large, count in lines:
@@ -169,7 +129,7 @@ def _pair(make: Callable[[int], Step]) -> tuple[Step, Step]:
     return make(200), make(2000)
 
 
-# --quality: a simulated year, rotation vs old selection ------------------------------------
+# --quality: a simulated year of the rotation ------------------------------------
 
 # (weight, highlights, favourites) per book: "less", "normal", "more", and a big normal book.
 BOOKS = {1: (0.5, 60, 6), 2: (1.0, 60, 0), 3: (2.0, 60, 0), 4: (1.0, 120, 0)}
@@ -199,31 +159,6 @@ def rotation_year() -> Year:
         {item.id for item in items if item.favourite},
         rounds,
     )
-
-
-def legacy_year() -> Year:
-    """The same year through today's planner's selection; its rounds are its levels."""
-    pool = [
-        Candidate(book * 1000 + i, book, 0, None, i < favourites, False, weight)
-        for book, (weight, size, favourites) in BOOKS.items()
-        for i in range(size)
-    ]
-    books = {c.highlight_id: c.book_id for c in pool}
-    rounds: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
-    for day in range(365):
-        at = NOW + timedelta(days=day)
-        chosen = select_highlights(pool, N, f"1:{day}", now=at)
-        for order, c in enumerate(c for h in chosen for c in pool if c.highlight_id == h):
-            rounds[level(c)].append((day * N + order, books[c.highlight_id]))
-        picked = set(chosen)
-        pool = [
-            replace(c, times_sent=c.times_sent + 1, last_sent_at=at)
-            if c.highlight_id in picked
-            else c
-            for c in pool
-        ]
-    favourites = {c.highlight_id for c in pool if c.favourite}
-    return {c.highlight_id: c.times_sent for c in pool}, books, favourites, rounds
 
 
 def describe(year: Year) -> str:
@@ -266,41 +201,16 @@ def rotation_breaches() -> int:
     return breaches
 
 
-def legacy_breaches() -> int:
-    pool = [
-        Candidate(b * 1000 + i, b, 0, None, False, False, 1.0)
-        for b, size in enumerate(SPREAD_BOOKS, 1)
-        for i in range(size)
-    ]
-    breaches = 0
-    for day in range(365):
-        at = NOW + timedelta(days=day)
-        lowest = min(c.times_sent for c in pool)
-        waiting = {c.book_id for c in pool if c.times_sent == lowest}
-        chosen = set(select_highlights(pool, N, f"1:{day}", now=at))
-        breaches += _over_half(
-            Counter(c.book_id for c in pool if c.highlight_id in chosen), len(waiting)
-        )
-        pool = [
-            replace(c, times_sent=c.times_sent + 1, last_sent_at=at)
-            if c.highlight_id in chosen
-            else c
-            for c in pool
-        ]
-    return breaches
-
-
 def _over_half(books: Counter[int], waiting: int) -> bool:
     return waiting >= 3 and 2 * max(books.values()) > sum(books.values())
 
 
 def quality() -> None:
     print("a daily year of 5, books less 60 (6 favourites), normal 60, more 60, normal 120:")
-    print(f"  rotation:      {describe(rotation_year())}")
-    print(f"  old selection: {describe(legacy_year())}")
+    print(f"  rotation: {describe(rotation_year())}")
     print(f"a daily year of 5, normal books of {', '.join(map(str, SPREAD_BOOKS))} highlights,")
     print("digests over half one book while 3+ books had highlights left in the round:")
-    print(f"  rotation: {rotation_breaches()} of 365; old selection: {legacy_breaches()} of 365")
+    print(f"  rotation: {rotation_breaches()} of 365")
 
 
 def main() -> None:

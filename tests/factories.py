@@ -142,7 +142,7 @@ async def add_reader(
                 subscriber_id=reader.id,
                 book_id=books[n % 2].id,
                 identity=f"h{n}",
-                text=f"Highlight number {n} <b>bold</b>",
+                text=f"Highlight number {n}, set in <b>bold</b> type",
                 location_start=10 * n,
             )
             for n in range(highlights)

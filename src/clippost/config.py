@@ -273,6 +273,23 @@ class Settings(BaseSettings):
     )
 
     # Digests
+    plan_ahead_minutes: float = Field(
+        30.0,
+        ge=0,
+        le=24 * 60,
+        description=(
+            "Digests are planned this long before their slot (due at the slot), so that a "
+            "spike of readers at one hour is planned before it comes."
+        ),
+    )
+    digest_max_lateness_hours: float = Field(
+        12.0,
+        gt=0,
+        description=(
+            "After downtime only the latest missed digest is sent, and only if its slot is "
+            "less than this late; every other missed slot is recorded as skipped."
+        ),
+    )
     digest_max_chars: int = Field(
         700,
         ge=100,

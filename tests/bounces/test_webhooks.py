@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from clippost.config import Settings
-from clippost.models import DeliveryEvent, OutboxMessage, Suppression
+from clippost.models import DeliveryEvent, OutboxMessage, SkippedDigest, Suppression
 from clippost.runtime import open_runtime
 from clippost.worker import send_due
 
@@ -180,8 +180,9 @@ class TestSendgrid:
 
 class TestEndToEnd:
     async def test_a_bounced_digest_stops_the_next(self, hooks: Any, pki: Pki) -> None:
-        """A digest is sent, SES reports a hard bounce for it, and the next planned digest
-        is suppressed at claim time; the event is kept with the first digest's row."""
+        """A digest is sent, SES reports a hard bounce for it, and the next slot is skipped
+        at planning (recorded with the reason), nothing queued; the event is kept with the
+        first digest's row."""
         await hooks.confirmed_reader("reader@example.org")
         reader = await hooks.subscriber("reader@example.org")
         async with open_runtime(hooks.settings) as runtime:
@@ -197,13 +198,14 @@ class TestEndToEnd:
         reader = await hooks.subscriber("reader@example.org")
         async with open_runtime(hooks.settings) as runtime:
             second = await send_due(runtime, at=reader.next_slot_at)
-        # Settled by the claim's suppression check (which the report does not count).
-        assert (second.planned, second.sent) == (1, 0)
-        latest = (await hooks.outbox("digest"))[-1]
-        assert (latest.state, latest.last_error) == ("suppressed", "recipient suppressed (bounced)")
+        assert (second.planned, second.sent) == (0, 0)
+        assert [row.id for row in await hooks.outbox("digest")] == [digest.id]
         async with hooks.db.transaction() as session:
             event = await session.scalar(select(DeliveryEvent))
+            skipped = (await session.scalars(select(SkippedDigest))).all()
         assert event is not None
         assert (event.outbox_id, event.kind) == (digest.id, "hard_bounce")
-        assert digest.id != latest.id
+        assert [(s.slot, s.reason) for s in skipped] == [
+            (reader.next_slot_at, "suppressed (bounced)")
+        ]
         assert isinstance(digest, OutboxMessage)

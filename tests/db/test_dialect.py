@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from clippost.db.dialect import (
     SQLITE_IDS_PER_STATEMENT,
     dialect_of,
+    first_rows_per_key,
     ids_match,
     insert_or_ignore,
     normalise_database_url,
@@ -20,7 +21,7 @@ from clippost.db.dialect import (
 )
 from clippost.db.engine import Database
 from clippost.errors import ConfigurationError
-from clippost.models import OutboxMessage
+from clippost.models import Book, Highlight, OutboxMessage, Subscriber
 
 outbox = cast(Table, OutboxMessage.__table__)
 
@@ -98,3 +99,44 @@ class TestHelpers:
         assert prebuilt.of("sqlite") == "SQLITE"
         assert prebuilt.of("postgresql") == "POSTGRESQL"
         assert sorted(built) == ["postgresql", "sqlite"]
+
+
+class TestFirstRowsPerKey:
+    async def test_each_keys_first_rows_in_order_from_one_statement(
+        self, database: Database
+    ) -> None:
+        """Three readers' first two highlights in rotation by (turn, id), only flagged rows,
+        a reader without any left out, from one statement on either database."""
+        async with database.transaction() as session:
+            session.add_all(Subscriber(id=r, email=f"r{r}@example.org") for r in (1, 2, 3))
+            await session.flush()
+            session.add_all(Book(id=r, subscriber_id=r, identity="b", title="T") for r in (1, 2, 3))
+            await session.flush()
+            rows = [(1, 30, True), (1, 10, True), (1, 20, False), (1, 40, True), (2, 5, True)]
+            for number, (reader, turn, flag) in enumerate(rows, 1):
+                session.add(
+                    Highlight(
+                        id=number,
+                        subscriber_id=reader,
+                        book_id=reader,
+                        identity=f"h{number}",
+                        text="x",
+                        turn=turn,
+                        in_rotation=flag,
+                    )
+                )
+        highlights = cast(Table, Highlight.__table__)
+        async with database.sessions() as session:
+            connection = await session.connection()
+            statement, params = first_rows_per_key(
+                connection,
+                highlights,
+                [1, 2, 3],
+                key="subscriber_id",
+                columns=("subscriber_id", "id", "turn"),
+                flag="in_rotation",
+                order_by=("turn", "id"),
+                limit=2,
+            )
+            found = sorted((await connection.execute(statement, params)).all())
+        assert [tuple(row) for row in found] == [(1, 1, 30), (1, 2, 10), (2, 5, 5)]

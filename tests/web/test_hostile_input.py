@@ -260,7 +260,12 @@ class TestBidiControls:
         """Titles, authors, passages and notes holding unclosed bidi controls sit in <bdi>
         or dir="auto" on every page that shows them; <title> and <option> get none."""
         upload = web.clippings_file(
-            (f"Title {BIDI}one", f"Author {BIDI}", [f"Passage {BIDI} text", "Plain one."]),
+            (
+                f"Title {BIDI}one",
+                f"Author {BIDI}",
+                # Long enough to be sent (fragments are skipped), so the previews show it.
+                [f"Passage {BIDI} text about the sea and the long way home.", "Plain one."],
+            ),
         )
         await web.sign_up("bidi@example.org", upload)
         confirm = await web.last_link("confirm", "confirm_url")
@@ -366,7 +371,7 @@ class TestEmailsCarryNoUploadText:
     async def test_a_digest_shows_titles_cut_and_unlinked(self, web):
         """A confirmed reader's digest carries the same labels, never the raw title."""
         title = f"Book{PHISH * 77}"
-        await web.confirmed_reader("reader@example.org", web.clippings_file((title, "A", ["x."])))
+        await web.confirmed_reader("reader@example.org", web.clippings_file((title, "A", ["A passage long enough to be sent."])))
         reader = await web.subscriber("reader@example.org")
         runtime = web.app.state.runtime
         await plan_due(runtime.db, runtime.context(reader.next_slot_at + timedelta(minutes=1)))

@@ -11,7 +11,9 @@ from clippost.links import Purpose
 
 HOSTILE_TITLE = '<script>alert("title")</script>'
 HOSTILE_AUTHOR = '"><img src=x onerror=alert(1)>'
-HOSTILE_TEXT = "</blockquote><script>alert('text')</script>"
+# Words around the markup: a passage of fewer than four words is a fragment, never sent or
+# previewed, and then would not be on the pages at all.
+HOSTILE_TEXT = "</blockquote><script>alert('text')</script> and the passage goes on a while"
 
 
 class TestHeaders:

@@ -12,7 +12,9 @@ database it is on; it calls these helpers, which ask one way (`dialect_of`):
 - `ids_match`: "this column is one of these values": one array parameter on PostgreSQL, IN
   lists in chunks under SQLite's parameter limit;
 - `skip_locked`: FOR UPDATE SKIP LOCKED on PostgreSQL; nothing on SQLite, whose
-  BEGIN IMMEDIATE already serializes every writer.
+  BEGIN IMMEDIATE already serializes every writer;
+- `first_rows_per_key`: the first rows of each of many keys in one statement (the
+  planner's windows): LATERAL on PostgreSQL, a correlated IN on SQLite.
 
 The claim (`outbox/claims.py`) is the one place outside `db/` that names a dialect.
 """
@@ -20,11 +22,12 @@ The claim (`outbox/claims.py`) is the one place outside `db/` that names a diale
 from __future__ import annotations
 
 import functools
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, any_, bindparam
+from sqlalchemy import ColumnElement, Select, Table, TextClause, any_, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.url import make_url
@@ -169,3 +172,60 @@ def skip_locked(query: Select[T], source: DialectSource) -> Select[T]:
     if dialect_of(source) == POSTGRESQL:
         return query.with_for_update(skip_locked=True)
     return query
+
+
+def first_rows_per_key(
+    source: DialectSource,
+    table: Table,
+    keys: Sequence[int],
+    *,
+    key: str,
+    columns: Sequence[str],
+    flag: str,
+    order_by: Sequence[str],
+    limit: int,
+) -> tuple[TextClause, dict[str, Any]]:
+    """The first `limit` rows of `table` in `order_by` order whose boolean column `flag` is
+    true, for each of `keys` in column `key`, as one statement and its parameters: a
+    batch of readers' windows, each one index range read, never whole libraries.
+
+    PostgreSQL: the keys as one array, each joined LATERAL to its ORDER BY ... LIMIT.
+    SQLite (no LATERAL): the keys as a JSON array (`json_each`), each row's ids found by a
+    correlated `IN (SELECT id ... ORDER BY ... LIMIT)`; SQLite runs that subquery per key
+    on the index and fetches the rows by rowid. `key`, `flag`, `columns` and `order_by`
+    name columns of `table` (written in code, never taken from input); an index on
+    (`key`, *`order_by`*), partial on `flag`, serves it.
+    """
+    statement = _rows_per_key(
+        dialect_of(source), table.name, key, tuple(columns), flag, tuple(order_by)
+    )
+    if dialect_of(source) == POSTGRESQL:
+        return statement, {"keys": list(keys), "limit": limit}
+    return statement, {"keys": json.dumps(list(keys)), "limit": limit}
+
+
+@functools.cache
+def _rows_per_key(
+    dialect: str,
+    table: str,
+    key: str,
+    columns: tuple[str, ...],
+    flag: str,
+    order_by: tuple[str, ...],
+) -> TextClause:
+    if dialect == POSTGRESQL:
+        picked = ", ".join(f"w.{column}" for column in columns)
+        inner = ", ".join(columns)
+        order = ", ".join(order_by)
+        return text(
+            f"SELECT {picked} FROM unnest(CAST(:keys AS BIGINT[])) AS k(key) "  # noqa: S608
+            f"CROSS JOIN LATERAL (SELECT {inner} FROM {table} "
+            f"WHERE {table}.{key} = k.key AND {flag} ORDER BY {order} LIMIT :limit) AS w"
+        )
+    picked = ", ".join(f"{table}.{column}" for column in columns)
+    order = ", ".join(f"r.{column}" for column in order_by)
+    return text(
+        f"SELECT {picked} FROM json_each(:keys) AS k JOIN {table} ON {table}.id IN "  # noqa: S608
+        f"(SELECT r.id FROM {table} AS r WHERE r.{key} = k.value AND r.{flag} "
+        f"ORDER BY {order} LIMIT :limit)"
+    )

@@ -21,8 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clippost.clippings import models as clip
 from clippost.db.dialect import insert_or_ignore
 from clippost.library.views import BookView, HighlightView
-from clippost.models import BOOK_WEIGHTS, Book, Highlight, Subscriber
-from clippost.selection import Candidate
+from clippost.models import Book, Highlight, Subscriber
 
 # Under both drivers' bound-parameter limits (SQLite 32,766, asyncpg 32,767) with room:
 # a highlight row binds 12 values.
@@ -56,6 +55,7 @@ async def merge_library(
     session: AsyncSession, subscriber_id: int, library: clip.Library, *, now: datetime
 ) -> MergeResult:
     """Merge `library` into the reader's: never a duplicate, never a lost verdict."""
+    await mark_rotation_stale(session, subscriber_id)
     book_ids, new_books = await _merge_books(session, subscriber_id, library.books, now=now)
     incoming = _highlight_rows(subscriber_id, library.books, book_ids, now=now)
     stored = await _stored_highlights(session, subscriber_id, list(incoming))
@@ -341,27 +341,6 @@ async def highlight_owner(session: AsyncSession, highlight_id: int) -> tuple[int
     return None if row is None else (row[0], row[1])
 
 
-async def candidates(session: AsyncSession, subscriber_id: int) -> list[Candidate]:
-    """Every highlight of the reader's as the selection rules see it."""
-    query = (
-        select(
-            Highlight.id,
-            Highlight.book_id,
-            Highlight.times_sent,
-            Highlight.last_sent_at,
-            Highlight.favourite,
-            Highlight.discarded,
-            Book.frequency,
-        )
-        .join(Book, Book.id == Highlight.book_id)
-        .where(Highlight.subscriber_id == subscriber_id)
-    )
-    return [
-        Candidate(*row[:6], book_weight=BOOK_WEIGHTS.get(row.frequency, 1.0))
-        for row in await session.execute(query)
-    ]
-
-
 async def views_by_id(
     session: AsyncSession, subscriber_id: int, ids: Sequence[int]
 ) -> list[HighlightView]:
@@ -379,6 +358,7 @@ async def views_by_id(
 async def set_frequency(
     session: AsyncSession, subscriber_id: int, book_id: int, frequency: str
 ) -> bool:
+    await mark_rotation_stale(session, subscriber_id)
     statement = (
         update(Book)
         .where(Book.id == book_id, Book.subscriber_id == subscriber_id)
@@ -391,6 +371,7 @@ async def set_frequency(
 async def set_flags(
     session: AsyncSession, subscriber_id: int, highlight_id: int, values: dict[str, bool]
 ) -> bool:
+    await mark_rotation_stale(session, subscriber_id)
     statement = (
         update(Highlight)
         .where(and_(Highlight.id == highlight_id, Highlight.subscriber_id == subscriber_id))
@@ -398,6 +379,17 @@ async def set_flags(
     )
     result = await session.execute(statement)
     return bool(getattr(result, "rowcount", 0))
+
+
+async def mark_rotation_stale(session: AsyncSession, subscriber_id: int) -> None:
+    """The library is changing (an import, a verdict, a book's frequency): the planner lays
+    the reader's rotation out again before their next digest (planner/rotation.py). One
+    flag in the change's own transaction, so no change is ever missed. Called before the
+    change's other writes: the reader's row is locked first, as the planner locks it
+    first (then the highlights), so the two never wait on each other in a circle."""
+    await session.execute(
+        update(Subscriber).where(Subscriber.id == subscriber_id).values(rotation_stale=True)
+    )
 
 
 async def highlight_count(session: AsyncSession, subscriber_id: int) -> int:

@@ -80,6 +80,31 @@ def make_token(
     return f"{encoded}.{_sign(_purpose_key(_key_bytes(secret), purpose), encoded)}"
 
 
+class TokenSigner:
+    """`make_token` for many subjects of one purpose at one moment: the purpose's HMAC key
+    schedule and the payload's timed prefix are prepared once, so each token costs one
+    HMAC copy and update (the planner signs about seventeen links per digest). The tokens
+    are exactly those `make_token` writes."""
+
+    __slots__ = ("_head", "_mac")
+
+    def __init__(
+        self, secret: str | bytes, purpose: Purpose, *, now: datetime, ttl: timedelta | None
+    ) -> None:
+        issued = _seconds(now)
+        expires = 0 if ttl is None else issued + max(1, int(ttl.total_seconds()))
+        self._head = f"{issued}{_SEPARATOR}{expires}{_SEPARATOR}"
+        self._mac = hmac.new(_purpose_key(_key_bytes(secret), purpose), digestmod=hashlib.sha256)
+
+    def token(self, subject: str, extra: str = "") -> str:
+        if not subject or _SEPARATOR in subject:
+            raise ValueError(f"a token subject must be non-empty and free of {_SEPARATOR!r}")
+        encoded = _b64encode(f"{self._head}{subject}{_SEPARATOR}{extra}".encode())
+        mac = self._mac.copy()
+        mac.update(encoded.encode("ascii"))
+        return f"{encoded}.{_b64encode(mac.digest()[:_SIGNATURE_BYTES])}"
+
+
 def read_token(
     secret: str | bytes,
     purpose: Purpose,

@@ -10,12 +10,13 @@ or "sign out my links" revokes every one of them at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from clippost.config import Settings
-from clippost.links.tokens import Purpose, TokenData, make_token, read_token
+from clippost.links.tokens import Purpose, TokenData, TokenSigner, make_token, read_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,26 @@ class Links:
             unsubscribe_mailbox=settings.mail_from,
         )
 
+    def url_maker(
+        self, purpose: Purpose, *, now: datetime, ttl: timedelta | None = None
+    ) -> Callable[..., str]:
+        """`url(purpose, subject, now=now, ttl=ttl, extra=extra)` for many subjects, signed
+        with a prepared key (`tokens.TokenSigner`): the same URLs, for a batch of digests."""
+        signer = TokenSigner(self.secret_key, purpose, now=now, ttl=ttl or self._ttl(purpose))
+        prefix = f"{self.base_url}/{_PATHS[purpose]}/"
+
+        def url(subject: int, extra: str = "") -> str:
+            return prefix + signer.token(str(subject), extra)
+
+        return url
+
+    def _ttl(self, purpose: Purpose) -> timedelta | None:
+        return {
+            Purpose.CONFIRM: self.confirm_ttl,
+            Purpose.ADD_IMPORT: self.confirm_ttl,
+            Purpose.MANAGE: self.manage_ttl,
+        }.get(purpose)
+
     def token(
         self,
         purpose: Purpose,
@@ -50,11 +71,7 @@ class Links:
         ttl: timedelta | None = None,
     ) -> str:
         """A token for `purpose`; `ttl` overrides the purpose's own lifetime."""
-        lifetime = ttl or {
-            Purpose.CONFIRM: self.confirm_ttl,
-            Purpose.ADD_IMPORT: self.confirm_ttl,
-            Purpose.MANAGE: self.manage_ttl,
-        }.get(purpose)
+        lifetime = ttl or self._ttl(purpose)
         return make_token(
             self.secret_key, purpose, str(subject), now=now, ttl=lifetime, extra=extra
         )

@@ -7,6 +7,7 @@ from clippost.models.outbox import OutboxMessage, OutboxState
 from clippost.models.pending_import import PendingImport
 from clippost.models.rate_limit import RateLimitWindow, TokenBucket
 from clippost.models.site_state import SiteState
+from clippost.models.skipped_digest import SkippedDigest, SkipReason
 from clippost.models.subscriber import Subscriber, SubscriberStatus
 from clippost.models.suppression import BLOCKS_REQUESTED_MAIL, Suppression, SuppressionReason
 
@@ -22,6 +23,8 @@ __all__ = [
     "PendingImport",
     "RateLimitWindow",
     "SiteState",
+    "SkipReason",
+    "SkippedDigest",
     "Subscriber",
     "SubscriberStatus",
     "Suppression",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Date, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, Index, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clippost.db.base import IDS_NEVER_REUSED, Base, UTCDateTime, utcnow
@@ -50,6 +50,12 @@ class Subscriber(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The reader's rotation (selection.model.Reader): its clock, how many highlights are in
+    # it, and whether the library changed since the planner last laid it out (an import,
+    # a favourite or discard, a book's frequency): then the next plan rebuilds it.
+    rotation_clock: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    rotation_size: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rotation_stale: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     @property
     def language(self) -> str | None:

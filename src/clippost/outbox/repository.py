@@ -16,7 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, func, literal_column, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from clippost.addresses import address_hash
@@ -73,6 +83,68 @@ async def enqueue(
     statement = insert_or_ignore(session, OutboxMessage, keys=["idempotency_key"])
     result = await session.execute(statement.values(**values))
     return bool(getattr(result, "rowcount", 0))
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """One message for `enqueue_many`."""
+
+    kind: str
+    recipient: str
+    idempotency_key: str
+    payload: dict[str, Any]
+    due_at: datetime
+    subscriber_id: int | None = None
+
+
+async def enqueue_many(
+    connection: AsyncConnection, messages: Sequence[Queued], *, domain: str
+) -> set[str]:
+    """Queue many messages (the planner's digests) with INSERT ... ON CONFLICT DO NOTHING
+    RETURNING, executed for all rows at once: SQLAlchemy sends them as multi-row VALUES
+    batches ("insertmanyvalues") from one cached compiled statement, where a `.values(rows)`
+    statement would be compiled anew for every batch. Returns the idempotency keys actually
+    inserted, so the caller counts as sent only what it queued."""
+    if not messages:
+        return set()
+    statement = insert_or_ignore(connection, OutboxMessage, keys=["idempotency_key"])
+    rows = [
+        {
+            "idempotency_key": message.idempotency_key,
+            "message_id": new_message_id(domain),
+            "kind": message.kind,
+            "requested": False,
+            "recipient": message.recipient,
+            "recipient_hash": address_hash(message.recipient),
+            "subscriber_id": message.subscriber_id,
+            "payload": message.payload,
+            "state": OutboxState.PENDING.value,
+            "due_at": message.due_at,
+            "attempts": 0,
+        }
+        for message in messages
+    ]
+    result = await connection.execute(statement.returning(outbox.c.idempotency_key), rows)
+    return set(result.scalars())
+
+
+async def withdraw_planned_digests(
+    connection: AsyncConnection, subscriber_id: int, *, kind: str, now: datetime
+) -> int:
+    """Delete the reader's `kind` rows queued for later than `now` that no worker holds: a
+    digest planned ahead whose reader changed their schedule or number per email, so
+    that the planner plans the slot afresh (its UNIQUE key would refuse a second row, and
+    nothing was sent). Returns how many rows it deleted."""
+    result = await connection.execute(
+        delete(outbox).where(
+            outbox.c.subscriber_id == subscriber_id,
+            outbox.c.kind == kind,
+            IS_PENDING,
+            outbox.c.due_at > now,
+            outbox.c.lease_owner.is_(None),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # Built once: the unsubscribe group commit runs it for every batch, and a prebuilt statement

@@ -1,253 +1,344 @@
-"""The planner: turn every due slot into one digest row in the outbox (invariant 2).
+"""The planner: turn every due slot into one digest row in the outbox (invariant 2), a
+batch of readers at a time.
 
-Any number of planners may run at once, on any number of machines, and a re-run is harmless:
-each subscriber is planned in its own short transaction that locks the subscriber's row
-(FOR UPDATE on PostgreSQL, the single write lock on SQLite) and re-checks that its slot is
-still due, so a second planner finds the slot already advanced and does nothing; and the
-digest's idempotency key `digest:{subscriber}:{slot}` is UNIQUE, so even a planner working
-from stale data cannot insert a second digest for one slot.
+`plan_due` claims due readers in batches (planner/repository.py says how, and why any
+number of planners split the work), works out each reader's slot and skipped slots
+(`timing`), lays out the rotation of the readers whose library changed (`rotation`),
+chooses each digest with the pure selection (`selection.plan_digest` over the reader's
+window), and writes the batch's digests, highlight turns and counters, next slots and
+skipped slots with a handful of set-based statements, in one transaction per batch.
+Nothing is read or written per reader.
+
+Exactly once: a reader is in one batch at a time (its row locked, or the SQLite write
+lock held), a committed batch has moved its readers' slots on, and the digest's idempotency
+key `digest:{subscriber}:{slot}` is UNIQUE, so even a planner working from stale data
+cannot queue a second digest for one slot; a digest the key refused counts nothing as sent.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, cast
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Row, Table, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from clippost.addresses import address_hash
 from clippost.context import ServiceContext
 from clippost.db.engine import Database
 from clippost.errors import BadInput
-from clippost.library import repository as library_repository
-from clippost.links import Links, Purpose
-from clippost.models import Book, Highlight, Subscriber, SubscriberStatus
-from clippost.outbox.repository import enqueue
-from clippost.planner.slots import Cadence, Schedule, due_slots, next_slot, slot_key
-from clippost.selection import describe_round, select_highlights
+from clippost.models import SkipReason
+from clippost.outbox.repository import Queued, enqueue_many, withdraw_planned_digests
+from clippost.planner import repository as repo
+from clippost.planner.payload import PayloadMaker
+from clippost.planner.rotation import entries, lay_out
+from clippost.planner.slots import Cadence, Schedule, next_slot, slot_key, to_local
+from clippost.planner.timing import Timing, timing
+from clippost.selection import (
+    Digest,
+    Entry,
+    Reader,
+    digest_seed,
+    placement_salt,
+    plan_digest,
+    window_size,
+)
+from clippost.suppressions import reasons_for
 
 log = logging.getLogger(__name__)
 
-subscribers = cast(Table, Subscriber.__table__)
-highlights = cast(Table, Highlight.__table__)
-books = cast(Table, Book.__table__)
-
-# Subscribers are read in pages of this many ids; each is then planned in its own transaction.
-_PAGE = 500
-_JUST_BEFORE = timedelta(microseconds=1)
+DIGEST = "digest"
+# A reader whose stored schedule no longer validates (a timezone gone from the tz
+# database) is tried again this much later, not in every batch.
+_RETRY_INVALID = timedelta(days=1)
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    slot: datetime | None  # the slot to send now, if any
-    next_slot_at: datetime
+@dataclass
+class _Batch:
+    """What one batch writes, gathered before the writes."""
+
+    next_slots: dict[int, datetime] = field(default_factory=dict)
+    clocks: dict[int, int] = field(default_factory=dict)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    to_send: dict[int, tuple[Row[Any], datetime]] = field(default_factory=dict)
 
 
 async def plan_due(db: Database, ctx: ServiceContext) -> int:
-    """Enqueue a digest for every confirmed subscriber whose slot is due at `ctx.now`.
-
-    Returns how many digests were inserted by this call.
-    """
-    now, links, domain = ctx.now, ctx.links, ctx.mail_domain
+    """Queue a digest for every confirmed reader whose slot is due by `ctx.now` plus the
+    planning horizon (due at its slot). Returns how many digests this call queued."""
     planned = 0
-    after_id = 0
-    while ids := await _due_subscriber_ids(db, now=now, after_id=after_id):
-        for subscriber_id in ids:
-            try:
-                if await _plan_one(db, subscriber_id, now=now, links=links, domain=domain):
-                    planned += 1
-            except BadInput:
-                # A stored schedule that no longer validates (a timezone removed from the
-                # tz database): skip this reader, keep planning the others.
-                log.exception("cannot plan subscriber %s", subscriber_id)
-        after_id = ids[-1]
-    return planned
+    while True:
+        claimed, queued = await _plan_batch(db, ctx)
+        planned += queued
+        if claimed < repo.BATCH:
+            return planned
 
 
-async def _due_subscriber_ids(db: Database, *, now: datetime, after_id: int) -> list[int]:
-    async with db.sessions() as session:
-        found = await session.scalars(
-            select(subscribers.c.id)
-            .where(
-                subscribers.c.status == SubscriberStatus.CONFIRMED,
-                (subscribers.c.next_slot_at <= now) | subscribers.c.next_slot_at.is_(None),
-                subscribers.c.id > after_id,
-            )
-            .order_by(subscribers.c.id)
-            .limit(_PAGE)
-        )
-        return list(found)
-
-
-async def _plan_one(
-    db: Database, subscriber_id: int, *, now: datetime, links: Links, domain: str
-) -> bool:
-    """Plan one subscriber in one transaction; True when a digest was inserted."""
+async def _plan_batch(db: Database, ctx: ServiceContext) -> tuple[int, int]:
+    """Claim, plan and write one batch in one transaction: (readers claimed, digests queued)."""
+    horizon = ctx.now + timedelta(minutes=ctx.settings.plan_ahead_minutes)
     async with db.transaction() as session:
         connection = await session.connection()
-        subscriber = (
-            await connection.execute(
-                select(subscribers)
-                .where(
-                    subscribers.c.id == subscriber_id,
-                    subscribers.c.status == SubscriberStatus.CONFIRMED,
-                )
-                .with_for_update()
-            )
-        ).one_or_none()
-        # Re-checked under the lock: another planner may have advanced it meanwhile.
-        if subscriber is None or (
-            subscriber.next_slot_at is not None and subscriber.next_slot_at > now
-        ):
-            return False
-        plan = _plan(subscriber, now=now)
-        inserted = False
+        readers = await repo.claim(connection, horizon=horizon, limit=repo.BATCH)
+        if not readers:
+            return 0, 0
+        batch = _timings(readers, ctx)
+        await _drop_suppressed(connection, batch, ctx.now)
+        digests = await _choose(connection, batch)
+        queued = await _write(connection, batch, digests, ctx)
+        return len(readers), queued
+
+
+def _timings(readers: Sequence[Row[Any]], ctx: ServiceContext) -> _Batch:
+    batch = _Batch()
+    lateness = timedelta(hours=ctx.settings.digest_max_lateness_hours)
+    for reader in readers:
+        batch.clocks[reader.id] = reader.rotation_clock
+        try:
+            plan = _timing(_schedule_key(reader), reader.next_slot_at, ctx.now, lateness)
+        except BadInput:
+            log.exception("cannot plan subscriber %s: its schedule is not valid", reader.id)
+            plan = Timing(slot=None, next_slot_at=ctx.now + _RETRY_INVALID)
+        batch.next_slots[reader.id] = plan.next_slot_at
+        batch.skipped += [_skip(reader.id, slot, reason, ctx.now) for slot, reason in plan.skipped]
         if plan.slot is not None:
-            digest = await _choose(session, subscriber, slot=plan.slot, now=now, links=links)
-            if digest is not None:
-                payload, chosen = digest
-                inserted = await enqueue(
-                    session,
-                    kind="digest",
-                    recipient=subscriber.email,
-                    idempotency_key=f"digest:{subscriber_id}:{slot_key(plan.slot)}",
-                    payload=payload,
-                    due_at=plan.slot,
-                    domain=domain,
-                    subscriber_id=subscriber_id,
-                )
-                if inserted:
-                    await _mark_sent(connection, chosen, at=plan.slot)
-        await connection.execute(
-            update(subscribers)
-            .where(subscribers.c.id == subscriber_id)
-            .values(next_slot_at=plan.next_slot_at)
+            batch.to_send[reader.id] = (reader, plan.slot)
+    return batch
+
+
+async def _drop_suppressed(connection: AsyncConnection, batch: _Batch, now: datetime) -> None:
+    """Readers whose address is suppressed get no digest: the slot is recorded as skipped."""
+    hashes = {address_hash(reader.email): rid for rid, (reader, _) in batch.to_send.items()}
+    for found, reason in (await reasons_for(connection, sorted(hashes))).items():
+        reader_id = hashes[found]
+        _, slot = batch.to_send.pop(reader_id)
+        batch.skipped.append(_skip(reader_id, slot, f"{SkipReason.SUPPRESSED} ({reason})", now))
+
+
+async def _choose(connection: AsyncConnection, batch: _Batch) -> dict[int, Digest]:
+    """Each digest of the batch, by the pure selection over the reader's window (or, for a
+    reader whose library changed, over the whole library just laid out)."""
+    readers = {rid: reader for rid, (reader, _) in batch.to_send.items()}
+    stale = [rid for rid, reader in readers.items() if reader.rotation_stale]
+    states = {rid: _reader_state(reader) for rid, reader in readers.items()}
+    libraries: dict[int, list[Entry]] = {}
+    if stale:
+        stored = await repo.library(connection, stale)
+        layouts = {
+            rid: lay_out(states[rid], stored.get(rid, []), salt=placement_salt(rid))
+            for rid in stale
+        }
+        await repo.write_layout(
+            connection,
+            [p for layout in layouts.values() for p in layout.changed],
+            {rid: layout.rotation_size for rid, layout in layouts.items()},
         )
-        return inserted
+        for rid, layout in layouts.items():
+            states[rid] = _reader_state(readers[rid], size=layout.rotation_size)
+            libraries[rid] = entries(layout)
+    fresh = [rid for rid in readers if rid not in libraries]
+    if fresh:
+        limit = window_size(max(readers[rid].per_email for rid in fresh))
+        libraries.update(await _windows(connection, fresh, limit))
+    return {
+        rid: plan_digest(
+            states[rid],
+            libraries.get(rid, []),
+            readers[rid].per_email,
+            today=_local_day(slot, reader.timezone),
+            seed=digest_seed(rid, slot_key(slot)),
+        )
+        for rid, (reader, slot) in batch.to_send.items()
+    }
+
+
+async def _windows(
+    connection: AsyncConnection, reader_ids: Sequence[int], limit: int
+) -> dict[int, list[Entry]]:
+    rows = await repo.windows(connection, reader_ids, limit=limit)
+    weights = await repo.book_weights(
+        connection, [book for found in rows.values() for _, book, _, _ in found]
+    )
+    return {
+        rid: [
+            Entry(hid, book, turn, weights.get(book, 1.0), bool(favourite))
+            for hid, book, turn, favourite in found
+        ]
+        for rid, found in rows.items()
+    }
+
+
+async def _write(
+    connection: AsyncConnection, batch: _Batch, digests: dict[int, Digest], ctx: ServiceContext
+) -> int:
+    """The batch's digests, then (for those queued) turns and counters, then every claimed
+    reader's next slot and clock, and the skipped slots."""
+    chosen = [i for digest in digests.values() for i in digest.ids]
+    rows = await repo.contents(connection, chosen) if chosen else {}
+    maker = PayloadMaker(ctx.links, now=ctx.now)
+    messages = [
+        _message(reader, slot, digests[rid], rows, maker)
+        for rid, (reader, slot) in batch.to_send.items()
+        if digests[rid].picks
+    ]
+    queued = await enqueue_many(connection, messages, domain=ctx.mail_domain)
+    turns: dict[int, int] = {}
+    sent_at: dict[int, datetime] = {}
+    for message in messages:
+        rid = message.subscriber_id
+        if rid is None or message.idempotency_key not in queued:
+            continue
+        digest = digests[rid]
+        turns.update(digest.turns)
+        sent_at.update(dict.fromkeys(digest.turns, message.due_at))
+        batch.clocks[rid] = digest.clock
+    if turns:
+        await repo.mark_sent(connection, turns, sent_at)
+    await repo.advance(connection, batch.next_slots, batch.clocks)
+    if batch.skipped:
+        await repo.record_skipped(connection, batch.skipped)
+    return len(queued)
+
+
+def _message(
+    reader: Row[Any],
+    slot: datetime,
+    digest: Digest,
+    rows: dict[int, Row[Any]],
+    maker: PayloadMaker,
+) -> Queued:
+    payload = maker.digest(
+        reader, slot=slot, chosen=[rows[i] for i in digest.ids], round_status=digest.round
+    )
+    return Queued(
+        kind=DIGEST,
+        recipient=reader.email,
+        idempotency_key=digest_key(reader.id, slot),
+        payload=payload,
+        due_at=slot,
+        subscriber_id=reader.id,
+    )
+
+
+_ScheduleKey = tuple[str, int, str, int, int, date | None]
+
+
+def _schedule_key(reader: Row[Any]) -> _ScheduleKey:
+    return (
+        reader.cadence,
+        reader.hour,
+        reader.timezone,
+        reader.weekday,
+        reader.day_of_month,
+        reader.paused_until,
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _timing(
+    key: _ScheduleKey, stored: datetime | None, now: datetime, lateness: timedelta
+) -> Timing:
+    """`timing`, once per schedule and stored slot in a batch: the readers due at one hour
+    share a handful of schedules, and slot arithmetic walks dates in Python."""
+    cadence, hour, timezone, weekday, day_of_month, paused_until = key
+    schedule = Schedule(
+        cadence=Cadence(cadence),
+        hour=hour,
+        timezone=timezone,
+        weekday=weekday,
+        day_of_month=day_of_month,
+        paused_until=paused_until,
+    )
+    return timing(schedule, stored, now=now, max_lateness=lateness)
+
+
+@functools.lru_cache(maxsize=4096)
+def _local_day(slot: datetime, timezone: str) -> date:
+    """The slot's date on the reader's clock (what "on this day" means for the digest)."""
+    return to_local(slot, timezone).date()
+
+
+def digest_key(subscriber_id: int, slot: datetime) -> str:
+    """The UNIQUE idempotency key of a reader's scheduled digest for `slot`."""
+    return f"{DIGEST}:{subscriber_id}:{slot_key(slot)}"
+
+
+def schedule_of(reader: Row[Any]) -> Schedule:
+    """The reader's stored schedule (BadInput when it no longer validates)."""
+    return Schedule(
+        cadence=Cadence(reader.cadence),
+        hour=reader.hour,
+        timezone=reader.timezone,
+        weekday=reader.weekday,
+        day_of_month=reader.day_of_month,
+        paused_until=reader.paused_until,
+    )
+
+
+def _reader_state(reader: Row[Any], *, size: int | None = None) -> Reader:
+    return Reader(
+        clock=reader.rotation_clock,
+        rotation_size=reader.rotation_size if size is None else size,
+    )
+
+
+def _skip(reader_id: int, slot: datetime, reason: str, now: datetime) -> dict[str, Any]:
+    return {
+        "subscriber_id": reader_id,
+        "kind": DIGEST,
+        "slot": slot,
+        "reason": reason,
+        "recorded_at": now,
+    }
 
 
 async def preview_digest(
     db: Database, subscriber_id: int, ctx: ServiceContext
 ) -> dict[str, Any] | None:
-    """The template context the subscriber's next digest would have, chosen exactly as the
-    planner chooses it, without enqueueing anything or counting anything as sent.
+    """The payload the reader's next digest would have, chosen exactly as the planner
+    chooses it, without queueing, laying out or counting anything.
 
-    None when the reader does not exist or has nothing left to send (all discarded).
+    None when the reader does not exist or has nothing to send (all discarded).
     """
-    now, links = ctx.now, ctx.links
     async with db.sessions() as session:
         connection = await session.connection()
-        subscriber = (
-            await connection.execute(select(subscribers).where(subscribers.c.id == subscriber_id))
-        ).one_or_none()
-        if subscriber is None:
+        reader = await repo.reader(connection, subscriber_id)
+        if reader is None:
             return None
-        slot = subscriber.next_slot_at or now
-        digest = await _choose(session, subscriber, slot=slot, now=now, links=links)
-        await session.rollback()
-    return None if digest is None else digest[0]
-
-
-def _plan(subscriber: Row[Any], *, now: datetime) -> _Plan:
-    """Which slot to send now, and the next one to wait for.
-
-    Catch-up is bounded on purpose: when the planner was down across several slots, only the
-    latest missed slot is sent and the older ones are skipped. A reader wants today's
-    highlights, not a pile of a week's digests arriving together.
-    """
-    schedule = Schedule(
-        cadence=Cadence(subscriber.cadence),
-        hour=subscriber.hour,
-        timezone=subscriber.timezone,
-        weekday=subscriber.weekday,
-        day_of_month=subscriber.day_of_month,
-        paused_until=subscriber.paused_until,
-    )
-    following = next_slot(schedule, now)
-    if subscriber.next_slot_at is None:
-        # Never planned (confirmed before the planner ran): start from the next slot.
-        return _Plan(slot=None, next_slot_at=following)
-    # Slots since the stored one (inclusive) up to now; the schedule also applies a pause.
-    missed = due_slots(schedule, subscriber.next_slot_at - _JUST_BEFORE, now, limit=1)
-    return _Plan(slot=missed[-1] if missed else None, next_slot_at=following)
-
-
-async def _choose(
-    session: AsyncSession,
-    subscriber: Row[Any],
-    *,
-    slot: datetime,
-    now: datetime,
-    links: Links,
-) -> tuple[dict[str, Any], list[int]] | None:
-    """The digest's template context and the chosen highlight ids; None for nothing to send."""
-    candidates = await library_repository.candidates(session, subscriber.id)
-    key = slot_key(slot)
-    chosen = select_highlights(candidates, subscriber.per_email, f"{subscriber.id}:{key}", now=now)
-    if not chosen:
-        return None
-    rows = await _highlight_rows(await session.connection(), chosen)
-    status = describe_round(candidates, chosen)
-    payload = {
-        "highlights": [
-            _highlight_context(rows[i], links=links, now=now, generation=subscriber.link_generation)
-            for i in chosen
-        ],
-        "round_status": {"position": status.position, "total": status.total},
-        "manage_url": links.url(
-            Purpose.MANAGE, subscriber.id, now=now, extra=str(subscriber.link_generation)
-        ),
-        "unsubscribe_url": links.url(Purpose.UNSUBSCRIBE, subscriber.id, now=now),
-    }
-    return payload, chosen
-
-
-async def _highlight_rows(connection: AsyncConnection, ids: list[int]) -> dict[int, Any]:
-    found = await connection.execute(
-        select(
-            highlights.c.id,
-            highlights.c.text,
-            highlights.c.note,
-            highlights.c.page,
-            highlights.c.location_start,
-            highlights.c.location_end,
-            highlights.c.favourite,
-            books.c.title,
-            books.c.author,
+        slot = reader.next_slot_at or _next_or_now(reader, ctx.now)
+        stored = (await repo.library(connection, [subscriber_id])).get(subscriber_id, [])
+        layout = lay_out(_reader_state(reader), stored, salt=placement_salt(subscriber_id))
+        digest = plan_digest(
+            _reader_state(reader, size=layout.rotation_size),
+            entries(layout),
+            reader.per_email,
+            today=to_local(slot, reader.timezone).date(),
+            seed=digest_seed(subscriber_id, slot_key(slot)),
         )
-        .join(books, books.c.id == highlights.c.book_id)
-        .where(highlights.c.id.in_(ids))
-    )
-    return {row.id: row for row in found}
+        if not digest.picks:
+            return None
+        rows = await repo.contents(connection, digest.ids)
+        chosen = [rows[i] for i in digest.ids]
+        maker = PayloadMaker(ctx.links, now=ctx.now)
+        return maker.digest(reader, slot=slot, chosen=chosen, round_status=digest.round)
 
 
-def _highlight_context(
-    row: Row[Any], *, links: Links, now: datetime, generation: int
-) -> dict[str, Any]:
-    # The links name the reader's link generation, as manage links do: "sign out all my
-    # links" revokes them too (library.service checks it).
-    extra = str(generation)
-    return {
-        "id": row.id,  # not shown: the reader's export lists what each digest held
-        "text": row.text,
-        "book_title": row.title,
-        "book_author": row.author,
-        "note": row.note,
-        "page": row.page,
-        "location_start": row.location_start,
-        "location_end": row.location_end,
-        "favourite": bool(row.favourite),
-        "favourite_url": links.url(Purpose.FAVOURITE, row.id, now=now, extra=extra),
-        "discard_url": links.url(Purpose.DISCARD, row.id, now=now, extra=extra),
-    }
+def _next_or_now(reader: Row[Any], now: datetime) -> datetime:
+    try:
+        return next_slot(schedule_of(reader), now)
+    except BadInput:
+        return now
 
 
-async def _mark_sent(connection: AsyncConnection, ids: list[int], *, at: datetime) -> None:
-    """Count the chosen highlights as sent, so the next digest moves on through the round."""
-    await connection.execute(
-        update(highlights)
-        .where(highlights.c.id.in_(ids))
-        .values(times_sent=highlights.c.times_sent + 1, last_sent_at=at)
-    )
+async def withdraw_planned(
+    connection: AsyncConnection, subscriber_id: int, *, now: datetime
+) -> int:
+    """Take back the reader's digests planned ahead of their slot and not yet claimed, so
+    that a change of schedule or of the number per email is planned afresh (the caller
+    stores the new next slot in the same transaction). A digest already due is left to the
+    sender's claim-time re-check. Returns how many digests were withdrawn."""
+    return await withdraw_planned_digests(connection, subscriber_id, kind=DIGEST, now=now)

@@ -14,7 +14,8 @@ reads those rows with two indexed range scans per reader, whatever the library's
 
 Modules: `model` (the data), `quality` and `eligibility` (which highlights rotate), `rates`,
 `placement`, `window`, `choice`, `sending`, `rounds`, `changes`, `digest` (the one call per
-digest), `seeds`. `legacy` is today's planner's selection, kept until the planner moves.
+digest), `seeds`. The planner (planner/service.py) calls `plan_digest` over each reader's
+window.
 """
 
 from clippost.selection.changes import (
@@ -29,13 +30,6 @@ from clippost.selection.changes import (
 from clippost.selection.choice import book_cap, choose
 from clippost.selection.digest import plan_digest
 from clippost.selection.eligibility import in_rotation
-from clippost.selection.legacy import (
-    Candidate,
-    describe_round,
-    is_eligible,
-    level,
-    select_highlights,
-)
 from clippost.selection.model import Bias, Digest, Entry, Pick, Reader, RoundStatus
 from clippost.selection.placement import Newcomer, place, widen_span
 from clippost.selection.quality import DEFAULT_MIN_WORDS, passage_words
@@ -55,7 +49,6 @@ __all__ = [
     "DEFAULT_MIN_WORDS",
     "ONE",
     "Bias",
-    "Candidate",
     "Digest",
     "Entry",
     "Newcomer",
@@ -64,13 +57,10 @@ __all__ = [
     "RoundStatus",
     "book_cap",
     "choose",
-    "describe_round",
     "digest_seed",
     "favourite_turn",
     "frequency_turns",
     "in_rotation",
-    "is_eligible",
-    "level",
     "month_day",
     "month_days",
     "on_this_day",
@@ -85,7 +75,6 @@ __all__ = [
     "rotation_delta",
     "rotation_key",
     "round_status",
-    "select_highlights",
     "stride",
     "weight_ratio",
     "widen_span",

@@ -5,6 +5,7 @@
 - What is due and how late: the oldest due pending row reads the partial pending index
   (`IS_PENDING` written into the SQL, so PostgreSQL's generic plan can use it); the planner
   lag reads ix_subscribers_status_next_slot_at. Both are one index probe.
+- Skipped digests: a range of ix_skipped_digests_recorded_at (migration 0009).
 - What happened on each of the last days: one statement of per-day sums over a range of
   ix_outbox_finished_at (migration 0008), so it reads those days' rows, not all of them.
 """
@@ -19,7 +20,13 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.db.periods import in_range, period_sums
-from clippost.models import OutboxMessage, OutboxState, Subscriber, SubscriberStatus
+from clippost.models import (
+    OutboxMessage,
+    OutboxState,
+    SkippedDigest,
+    Subscriber,
+    SubscriberStatus,
+)
 from clippost.outbox.repository import IS_PENDING
 
 _outbox = cast(Table, OutboxMessage.__table__)
@@ -54,6 +61,14 @@ async def oldest_due_slot(session: AsyncSession, *, now: datetime) -> datetime |
         )
     )
     return found
+
+
+async def skipped_since(session: AsyncSession, since: datetime) -> int:
+    """Slots the planner recorded as skipped (late, missed, suppressed) since `since`."""
+    found = await session.scalar(
+        select(func.count()).select_from(SkippedDigest).where(SkippedDigest.recorded_at >= since)
+    )
+    return int(found or 0)
 
 
 async def finished_per_period(

@@ -49,8 +49,8 @@ class Stats:
     due_now: int
     leased: int
     days: list[Day]
-    # Digests the planner recorded as skipped (too late to send) over the days: filled by
-    # `skipped_digests` once the planner provides the count; None until then.
+    # Digests the planner recorded as skipped over the days (late, missed, suppressed);
+    # None only in a Stats built without the count.
     skipped: int | None = None
     rates: dict[str, float] = field(default_factory=dict)
 
@@ -100,11 +100,12 @@ async def gather(db: Database, *, now: datetime, days: int = DAYS) -> Stats:
     )
 
 
-async def skipped_digests(db: Database, *, since: datetime) -> int | None:
-    """Digests the planner recorded as skipped (their slot was past the lateness limit)
-    since `since`. The planner's rewrite (issue 8) records them and provides this count;
-    until it is merged there is nothing to count, and the figures leave the line out."""
-    return None
+async def skipped_digests(db: Database, *, since: datetime) -> int:
+    """Digests the planner recorded as skipped since `since` instead of queueing them: a
+    slot past the lateness limit, an older slot of a downtime, a suppressed address
+    (`skipped_digests`, each with its reason)."""
+    async with db.sessions() as session:
+        return await repo.skipped_since(session, since)
 
 
 def day_boundaries(now: datetime, days: int) -> list[datetime]:

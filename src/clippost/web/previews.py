@@ -53,7 +53,7 @@ def _passage(item: Mapping[str, Any]) -> PreviewPassage:
         page=item.get("page"),
         location_start=item.get("location_start"),
         location_end=item.get("location_end"),
-        highlighted_at=_moment(item.get("highlighted_at")),
+        highlighted_at=_moment(item.get("highlighted_at") or item.get("highlighted_on")),
     )
 
 

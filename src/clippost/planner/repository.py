@@ -1,0 +1,263 @@
+"""Every statement the planner runs: a batch of readers at a time, never one per reader.
+
+A batch is one transaction: claim up to `BATCH` due readers, read what their digests need,
+write their digests, highlight counters and next slots, commit. Each read and write below
+is one statement for the whole batch (a few, in chunks, for SQLite's parameter limit):
+
+- `claim`: due readers, `FOR UPDATE SKIP LOCKED` on PostgreSQL (`db.dialect.skip_locked`),
+  in the order of `ix_subscribers_status_next_slot_at`. Each planner locks a disjoint set
+  and never waits on another's, so N planners split the work; on SQLite the transaction's
+  BEGIN IMMEDIATE holds the one write lock instead. A reader planned and committed has a
+  later `next_slot_at` and no longer matches, so a planner killed mid-batch leaves its
+  batch exactly as it was (rolled back, locks gone) for the next claim.
+- `windows`: each reader's next-due highlights, one index range of `ix_highlights_rotation`
+  per reader (`db.dialect.first_rows_per_key`), whatever the library's size.
+- `library`: every highlight of the stale readers only (their rotation is laid out again).
+- `contents`: the text and book of the chosen highlights only.
+- the writes: `enqueue_many` (outbox/repository.py: one multi-row INSERT ... ON CONFLICT
+  DO NOTHING RETURNING), `mark_sent` and `advance` (db/bulk.py's per-row UPDATE), and
+  `record_skipped` (one multi-row INSERT ... ON CONFLICT DO NOTHING).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Row, Table, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from clippost.db.bulk import update_rows
+from clippost.db.dialect import first_rows_per_key, ids_match, insert_or_ignore, skip_locked
+from clippost.models import (
+    BOOK_WEIGHTS,
+    Book,
+    Highlight,
+    SkippedDigest,
+    Subscriber,
+    SubscriberStatus,
+)
+from clippost.planner.rotation import Placed, Stored
+
+subscribers = cast(Table, Subscriber.__table__)
+highlights = cast(Table, Highlight.__table__)
+books = cast(Table, Book.__table__)
+skipped_digests = cast(Table, SkippedDigest.__table__)
+
+# Readers per batch: one transaction's worth (on SQLite it holds the write lock this long,
+# a few tens of milliseconds); every IN list stays under SQLite's parameter limit.
+BATCH = 500
+T = TypeVar("T")
+
+_READER_COLUMNS = (
+    subscribers.c.id,
+    subscribers.c.email,
+    subscribers.c.cadence,
+    subscribers.c.hour,
+    subscribers.c.weekday,
+    subscribers.c.day_of_month,
+    subscribers.c.timezone,
+    subscribers.c.per_email,
+    subscribers.c.paused_until,
+    subscribers.c.locale,
+    subscribers.c.library_locale,
+    subscribers.c.next_slot_at,
+    subscribers.c.link_generation,
+    subscribers.c.rotation_clock,
+    subscribers.c.rotation_size,
+    subscribers.c.rotation_stale,
+)
+
+
+async def claim(connection: AsyncConnection, *, horizon: datetime, limit: int) -> list[Row[Any]]:
+    """Up to `limit` confirmed readers due by `horizon` (never planned ones first), locked
+    for this transaction. Two statements, each an index range: an OR of the two conditions
+    would cost PostgreSQL a bitmap of every match for each batch."""
+    confirmed = subscribers.c.status == SubscriberStatus.CONFIRMED.value
+    never = select(*_READER_COLUMNS).where(confirmed, subscribers.c.next_slot_at.is_(None))
+    found: list[Row[Any]] = list(
+        await connection.execute(skip_locked(never.limit(limit), connection))
+    )
+    if len(found) < limit:
+        due = (
+            select(*_READER_COLUMNS)
+            .where(confirmed, subscribers.c.next_slot_at <= horizon)
+            .order_by(subscribers.c.next_slot_at)
+            .limit(limit - len(found))
+        )
+        found += list(await connection.execute(skip_locked(due, connection)))
+    return found
+
+
+async def reader(connection: AsyncConnection, subscriber_id: int) -> Row[Any] | None:
+    query = select(*_READER_COLUMNS).where(subscribers.c.id == subscriber_id)
+    return cast("Row[Any] | None", (await connection.execute(query)).one_or_none())
+
+
+async def library(
+    connection: AsyncConnection, subscriber_ids: Sequence[int]
+) -> dict[int, list[Stored]]:
+    """Every highlight of these readers, as the layout reads it, in id order."""
+    query = select(
+        highlights.c.subscriber_id,
+        highlights.c.id,
+        highlights.c.book_id,
+        highlights.c.text,
+        highlights.c.favourite,
+        highlights.c.discarded,
+        books.c.frequency,
+        highlights.c.turn,
+        highlights.c.stride,
+        highlights.c.in_rotation,
+    ).join(books, books.c.id == highlights.c.book_id)
+    found: dict[int, list[Stored]] = defaultdict(list)
+    for matched, params in ids_match(connection, highlights.c.subscriber_id, subscriber_ids):
+        rows = await connection.execute(query.where(matched).order_by(highlights.c.id), params)
+        for row in rows:
+            found[row.subscriber_id].append(
+                Stored(
+                    row.id,
+                    row.book_id,
+                    row.text,
+                    bool(row.favourite),
+                    bool(row.discarded),
+                    BOOK_WEIGHTS.get(row.frequency, 1.0),
+                    row.turn,
+                    row.stride,
+                    bool(row.in_rotation),
+                )
+            )
+    return found
+
+
+async def write_layout(
+    connection: AsyncConnection, changed: Sequence[Placed], sizes: dict[int, int]
+) -> None:
+    """Store laid-out rotations: the changed highlights' columns, each reader's size, and
+    the reader no longer stale."""
+    if changed:
+        await update_rows(
+            connection,
+            highlights,
+            [p.highlight_id for p in changed],
+            where=true(),
+            shared={},
+            per_row={
+                "turn": [p.turn for p in changed],
+                "stride": [p.stride for p in changed],
+                "in_rotation": [p.in_rotation for p in changed],
+            },
+        )
+    ids = sorted(sizes)
+    await update_rows(
+        connection,
+        subscribers,
+        ids,
+        where=true(),
+        shared={"rotation_stale": False},
+        per_row={"rotation_size": [sizes[i] for i in ids]},
+    )
+
+
+_WINDOW_COLUMNS = ("id", "subscriber_id", "book_id", "turn", "favourite")
+
+
+_Window = tuple[int, int, int, bool]  # highlight id, book id, turn, favourite
+
+
+async def windows(
+    connection: AsyncConnection, subscriber_ids: Sequence[int], *, limit: int
+) -> dict[int, list[_Window]]:
+    """The first `limit` highlights in rotation of each reader, in rotation order, as
+    plain tuples (a batch reads about twenty rows per reader)."""
+    found: dict[int, list[_Window]] = defaultdict(list)
+    for chunk in _chunks(subscriber_ids, BATCH):
+        statement, params = first_rows_per_key(
+            connection,
+            highlights,
+            chunk,
+            key="subscriber_id",
+            columns=_WINDOW_COLUMNS,
+            flag="in_rotation",
+            order_by=("turn", "id"),
+            limit=limit,
+        )
+        for hid, sid, book, turn, favourite in (await connection.execute(statement, params)).all():
+            found[sid].append((hid, book, turn, favourite))
+    return found
+
+
+async def book_weights(connection: AsyncConnection, book_ids: Sequence[int]) -> dict[int, float]:
+    query = select(books.c.id, books.c.frequency)
+    found: dict[int, float] = {}
+    for matched, params in ids_match(connection, books.c.id, sorted(set(book_ids))):
+        for book, frequency in (await connection.execute(query.where(matched), params)).all():
+            found[book] = BOOK_WEIGHTS.get(frequency, 1.0)
+    return found
+
+
+async def contents(connection: AsyncConnection, ids: Sequence[int]) -> dict[int, Row[Any]]:
+    """What the payload shows of each chosen highlight, with its book."""
+    query = select(
+        highlights.c.id,
+        highlights.c.text,
+        highlights.c.note,
+        highlights.c.page,
+        highlights.c.location_start,
+        highlights.c.location_end,
+        highlights.c.highlighted_at,
+        highlights.c.favourite,
+        books.c.title,
+        books.c.author,
+    ).join(books, books.c.id == highlights.c.book_id)
+    found: dict[int, Row[Any]] = {}
+    for matched, params in ids_match(connection, highlights.c.id, list(ids)):
+        for row in (await connection.execute(query.where(matched), params)).all():
+            found[row.id] = cast("Row[Any]", row)
+    return found
+
+
+async def mark_sent(
+    connection: AsyncConnection, turns: dict[int, int], sent_at: dict[int, datetime]
+) -> None:
+    """The chosen highlights' new turns, one more send each, and when."""
+    ids = sorted(turns)
+    await update_rows(
+        connection,
+        highlights,
+        ids,
+        where=true(),
+        shared={"times_sent": highlights.c.times_sent + 1},
+        per_row={"turn": [turns[i] for i in ids], "last_sent_at": [sent_at[i] for i in ids]},
+    )
+
+
+async def advance(
+    connection: AsyncConnection, next_slots: dict[int, datetime], clocks: dict[int, int]
+) -> None:
+    """Each planned reader's next slot, and its clock (unchanged for a reader not sent to)."""
+    ids = sorted(next_slots)
+    await update_rows(
+        connection,
+        subscribers,
+        ids,
+        where=true(),
+        shared={},
+        per_row={
+            "next_slot_at": [next_slots[i] for i in ids],
+            "rotation_clock": [clocks[i] for i in ids],
+        },
+    )
+
+
+async def record_skipped(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Skipped slots, each once (UNIQUE subscriber, kind, slot: a re-run records nothing)."""
+    keys = ["subscriber_id", "kind", "slot"]
+    await connection.execute(insert_or_ignore(connection, SkippedDigest, keys=keys), rows)
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
