@@ -265,7 +265,12 @@ async def book_overview(session: AsyncSession, subscriber_id: int) -> list[Row[A
             func.coalesce(func.sum(case((Highlight.favourite, 1), else_=0)), 0).label("favourites"),
             func.coalesce(func.sum(case((Highlight.discarded, 1), else_=0)), 0).label("discarded"),
         )
-        .outerjoin(Highlight, Highlight.book_id == Book.id)
+        # The reader's id on both sides: each book's highlights are then one range of
+        # ix_highlights_subscriber_id_book_id, never a search of everyone's highlights.
+        .outerjoin(
+            Highlight,
+            and_(Highlight.subscriber_id == subscriber_id, Highlight.book_id == Book.id),
+        )
         .where(Book.subscriber_id == subscriber_id)
         .group_by(Book.id, Book.title, Book.author, Book.frequency)
         .order_by(func.lower(Book.title), Book.id)
@@ -300,7 +305,7 @@ def highlight_query(subscriber_id: int) -> _Query:
             Highlight.times_sent,
             Highlight.highlighted_at,
         )
-        .join(Book, Book.id == Highlight.book_id)
+        .join(Book, and_(Book.id == Highlight.book_id, Book.subscriber_id == subscriber_id))
         .where(Highlight.subscriber_id == subscriber_id)
     )
 
@@ -348,7 +353,7 @@ async def candidates(session: AsyncSession, subscriber_id: int) -> list[Candidat
             Highlight.discarded,
             Book.frequency,
         )
-        .join(Book, Book.id == Highlight.book_id)
+        .join(Book, and_(Book.id == Highlight.book_id, Book.subscriber_id == subscriber_id))
         .where(Highlight.subscriber_id == subscriber_id)
     )
     return [

@@ -137,7 +137,7 @@ async def preview_digest(
     None when the reader does not exist or has nothing left to send (all discarded).
     """
     now, links = ctx.now, ctx.links
-    async with db.sessions() as session:
+    async with db.read() as session:
         connection = await session.connection()
         subscriber = (
             await connection.execute(select(subscribers).where(subscribers.c.id == subscriber_id))

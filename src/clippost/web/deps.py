@@ -86,6 +86,13 @@ async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+@asynccontextmanager
+async def read(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for a page that only reads: it never waits for the write lock."""
+    async with runtime(request).db.read() as session:
+        yield session
+
+
 def render(
     request: Request, template: str, values: dict[str, Any] | None = None, *, status: int = 200
 ) -> HTMLResponse:

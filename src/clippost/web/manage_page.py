@@ -96,7 +96,7 @@ async def manage_page(
 ) -> Response:
     ctx = deps.context(request)
     wanted = HighlightFilter(listing.q, listing.book_id, listing.show)
-    async with deps.transaction(request) as session:
+    async with deps.read(request) as session:
         subscriber = await subscriber_from_manage_token(session, ctx, token)
         library = await library_overview(session, subscriber.id)
         page = await find_highlights(

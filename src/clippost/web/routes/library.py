@@ -97,7 +97,7 @@ async def upload(request: Request, token: str) -> Response:
 async def export(request: Request, token: str, fmt: str) -> Response:
     if fmt not in EXPORT_FORMATS:
         raise BadInput("Choose an export format: markdown, csv or json.")
-    async with deps.transaction(request) as session:
+    async with deps.read(request) as session:
         subscriber = await subscriber_from_manage_token(session, deps.context(request), token)
         exported = await export_library(session, subscriber.id, fmt)
     filename = re.sub(r"[^A-Za-z0-9._-]", "_", exported.filename)[:100] or "clippost-export"
