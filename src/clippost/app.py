@@ -131,7 +131,7 @@ def _lifespan(
 
 @asynccontextmanager
 async def _upload_parsers(settings: Settings) -> AsyncIterator[UploadParsers]:
-    parsers = UploadParsers(settings.parse_processes)
+    parsers = UploadParsers(settings.parse_processes, queue_limit=settings.parse_queue)
     try:
         yield parsers
     finally:

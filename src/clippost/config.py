@@ -292,10 +292,21 @@ class Settings(BaseSettings):
         ),
     )
     emails_per_address_per_hour: int = Field(
-        3, ge=1, description="Confirmation and magic-link emails one address may receive per hour."
+        3,
+        ge=1,
+        description=(
+            "Confirmation and magic-link emails one mailbox (sub-address and case ignored) "
+            "may receive per hour; a browser its reader has opened their own link in has an "
+            "allowance of its own."
+        ),
     )
     signups_per_client_per_hour: int = Field(
-        30, ge=1, description="Sign-ups one client IP address may make per hour."
+        30,
+        ge=1,
+        description=(
+            "Sign-ups (and site uploads) one client network may make per hour: an IPv4 address, "
+            "an IPv6 /64; counted before the upload is read."
+        ),
     )
     trust_forwarded_for: bool = Field(
         False,
@@ -309,6 +320,29 @@ class Settings(BaseSettings):
             "Worker processes that parse uploads beside each web process (default: 2, or 1 "
             "on a one-core machine); 0 parses in a thread of the web process."
         ),
+    )
+    parse_queue: int = Field(
+        8,
+        ge=1,
+        le=1000,
+        description=(
+            "Uploads one web process parses or holds waiting for a parse process at most; "
+            "the next is refused at once with 503 and Retry-After."
+        ),
+    )
+    max_books_per_import: int = Field(
+        3000, ge=1, description="Books one upload may hold (413 past it)."
+    )
+    max_highlights_per_import: int = Field(
+        150_000, ge=1, description="Highlights one upload may hold (413 past it)."
+    )
+    max_books_per_reader: int = Field(
+        5000, ge=1, description="Books one reader's library may hold (413 for an import past it)."
+    )
+    max_highlights_per_reader: int = Field(
+        300_000,
+        ge=1,
+        description="Highlights one reader's library may hold (413 for an import past it).",
     )
 
     @field_validator("old_secret_keys", mode="before")

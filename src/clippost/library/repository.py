@@ -405,3 +405,14 @@ async def highlight_count(session: AsyncSession, subscriber_id: int) -> int:
         select(func.count()).select_from(Highlight).where(Highlight.subscriber_id == subscriber_id)
     )
     return int(await session.scalar(query) or 0)
+
+
+async def book_count(session: AsyncSession, subscriber_id: int) -> int:
+    query = select(func.count()).select_from(Book).where(Book.subscriber_id == subscriber_id)
+    return int(await session.scalar(query) or 0)
+
+
+async def known_books(session: AsyncSession, subscriber_id: int, library: clip.Library) -> set[str]:
+    """Which of `library`'s book identities the reader's library already holds."""
+    identities = list(dict.fromkeys(book.identity for book in library.books))
+    return set(await _existing_book_ids(session, subscriber_id, identities))

@@ -23,7 +23,7 @@ from typing import Any
 
 from clippost.clippings.merge import gc_paused
 from clippost.clippings.models import Book, Highlight, Library, Note
-from clippost.library.upload import parse_upload
+from clippost.library.upload import ImportLimits, parse_upload
 from clippost.subscriptions.preferences import Preferences
 
 # zlib level 1: half of level 6's time for a payload a fifth larger (a 1 MB upload's
@@ -74,9 +74,11 @@ class EncodedLibrary:
         return sum(book.highlight_count for book in self.books)
 
 
-def prepare_upload(data: bytes, *, max_bytes: int) -> EncodedLibrary:
+def prepare_upload(
+    data: bytes, *, max_bytes: int, limits: ImportLimits | None = None
+) -> EncodedLibrary:
     """`parse_upload` and `encode_library` in one call, for a worker process to run."""
-    return encode_library(parse_upload(data, max_bytes=max_bytes))
+    return encode_library(parse_upload(data, max_bytes=max_bytes, limits=limits))
 
 
 def encode_library(library: Library) -> EncodedLibrary:

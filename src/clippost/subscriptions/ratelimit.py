@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, literal
+from sqlalchemy import case, literal, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.db.dialect import insert_or_update
@@ -68,6 +68,20 @@ async def count_event(
     row = (await session.execute(statement)).one()
     count, window_start = row
     return Count(count=int(count), window_start=window_start)
+
+
+async def give_back(session: AsyncSession, key: str, *, window: timedelta, now: datetime) -> None:
+    """Take back one event counted under `key` in its current window (the work it was
+    counted for was refused before it was done)."""
+    await session.execute(
+        update(RateLimitWindow)
+        .where(
+            RateLimitWindow.key == key,
+            RateLimitWindow.count > 0,
+            RateLimitWindow.window_start > now - window,
+        )
+        .values(count=RateLimitWindow.count - 1)
+    )
 
 
 def _minutes(retry_at: datetime, now: datetime) -> str:

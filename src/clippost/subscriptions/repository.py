@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.db.dialect import insert_or_ignore
@@ -210,7 +210,11 @@ async def replace_pending_import(
     await session.execute(
         delete(PendingImport).where(
             PendingImport.subscriber_id == subscriber_id,
-            or_(PendingImport.applied_at.is_(None), PendingImport.expires_at <= now),
+            # An import whose merge has begun is left to finish (its rows are in).
+            or_(
+                and_(PendingImport.applied_at.is_(None), PendingImport.merged_chunks == 0),
+                PendingImport.expires_at <= now,
+            ),
         )
     )
     pending = PendingImport(
@@ -238,15 +242,53 @@ async def pending_import(
 
 
 async def mark_applied(
-    session: AsyncSession, pending_id: int, *, payload: bytes, now: datetime
+    session: AsyncSession, pending_id: int, *, payload: bytes, now: datetime, chunks: int
 ) -> bool:
-    """Record an import as applied; False when another request applied it first."""
+    """Record an import as applied once its `chunks` are merged; False when another request
+    applied it first, or a chunk is still being merged."""
     result = await session.execute(
         update(PendingImport)
-        .where(PendingImport.id == pending_id, PendingImport.applied_at.is_(None))
+        .where(
+            PendingImport.id == pending_id,
+            PendingImport.applied_at.is_(None),
+            PendingImport.merged_chunks >= chunks,
+        )
         .values(applied_at=now, payload=payload)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def claim_chunk(session: AsyncSession, pending_id: int, *, total: int) -> int | None:
+    """The index of the next of `total` chunks of an unapplied import, now this
+    transaction's to merge; None when every chunk is claimed (or it is applied).
+
+    One UPDATE: on PostgreSQL a second claimant waits on the row lock, then sees the count
+    the first committed; SQLite serialises writers. Either way no chunk is merged twice.
+    """
+    claimed = await session.scalar(
+        update(PendingImport)
+        .where(
+            PendingImport.id == pending_id,
+            PendingImport.applied_at.is_(None),
+            PendingImport.merged_chunks < total,
+        )
+        .values(merged_chunks=PendingImport.merged_chunks + 1)
+        .returning(PendingImport.merged_chunks)
+    )
+    return None if claimed is None else int(claimed) - 1
+
+
+async def count_merged(
+    session: AsyncSession, pending_id: int, new_books: int, new_highlights: int
+) -> None:
+    await session.execute(
+        update(PendingImport)
+        .where(PendingImport.id == pending_id)
+        .values(
+            merged_books=PendingImport.merged_books + new_books,
+            merged_highlights=PendingImport.merged_highlights + new_highlights,
+        )
+    )
 
 
 async def store_applied(session: AsyncSession, pending_id: int, payload: bytes) -> None:

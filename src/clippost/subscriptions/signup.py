@@ -19,7 +19,7 @@ from clippost import suppressions
 from clippost.addresses import address_hash, normalise_email
 from clippost.clippings.models import Library
 from clippost.context import ServiceContext
-from clippost.errors import InvalidLink
+from clippost.errors import InvalidLink, StillImporting
 from clippost.library import repository as library_repository
 from clippost.library.views import ImportResult
 from clippost.links import Purpose
@@ -27,15 +27,8 @@ from clippost.models import PendingImport, Subscriber, SubscriberStatus
 from clippost.planner.slots import next_slot
 from clippost.subscriptions import pending as pending_codec
 from clippost.subscriptions import repository as repo
-from clippost.subscriptions.common import (
-    GONE,
-    REPLACED,
-    id_in_link,
-    limit_address,
-    limit_client,
-    reloaded,
-    send_requested,
-)
+from clippost.subscriptions.common import GONE, reloaded, send_requested
+from clippost.subscriptions.merging import MergePlan, merge_next, pending_from_link, plan_of
 from clippost.subscriptions.pending import BookCount, EncodedLibrary
 from clippost.subscriptions.preferences import Preferences
 
@@ -64,16 +57,15 @@ async def sign_up(
     email: str,
     preferences: Preferences,
     library: EncodedLibrary,
-    client_ip: str,
 ) -> None:
     """Store the upload as a pending import and email the address what applies to it.
 
     `library` comes encoded (`pending.prepare_upload`, run where the upload was parsed):
     it is stored as it is, so a sign-up never encodes a library inside its transaction.
+    The limits were counted before the upload was read (`common.limit_client`) and parsed
+    (`common.admit_address`), each in a transaction of its own.
     """
     address = normalise_email(email)
-    await limit_client(session, ctx, "signup", client_ip)
-    await limit_address(session, ctx, address)
     subscriber = await repo.by_email(session, address)
     if subscriber is not None and subscriber.status == SubscriberStatus.CONFIRMED:
         await _offer_import(session, ctx, subscriber, library)
@@ -166,11 +158,18 @@ async def _store_pending(
 # Confirmation and adding imports -----------------------------------------------------------
 
 
-async def confirm(session: AsyncSession, ctx: ServiceContext, token: str) -> ConfirmResult:
-    """Apply the pending import and start the digests; a second click shows the same."""
-    subscriber, pending = await _pending_from_link(session, ctx, Purpose.CONFIRM, token)
+async def confirm(
+    session: AsyncSession, ctx: ServiceContext, token: str, plan: MergePlan | None = None
+) -> ConfirmResult:
+    """Apply the pending import and start the digests; a second click shows the same.
+
+    With `plan`, its chunks were merged already (`merging.merge_next`, one transaction
+    each); without, the whole import is merged in this transaction (the CLI, and imports
+    small enough for one chunk).
+    """
+    subscriber, pending = await pending_from_link(session, ctx, Purpose.CONFIRM, token)
     if pending.applied_at is None:
-        await _apply_confirmation(session, ctx, subscriber, pending)
+        await _apply_confirmation(session, ctx, subscriber, pending, plan)
         subscriber = await reloaded(session, subscriber.id)
     elif subscriber.status != SubscriberStatus.CONFIRMED:
         raise InvalidLink(
@@ -182,20 +181,24 @@ async def confirm(session: AsyncSession, ctx: ServiceContext, token: str) -> Con
 
 
 async def _apply_confirmation(
-    session: AsyncSession, ctx: ServiceContext, subscriber: Subscriber, pending: PendingImport
+    session: AsyncSession,
+    ctx: ServiceContext,
+    subscriber: Subscriber,
+    pending: PendingImport,
+    plan: MergePlan | None,
 ) -> None:
-    content = pending_codec.decode(pending.payload)
-    preferences = content.preferences or repo.preferences_of(subscriber)
-    if await _merge(session, ctx, subscriber.id, pending, content.library) is None:
+    plan = plan or await _merged_here(session, ctx, pending)
+    if plan is None or await _applied(session, ctx, pending, plan) is None:
         return  # a concurrent click applied it first and did all of the below
+    preferences = plan.preferences or repo.preferences_of(subscriber)
     first = next_slot(preferences.schedule(), ctx.now)
     await repo.set_preferences(session, subscriber.id, preferences, next_slot_at=first)
     await repo.set_status(
         session, subscriber.id, SubscriberStatus.CONFIRMED, now=ctx.now, next_slot_at=first
     )
     await repo.mark_confirmed(session, subscriber.id, now=ctx.now)
-    if content.library is not None and content.library.language:
-        await repo.default_locale(session, subscriber.id, content.library.language)
+    if plan.language:
+        await repo.default_locale(session, subscriber.id, plan.language)
     await suppressions.lift_reader_suppressions(session, address_hash(subscriber.email))
 
 
@@ -217,13 +220,16 @@ async def _confirm_result(
     )
 
 
-async def add_import(session: AsyncSession, ctx: ServiceContext, token: str) -> ImportResult:
-    """Add an upload to a confirmed library, by the link emailed to its owner; idempotent."""
-    subscriber, pending = await _pending_from_link(session, ctx, Purpose.ADD_IMPORT, token)
+async def add_import(
+    session: AsyncSession, ctx: ServiceContext, token: str, plan: MergePlan | None = None
+) -> ImportResult:
+    """Add an upload to a confirmed library, by the link emailed to its owner; idempotent.
+    `plan`: as for `confirm`."""
+    subscriber, pending = await pending_from_link(session, ctx, Purpose.ADD_IMPORT, token)
     applied = None
     if pending.applied_at is None:
-        content = pending_codec.decode(pending.payload)
-        applied = await _merge(session, ctx, subscriber.id, pending, content.library)
+        plan = plan or await _merged_here(session, ctx, pending)
+        applied = None if plan is None else await _applied(session, ctx, pending, plan)
     if applied is None:
         await repo.reload_pending(session, pending)
         applied = pending_codec.decode(pending.payload).applied or pending_codec.Applied(0, 0)
@@ -231,39 +237,35 @@ async def add_import(session: AsyncSession, ctx: ServiceContext, token: str) -> 
     return ImportResult(applied.new_books, applied.new_highlights, total)
 
 
-async def _merge(
-    session: AsyncSession,
-    ctx: ServiceContext,
-    subscriber_id: int,
-    pending: PendingImport,
-    library: Library | None,
+async def _merged_here(
+    session: AsyncSession, ctx: ServiceContext, pending: PendingImport
+) -> MergePlan | None:
+    """Every chunk of `pending` merged in the caller's transaction."""
+    content = pending_codec.decode(pending.payload)
+    plan = await plan_of(session, ctx, pending.subscriber_id, pending.id, content)
+    while plan is not None and await merge_next(session, ctx, plan):
+        pass
+    return plan
+
+
+async def _applied(
+    session: AsyncSession, ctx: ServiceContext, pending: PendingImport, plan: MergePlan
 ) -> pending_codec.Applied | None:
-    """Merge a pending library exactly once; None when another request already did.
+    """Mark a merged import applied, exactly once; None when another request did.
 
-    The import is marked applied before it is merged: a request racing this one waits on
-    that row (PostgreSQL) or on the write lock (SQLite), then finds it applied.
+    The payload gives way to what the merge added (the library itself is no longer kept).
     """
-    placeholder = pending_codec.encode_applied(pending_codec.Applied(0, 0), None)
-    if library is None or not await repo.mark_applied(
-        session, pending.id, payload=placeholder, now=ctx.now
+    await repo.reload_pending(session, pending)
+    applied = pending_codec.Applied(pending.merged_books, pending.merged_highlights)
+    payload = pending_codec.encode_applied(applied, None)
+    if await repo.mark_applied(
+        session, pending.id, payload=payload, now=ctx.now, chunks=len(plan.chunks)
     ):
-        return None
-    merged = await library_repository.merge_library(session, subscriber_id, library, now=ctx.now)
-    applied = pending_codec.Applied(merged.new_books, merged.new_highlights)
-    await repo.store_applied(session, pending.id, pending_codec.encode_applied(applied, None))
-    return applied
-
-
-async def _pending_from_link(
-    session: AsyncSession, ctx: ServiceContext, purpose: Purpose, token: str
-) -> tuple[Subscriber, PendingImport]:
-    data = ctx.links.read(purpose, token, now=ctx.now)
-    subscriber = await repo.by_id(session, id_in_link(data.subject))
-    if subscriber is None:
-        raise InvalidLink(GONE)
-    pending = await repo.pending_import(session, id_in_link(data.extra), subscriber.id)
-    if pending is None:
-        raise InvalidLink(REPLACED)
-    if pending.applied_at is None and pending.expires_at <= ctx.now:
-        raise InvalidLink("This link has expired. Please sign up again from the home page.")
-    return subscriber, pending
+        return applied
+    await repo.reload_pending(session, pending)
+    if pending.applied_at is None:
+        raise StillImporting(
+            "Your highlights are still being imported. Please wait a moment and press the "
+            "button again."
+        )
+    return None

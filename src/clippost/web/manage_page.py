@@ -19,7 +19,7 @@ from clippost.errors import BadInput
 from clippost.library.service import HighlightFilter, Show, find_highlights, library_overview
 from clippost.links import Purpose
 from clippost.subscriptions.manage import SubscriberView, subscriber_from_manage_token
-from clippost.web import deps, forms
+from clippost.web import deps, forms, limits, reader_cookie
 from clippost.web.choices import form_choices
 from clippost.web.previews import next_digest
 
@@ -123,7 +123,10 @@ async def manage_page(
         "unsubscribe_path": _unsubscribe_path(request, subscriber.id),
     }
     status = refused.state.status if refused and refused.state else 200
-    return deps.render(request, "manage.html", values, status=status)
+    response = deps.render(request, "manage.html", values, status=status)
+    # The reader's own link opened here: this browser is theirs (web/reader_cookie.py).
+    reader_cookie.remember(request, response, subscriber.id)
+    return limits.retry_after(response, refused.state.retry_after if refused else None)
 
 
 def _notice(done: str, acted_on: int | None, shown: set[int]) -> dict[str, object] | None:

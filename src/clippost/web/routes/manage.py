@@ -27,6 +27,7 @@ from clippost.subscriptions.manage import (
 )
 from clippost.web import deps, forms
 from clippost.web.manage_page import Listing, Refused, manage_page
+from clippost.web.reader_cookie import reader_of
 
 router = APIRouter()
 
@@ -47,7 +48,11 @@ async def manage_request_submit(request: Request) -> Response:
         try:
             async with deps.transaction(request) as session:
                 await request_manage_link(
-                    session, deps.context(request), email=email, client_ip=deps.client_ip(request)
+                    session,
+                    deps.context(request),
+                    email=email,
+                    client_ip=deps.client_ip(request),
+                    browser_reader=reader_of(request),
                 )
         except RateLimited as error:
             state.add(forms.FORM, error)
