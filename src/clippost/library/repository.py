@@ -74,6 +74,13 @@ async def known_identities(
     return await _existing_identities(session, subscriber_id, identities)
 
 
+async def identities_in(
+    session: AsyncSession, subscriber_id: int, identities: Sequence[str]
+) -> set[str]:
+    """Which of `identities` the reader's library holds."""
+    return await _existing_identities(session, subscriber_id, list(identities))
+
+
 async def _merge_books(
     session: AsyncSession, subscriber_id: int, books: Sequence[clip.Book], *, now: datetime
 ) -> tuple[dict[str, int], int]:

@@ -64,6 +64,10 @@ class EncodedLibrary:
 
     blob: bytes  # a zlib stream of the library's JSON
     books: tuple[BookCount, ...]
+    # Each book's highlight identities, in the order of `books`: sign-up tells what is new
+    # to any reader's library from these, never by decoding the blob (the same work for
+    # every address: subscriptions/signup.py).
+    identities: tuple[tuple[str, ...], ...] = ()
 
     @property
     def book_count(self) -> int:
@@ -85,7 +89,8 @@ def encode_library(library: Library) -> EncodedLibrary:
     # Rows are tens of thousands of small lists and no cycles: see `gc_paused`.
     with gc_paused():
         rows = _library_rows(library)
-    return EncodedLibrary(blob=_pack(rows), books=book_counts(library))
+    identities = tuple(tuple(h.identity for h in book.highlights) for book in library.books)
+    return EncodedLibrary(blob=_pack(rows), books=book_counts(library), identities=identities)
 
 
 def book_counts(library: Library) -> tuple[BookCount, ...]:
