@@ -103,13 +103,12 @@ class Database:
             async with self.transaction() as session:
                 yield session
             return
+        # Closing the session ends its transaction (the pool rolls the connection back)
+        # without expiring what it loaded, so rows read stay usable after the block.
         async with self._reads() as session:
-            try:
-                if not self.is_sqlite:
-                    await session.execute(text(_PG_READ))
-                yield session
-            finally:
-                await session.rollback()
+            if not self.is_sqlite:
+                await session.execute(text(_PG_READ))
+            yield session
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[AsyncSession]:
