@@ -308,6 +308,15 @@ class Settings(BaseSettings):
             "an IPv6 /64; counted before the upload is read."
         ),
     )
+    page_loads_per_client_per_minute: int = Field(
+        120,
+        ge=1,
+        description=(
+            "Loads of a reader's library pages (the manage page, its searches and exports) "
+            "one client network may make per minute, in bursts of a quarter of it; counted "
+            "in each web process's memory."
+        ),
+    )
     trust_forwarded_for: bool = Field(
         False,
         description="Take the client address from X-Forwarded-For (behind a trusted proxy only).",

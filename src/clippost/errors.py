@@ -48,6 +48,10 @@ class StillImporting(ClippostError):
 class RateLimited(ClippostError):
     status_code = 429
 
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds, for the Retry-After header, when known
+
 
 class Overloaded(ClippostError):
     """More work is waiting than the server takes on: refused before any of it was done."""

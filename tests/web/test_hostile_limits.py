@@ -26,11 +26,12 @@ from hypothesis import strategies as st
 from sqlalchemy import event, func, select
 
 from clippost.addresses import client_network, mailbox_key
-from clippost.errors import Overloaded
+from clippost.errors import Overloaded, RateLimited
 from clippost.library import chunks
 from clippost.links import Purpose
 from clippost.models import Highlight, PendingImport, RateLimitWindow, SubscriberStatus
 from clippost.subscriptions.merging import merge_next, plan_merge
+from clippost.web.limits import PageLoads
 from clippost.web.upload_parsers import UploadParsers
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
@@ -186,6 +187,35 @@ class TestOwnerNotStarved:
                     stranger, "/manage", {"email": "reader@example.org"}, csrf_from="/manage"
                 )
             assert (first.status_code, second.status_code) == (303, 429)
+
+
+class TestPageLoads:
+    async def test_reloading_a_library_page_without_end_is_refused(self, web_app, web_settings):
+        """Past its burst, a client's manage-page reloads get 429 with Retry-After (a cheap
+        page, not the library); another network still gets the page."""
+        async with web_app(_limited(web_settings, page_loads_per_client_per_minute=40)) as web:
+            await web.confirmed_reader()
+            link = await web.manage_link()
+            statuses = [(await web.client.get(link)).status_code for _ in range(12)]
+            assert statuses[:10] == [200] * 10
+            refused = await web.client.get(link)
+            assert refused.status_code == 429
+            assert int(refused.headers["retry-after"]) >= 1
+            assert "loaded too often" in refused.text
+            async with _browser(web, "198.51.100.200") as other:
+                assert (await other.get(link)).status_code == 200
+
+    def test_the_bucket_refills_at_its_rate(self) -> None:
+        """40 a minute: ten at once, then one every second and a half."""
+        loads = PageLoads(40)
+        for _ in range(10):
+            loads.take("192.0.2.1", now=100.0)
+        with pytest.raises(RateLimited):
+            loads.take("192.0.2.1", now=100.0)
+        loads.take("192.0.2.1", now=101.6)
+        with pytest.raises(RateLimited):
+            loads.take("192.0.2.1", now=101.7)
+        loads.take("2001:db8::1", now=101.7)
 
 
 class TestParseQueue:

@@ -1,21 +1,34 @@
-"""Limits before work: what a request is counted under, each in a transaction of its own,
-before the work it would cost is done.
+"""Limits before work: what a request is counted under, before the work it would cost is
+done.
 
 A sign-up is counted against its client's network before its body is read, and against its
-address before its upload is parsed, so a refused request costs a single upsert, whatever
-it carries. An upload refused afterwards gives its address count back (no email follows).
+address before its upload is parsed, each in a transaction of its own, so a refused request
+costs a single upsert, whatever it carries. An upload refused afterwards gives its address
+count back (no email follows). Page loads of a reader's library (the manage page, its
+searches) are counted per client network in this process's memory (`PageLoads`): a page of
+a big library costs tens of milliseconds of the event loop, and reloading it without end
+must not take the loop from everyone else; a write per page view would cost more than the
+page.
 """
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
+
 from starlette.requests import Request
 from starlette.responses import Response
 
+from clippost.addresses import client_network
+from clippost.errors import RateLimited
 from clippost.subscriptions.common import Admission, admit_address, limit_client, refund
 from clippost.web import deps
 from clippost.web.reader_cookie import reader_of
 
-__all__ = ["Admission", "address", "client", "give_back", "retry_after"]
+__all__ = ["Admission", "PageLoads", "address", "client", "give_back", "page_load", "retry_after"]
+
+# Client networks remembered at most; the least recently seen go first.
+_TRACKED_CLIENTS = 10_000
 
 
 async def client(request: Request, action: str) -> None:
@@ -43,3 +56,39 @@ def retry_after(response: Response, seconds: int | None) -> Response:
     if seconds is not None:
         response.headers["Retry-After"] = str(seconds)
     return response
+
+
+class PageLoads:
+    """Token buckets per client network: `per_minute` page loads, in bursts of up to a
+    quarter of that (at least 10); past them, RateLimited with the seconds to wait."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._rate = per_minute / 60
+        self._burst = max(10.0, per_minute / 4)
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, client: str, *, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        key = client_network(client)
+        tokens, then = self._buckets.pop(key, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - then) * self._rate)
+        if tokens < 1:
+            self._remember(key, tokens, now)
+            wait = int((1 - tokens) / self._rate) + 1
+            raise RateLimited(
+                f"This page was loaded too often from your network. Please wait {wait} "
+                f"second{'s' if wait != 1 else ''} and reload it.",
+                retry_after=wait,
+            )
+        self._remember(key, tokens - 1, now)
+
+    def _remember(self, key: str, tokens: float, now: float) -> None:
+        self._buckets[key] = (tokens, now)
+        while len(self._buckets) > _TRACKED_CLIENTS:
+            self._buckets.popitem(last=False)
+
+
+def page_load(request: Request) -> None:
+    """Count one load of a library page from the request's client; RateLimited past it."""
+    loads: PageLoads = request.app.state.page_loads
+    loads.take(deps.client_ip(request))

@@ -106,6 +106,7 @@ async def upload(request: Request, token: str) -> Response:
 
 @router.get("/manage/{token}/export/{fmt}")
 async def export(request: Request, token: str, fmt: str) -> Response:
+    limits.page_load(request)
     if fmt not in EXPORT_FORMATS:
         raise BadInput("Choose an export format: markdown, csv or json.")
     async with deps.read(request) as session:

@@ -25,7 +25,7 @@ from clippost.subscriptions.manage import (
     subscriber_from_manage_token,
     update_preferences,
 )
-from clippost.web import deps, forms
+from clippost.web import deps, forms, limits
 from clippost.web.manage_page import Listing, Refused, manage_page
 from clippost.web.reader_cookie import reader_of
 
@@ -73,6 +73,7 @@ async def manage(
     done: str = "",
     h: str = "",
 ) -> Response:
+    limits.page_load(request)
     listing = Listing.parse(q, book, show, offset)
     acted_on = int(h) if h.isdigit() and len(h) < 12 else None
     return await manage_page(request, token, listing, done=done, acted_on=acted_on)
