@@ -218,6 +218,24 @@ class TestPageLoads:
         loads.take("2001:db8::1", now=101.7)
 
 
+class TestBoundedPages:
+    async def test_the_manage_page_lists_a_hundred_books_at_a_time(self, web):
+        """A library of 250 one-highlight books: each page of the books table (and of the
+        book filter) holds at most 100 books, with links to the others."""
+        await web.confirmed_reader(content=_many(web, 250, 1))
+        link = await web.manage_link()
+        first = await web.client.get(link)
+        assert first.status_code == 200
+        assert first.text.count('name="frequency-') == 100
+        assert "Books 1–100 of 250" in first.text
+        last = await web.client.get(f"{link}?books=200")
+        assert last.text.count('name="frequency-') == 50
+        assert 'rel="next">Next books' not in last.text
+        beyond = await web.client.get(f"{link}?books=900")
+        assert "Books 201–250 of 250" in beyond.text
+        assert (await web.client.get(f"{link}?books=-1")).status_code == 400
+
+
 class TestParseQueue:
     async def test_a_full_queue_sheds_the_next_upload(self, web_app, web_settings):
         """With every parse slot taken, a sign-up gets 503 with Retry-After, nothing is

@@ -248,8 +248,14 @@ def _change(current: _Stored, row: dict[str, Any]) -> dict[str, Any] | None:
 async def _insert_ignoring_conflicts(
     session: AsyncSession, model: type[Any], rows: list[dict[str, Any]], keys: list[str]
 ) -> None:
+    """One statement, compiled once, run for many rows on the Core table (an executemany;
+    both drivers batch it). A multi-row VALUES clause, or the ORM's bulk insert, is
+    compiled anew for every batch: for 500 highlights that cost ~0.5 s of the event loop."""
+    if not rows:
+        return
+    statement = insert_or_ignore(session, cast(Table, model.__table__), keys=keys)
     for chunk in _chunks(rows, _INSERT_CHUNK):
-        await session.execute(insert_or_ignore(session, model, keys=keys).values(chunk))
+        await session.execute(statement, list(chunk))
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

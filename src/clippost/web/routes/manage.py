@@ -72,9 +72,10 @@ async def manage(
     offset: str = "",
     done: str = "",
     h: str = "",
+    books: str = "",
 ) -> Response:
     limits.page_load(request)
-    listing = Listing.parse(q, book, show, offset)
+    listing = Listing.parse(q, book, show, offset, books)
     acted_on = int(h) if h.isdigit() and len(h) < 12 else None
     return await manage_page(request, token, listing, done=done, acted_on=acted_on)
 
