@@ -103,6 +103,7 @@ class TestLimitsBeforeWork:
             )
             assert response.status_code == 429
             assert "Too many requests" in response.text
+            assert response.headers["connection"] == "close"  # the rest is never received
             assert sent <= 8192
             assert await web.counts() == before
 

@@ -13,11 +13,12 @@ page.
 
 from __future__ import annotations
 
+import html
 import time
 from collections import OrderedDict
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from clippost.addresses import client_network
 from clippost.errors import RateLimited
@@ -25,7 +26,16 @@ from clippost.subscriptions.common import Admission, admit_address, limit_client
 from clippost.web import deps
 from clippost.web.reader_cookie import reader_of
 
-__all__ = ["Admission", "PageLoads", "address", "client", "give_back", "page_load", "retry_after"]
+__all__ = [
+    "Admission",
+    "PageLoads",
+    "address",
+    "body_unread",
+    "client",
+    "give_back",
+    "page_load",
+    "retry_after",
+]
 
 # Client networks remembered at most; the least recently seen go first.
 _TRACKED_CLIENTS = 10_000
@@ -49,6 +59,13 @@ async def address(request: Request, email: str) -> Admission:
 async def give_back(request: Request, admission: Admission) -> None:
     async with deps.transaction(request) as session:
         await refund(session, deps.context(request), admission)
+
+
+def body_unread(response: Response) -> Response:
+    """`response` to a request refused before its body was read: the connection closes
+    after it, so the rest of the body (12 MB, say) is never received and thrown away."""
+    response.headers["Connection"] = "close"
+    return response
 
 
 def retry_after(response: Response, seconds: int | None) -> Response:
@@ -88,7 +105,22 @@ class PageLoads:
             self._buckets.popitem(last=False)
 
 
-def page_load(request: Request) -> None:
-    """Count one load of a library page from the request's client; RateLimited past it."""
+def page_load(request: Request) -> Response | None:
+    """Count one load of a library page from the request's client; past the limit, the
+    refusal to send instead of the page: a few hundred bytes, no template, no database, so
+    that refusing costs next to nothing however often it is asked."""
     loads: PageLoads = request.app.state.page_loads
-    loads.take(deps.client_ip(request))
+    try:
+        loads.take(deps.client_ip(request))
+    except RateLimited as refused:
+        body = _REFUSED_PAGE.format(message=html.escape(refused.message))
+        page = HTMLResponse(body, status_code=refused.status_code)
+        page.headers["Cache-Control"] = "no-store"
+        return retry_after(page, refused.retry_after)
+    return None
+
+
+_REFUSED_PAGE = (
+    '<!doctype html><html lang="en"><meta charset="utf-8"><title>Please wait</title>'
+    "<h1>Please wait a moment</h1><p>{message}</p></html>"
+)

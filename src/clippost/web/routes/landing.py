@@ -61,7 +61,7 @@ async def signup(request: Request) -> Response:
         form = await deps.read_form(request, limit=_body_limit(request))
     except (RateLimited, PayloadTooLarge) as error:
         state.add("file" if isinstance(error, PayloadTooLarge) else forms.FORM, error)
-        return _landing(request, state)
+        return limits.body_unread(_landing(request, state))
     state.typed = forms.typed_values(form, SIGNUP_FIELDS)
     email = forms.email_error(state.typed, state)
     preferences = forms.preference_errors(state.typed, state)

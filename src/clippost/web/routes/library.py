@@ -83,6 +83,7 @@ async def upload(request: Request, token: str) -> Response:
     async with deps.read(request) as session:
         await subscriber_from_manage_token(session, ctx, token)  # a dead link: refuse early
     refused = Refused("upload")
+    form = None
     try:
         await limits.client(request, "upload")  # before the body is read
         form = await deps.read_form(request, limit=limit)
@@ -94,7 +95,8 @@ async def upload(request: Request, token: str) -> Response:
         raise  # a stale form: the error page says to reload
     except ClippostError as error:  # too large, not a highlights file, empty, too many...
         refused.state.add("file", error)
-        return await manage_page(request, token, Listing(), refused=refused)
+        page = await manage_page(request, token, Listing(), refused=refused)
+        return page if form is not None else limits.body_unread(page)
     merged = []
     for piece in pieces:
         async with deps.transaction(request) as session:
@@ -106,7 +108,8 @@ async def upload(request: Request, token: str) -> Response:
 
 @router.get("/manage/{token}/export/{fmt}")
 async def export(request: Request, token: str, fmt: str) -> Response:
-    limits.page_load(request)
+    if (refused := limits.page_load(request)) is not None:
+        return refused
     if fmt not in EXPORT_FORMATS:
         raise BadInput("Choose an export format: markdown, csv or json.")
     async with deps.read(request) as session:

@@ -74,7 +74,8 @@ async def manage(
     h: str = "",
     books: str = "",
 ) -> Response:
-    limits.page_load(request)
+    if (refused := limits.page_load(request)) is not None:
+        return refused
     listing = Listing.parse(q, book, show, offset, books)
     acted_on = int(h) if h.isdigit() and len(h) < 12 else None
     return await manage_page(request, token, listing, done=done, acted_on=acted_on)
