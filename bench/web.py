@@ -365,7 +365,7 @@ def attacker(kind: str, base_url: str, path: str, clients: int, stop: Any, resul
     """One attacking process (its own event loop and CPU, not the bystander's): `clients`
     clients sending `kind` requests until `stop` is set; puts (latencies, failures,
     statuses) on `results`."""
-    results.put(asyncio.run(attack_loop(kind, base_url, path, clients, stop)))
+    results.put((kind, *asyncio.run(attack_loop(kind, base_url, path, clients, stop))))
 
 
 async def attack_loop(
@@ -477,7 +477,7 @@ async def measure_attack(base_url: str, folder: Path, unsubscribes: list[str], *
             process.join(timeout=30)
         elapsed = time.perf_counter() - began
     statuses = {}
-    for name, (latencies, failures, seen) in zip((MANAGE, FLOOD), outcomes, strict=True):
+    for name, latencies, failures, seen in outcomes:
         results[name] = Result(name, latencies, elapsed, failures)
         statuses[name] = seen
     return report_attack(results, statuses, quiet, folder, big=big, confirm_seconds=confirm_seconds)

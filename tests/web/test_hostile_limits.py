@@ -11,12 +11,17 @@ The EXPLAIN checks of every page query are in tests/library/test_query_plans.py.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from ipaddress import IPv6Address
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -411,6 +416,73 @@ async def _distinct_highlights(web: Any) -> tuple[int, int]:
         rows = await session.scalar(select(func.count()).select_from(Highlight))
         distinct = await session.scalar(select(func.count(func.distinct(Highlight.text))))
         return int(rows or 0), int(distinct or 0)
+
+
+# A process that merges a confirmation's chunks, then stops inside the next chunk's open
+# transaction (its rows written, not committed) until it is killed.
+_MERGER = """
+import asyncio, sys
+from datetime import UTC, datetime
+from pathlib import Path
+import factories
+from clippost.db.engine import Database
+from clippost.links import Purpose
+from clippost.subscriptions.merging import merge_next, plan_merge
+
+async def main(url, data_dir, token):
+    settings = factories.make_settings(data_dir=Path(data_dir), database_url=url)
+    ctx = factories.service_context(settings, now=datetime.now(UTC))
+    db = Database(settings.resolved_database_url)
+    async with db.read() as session:
+        plan = await plan_merge(session, ctx, Purpose.CONFIRM, token)
+    async with db.transaction() as session:
+        await merge_next(session, ctx, plan)
+    async with db.transaction() as session:
+        await merge_next(session, ctx, plan)
+        await session.flush()
+        print("inside the second chunk", flush=True)
+        await asyncio.sleep(600)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+class TestKilledMidMerge:
+    async def test_kill_9_inside_a_chunk_loses_and_doubles_nothing(self, web, tmp_path):
+        """A process killed (SIGKILL) with a chunk half written: the chunk before it is kept,
+        its own rows vanish with its transaction, and the next click completes the import
+        with every highlight once."""
+        per_book = chunks.MERGE_CHUNK
+        await web.sign_up("big@example.org", _many(web, 3, per_book))
+        link = await web.last_link("confirm", "confirm_url")
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _MERGER,
+                web.settings.database_url,
+                str(tmp_path),
+                link.rsplit("/", 1)[1],
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+        )
+        try:
+            assert child.stdout is not None
+            line = await asyncio.to_thread(child.stdout.readline)
+            assert line.strip() == "inside the second chunk"
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+        assert (await web.counts())["highlights"] == per_book
+        assert (await _pending(web)).merged_chunks == 1
+        assert (await web.subscriber("big@example.org")).status == SubscriberStatus.PENDING
+        page = await web.post_form(link, csrf_from=link)
+        assert page.status_code == 200
+        assert await _distinct_highlights(web) == (3 * per_book, 3 * per_book)
+        assert (await _pending(web)).merged_highlights == 3 * per_book
+        assert (await web.subscriber("big@example.org")).status == SubscriberStatus.CONFIRMED
 
 
 class TestConstantWork:
