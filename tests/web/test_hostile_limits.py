@@ -34,7 +34,13 @@ from clippost.addresses import client_network, mailbox_key
 from clippost.errors import Overloaded, RateLimited
 from clippost.library import chunks
 from clippost.links import Purpose
-from clippost.models import Highlight, PendingImport, RateLimitWindow, SubscriberStatus
+from clippost.models import (
+    Highlight,
+    ImportProgress,
+    PendingImport,
+    RateLimitWindow,
+    SubscriberStatus,
+)
 from clippost.subscriptions.merging import merge_next, plan_merge
 from clippost.web.limits import PageLoads
 from clippost.web.upload_parsers import UploadParsers
@@ -404,9 +410,15 @@ def _transactions(db: Any) -> Iterator[list[int]]:
         event.remove(engine, "begin", count)
 
 
-async def _pending(web: Any) -> PendingImport:
+async def _pending(web: Any) -> ImportProgress:
+    """How far the latest pending import's merge has come."""
     async with web.db.read() as session:
-        found = await session.scalar(select(PendingImport).order_by(PendingImport.id.desc()))
+        latest = select(PendingImport.id).order_by(PendingImport.id.desc()).limit(1)
+        found = await session.scalar(
+            select(ImportProgress).where(
+                ImportProgress.pending_import_id == latest.scalar_subquery()
+            )
+        )
         assert found is not None
         return found
 

@@ -25,7 +25,4 @@ class PendingImport(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    # The merge's progress (migration 0010h): chunks committed, and what they added.
-    merged_chunks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    merged_books: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    merged_highlights: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # How far its merge has come: its import_progress row (migration 0010h).

@@ -261,8 +261,10 @@ async def _applied(
 
     The payload gives way to what the merge added (the library itself is no longer kept).
     """
-    await repo.reload_pending(session, pending)
-    applied = pending_codec.Applied(pending.merged_books, pending.merged_highlights)
+    progress = await repo.progress(session, pending.id)
+    applied = pending_codec.Applied(
+        progress.merged_books if progress else 0, progress.merged_highlights if progress else 0
+    )
     payload = pending_codec.encode_applied(applied, None)
     if await repo.mark_applied(
         session, pending.id, payload=payload, now=ctx.now, chunks=len(plan.chunks)
