@@ -29,7 +29,7 @@ from clippost.errors import BadInput, ClippostError, InvalidLink
 from clippost.metrics import GaugeCache
 from clippost.runtime import Runtime, open_runtime
 from clippost.site_state import record_server_base_url
-from clippost.web import deps
+from clippost.web import deps, limits
 from clippost.web.access_log import AccessLogMiddleware
 from clippost.web.inbox import inbox_enabled
 from clippost.web.routes import (
@@ -94,6 +94,7 @@ def create_app(
         app.include_router(module.router)
     app.state.gauge_cache = GaugeCache(settings.metrics_cache_seconds)
     app.state.dev_inbox = inbox_enabled(settings, bound_host)
+    app.state.page_loads = limits.PageLoads(settings.page_loads_per_client_per_minute)
     app.mount("/static", StaticFiles(directory=deps.TEMPLATES.parent / "static"), name="static")
     app.add_middleware(SecurityMiddleware, https=settings.base_url.startswith("https://"))
     app.add_middleware(AccessLogMiddleware)  # outermost: it sees what the client gets
@@ -131,7 +132,7 @@ def _lifespan(
 
 @asynccontextmanager
 async def _upload_parsers(settings: Settings) -> AsyncIterator[UploadParsers]:
-    parsers = UploadParsers(settings.parse_processes)
+    parsers = UploadParsers(settings.parse_processes, queue_limit=settings.parse_queue)
     try:
         yield parsers
     finally:
@@ -188,9 +189,10 @@ async def _clippost_error(request: Request, exc: Exception) -> Response:
     hint = _BACK_TO_FORM if isinstance(exc, BadInput) else ""
     bad_link = isinstance(exc, InvalidLink)
     link_form = bad_link and request.url.path.startswith(_MANAGE_LINK_PATHS)
-    return _error_page(
+    page = _error_page(
         request, exc.status_code, exc.message, hint, bad_link=bad_link, link_form=link_form
     )
+    return limits.retry_after(page, getattr(exc, "retry_after", None))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

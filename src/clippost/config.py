@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
+from clippost.config_providers import ProviderSettings, split_commas
 from clippost.db.dialect import normalise_database_url
 from clippost.errors import ConfigurationError
 
@@ -25,8 +26,10 @@ _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "please-change", "xxx
 _MIN_DISTINCT = 12
 
 
-class Settings(BaseSettings):
-    """Every setting, its default and what it does; the README lists them all (by test)."""
+class Settings(ProviderSettings):
+    """Every setting, its default and what it does; the README lists them all (by test).
+
+    The email providers' and the bounce handling's settings are in `config_providers`."""
 
     model_config = SettingsConfigDict(env_prefix="CLIPPOST_", env_file=".env", extra="ignore")
 
@@ -136,84 +139,6 @@ class Settings(BaseSettings):
         description=(
             "Processes that make DKIM signatures for each sending process (default: one per "
             "CPU); 0 signs in the sending process itself."
-        ),
-    )
-
-    ses_region: str = Field("us-east-1", description="Amazon SES region.")
-    ses_access_key_id: str | None = Field(None, description="Amazon SES access key id.")
-    ses_secret_access_key: SecretStr | None = Field(
-        None, description="Amazon SES secret access key."
-    )
-    ses_endpoint: str | None = Field(
-        None, description="Override the SES API URL (testing, VPC endpoints)."
-    )
-    ses_configuration_set: str | None = Field(
-        None, description="Amazon SES configuration set (event publishing, IP pools)."
-    )
-
-    postmark_server_token: SecretStr | None = Field(None, description="Postmark server token.")
-    postmark_message_stream: str = Field(
-        "outbound", description="Postmark message stream for digests."
-    )
-    postmark_endpoint: str = Field("https://api.postmarkapp.com", description="Postmark API URL.")
-
-    sendgrid_api_key: SecretStr | None = Field(None, description="SendGrid API key.")
-    sendgrid_endpoint: str = Field("https://api.sendgrid.com", description="SendGrid API URL.")
-    http_timeout: float = Field(
-        30.0, gt=0, description="Seconds before an email API request counts as a transient failure."
-    )
-
-    # Bounces and complaints
-    verp: bool = Field(
-        False,
-        description=(
-            "SMTP: send each message with the envelope sender bounces+<outbox id>-<tag>@<mail "
-            "domain>, so that a bounce names the message it is about (see docs/operating.md)."
-        ),
-    )
-    soft_bounce_limit: int = Field(
-        3,
-        ge=1,
-        description=(
-            "Soft bounces (mailbox full, greylisted to death...) of distinct messages within "
-            "CLIPPOST_SOFT_BOUNCE_DAYS that suppress an address."
-        ),
-    )
-    soft_bounce_days: float = Field(
-        14.0, gt=0, description="The window, in days, in which soft bounces are counted."
-    )
-    ses_sns_topic_arns: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description=(
-            "Comma-separated SNS topic ARNs whose SES notifications /webhooks/ses accepts "
-            "(unset: the endpoint is off)."
-        ),
-    )
-    postmark_webhook_username: str | None = Field(
-        None,
-        description="Basic-auth user name Postmark's bounce and spam webhooks must send.",
-    )
-    postmark_webhook_password: SecretStr | None = Field(
-        None,
-        description=("Basic-auth password for /webhooks/postmark (both set: the endpoint is on)."),
-    )
-    sendgrid_webhook_public_key: str | None = Field(
-        None,
-        description=(
-            "The signed event webhook's verification key from SendGrid (base64 or PEM; "
-            "set: /webhooks/sendgrid is on)."
-        ),
-    )
-    sendgrid_webhook_tolerance_seconds: int = Field(
-        600,
-        ge=1,
-        description="How far a SendGrid webhook's signed timestamp may be from now, in seconds.",
-    )
-    bounce_imap_password: SecretStr | None = Field(
-        None,
-        description=(
-            "Password for `clippost bounces --imap` when the URL carries none (keeps it out "
-            "of the process list)."
         ),
     )
 
@@ -341,10 +266,30 @@ class Settings(BaseSettings):
         ),
     )
     emails_per_address_per_hour: int = Field(
-        3, ge=1, description="Confirmation and magic-link emails one address may receive per hour."
+        3,
+        ge=1,
+        description=(
+            "Confirmation and magic-link emails one mailbox (sub-address and case ignored) "
+            "may receive per hour; a browser its reader has opened their own link in has an "
+            "allowance of its own."
+        ),
     )
     signups_per_client_per_hour: int = Field(
-        30, ge=1, description="Sign-ups one client IP address may make per hour."
+        30,
+        ge=1,
+        description=(
+            "Sign-ups (and site uploads) one client network may make per hour: an IPv4 address, "
+            "an IPv6 /64; counted before the upload is read."
+        ),
+    )
+    page_loads_per_client_per_minute: int = Field(
+        120,
+        ge=1,
+        description=(
+            "Loads of a reader's library pages (the manage page, its searches and exports) "
+            "one client network may make per minute, in bursts of a quarter of it; counted "
+            "in each web process's memory."
+        ),
     )
     trust_forwarded_for: bool = Field(
         False,
@@ -359,21 +304,39 @@ class Settings(BaseSettings):
             "on a one-core machine); 0 parses in a thread of the web process."
         ),
     )
+    parse_queue: int = Field(
+        8,
+        ge=1,
+        le=1000,
+        description=(
+            "Uploads one web process parses or holds waiting for a parse process at most; "
+            "the next is refused at once with 503 and Retry-After."
+        ),
+    )
+    max_books_per_import: int = Field(
+        3000, ge=1, description="Books one upload may hold (413 past it)."
+    )
+    max_highlights_per_import: int = Field(
+        150_000, ge=1, description="Highlights one upload may hold (413 past it)."
+    )
+    max_books_per_reader: int = Field(
+        5000, ge=1, description="Books one reader's library may hold (413 for an import past it)."
+    )
+    max_highlights_per_reader: int = Field(
+        300_000,
+        ge=1,
+        description="Highlights one reader's library may hold (413 for an import past it).",
+    )
 
     @field_validator("old_secret_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
-        return _split_commas(value)
+        return split_commas(value)
 
     @field_validator("staging_allowlist", mode="before")
     @classmethod
     def _split_allowlist(cls, value: object) -> object:
-        return _split_commas(value)
-
-    @field_validator("ses_sns_topic_arns", mode="before")
-    @classmethod
-    def _split_topics(cls, value: object) -> object:
-        return _split_commas(value)
+        return split_commas(value)
 
     @field_validator("base_url")
     @classmethod
@@ -433,12 +396,6 @@ def _check_key(key: str, name: str) -> None:
             f"{name} must be at least 32 random characters (for example the output of "
             "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
         )
-
-
-def _split_commas(value: object) -> object:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
 
 
 def _load_or_create_key(path: Path) -> str:

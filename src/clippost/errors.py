@@ -39,8 +39,28 @@ class NotFound(ClippostError):
     status_code = 404
 
 
+class StillImporting(ClippostError):
+    """The import a link applies is being merged by another request right now."""
+
+    status_code = 409
+
+
 class RateLimited(ClippostError):
     status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds, for the Retry-After header, when known
+
+
+class Overloaded(ClippostError):
+    """More work is waiting than the server takes on: refused before any of it was done."""
+
+    status_code = 503
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds, for the Retry-After header
 
 
 class ConfigurationError(ClippostError):

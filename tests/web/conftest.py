@@ -179,7 +179,11 @@ def default_preferences() -> dict[str, str]:
 def web_settings(settings: Settings) -> Settings:
     """Rate limits out of the way; tests of the limits set their own."""
     return settings.model_copy(
-        update={"signups_per_client_per_hour": 100_000, "emails_per_address_per_hour": 100_000}
+        update={
+            "signups_per_client_per_hour": 100_000,
+            "emails_per_address_per_hour": 100_000,
+            "page_loads_per_client_per_minute": 100_000,
+        }
     )
 
 
@@ -198,6 +202,7 @@ async def sqlite_web(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Web]:
         database_url=sqlite_url,
         signups_per_client_per_hour=100_000,
         emails_per_address_per_hour=100_000,
+        page_loads_per_client_per_minute=100_000,
     )
     async with open_web(settings) as opened:
         yield opened

@@ -371,7 +371,10 @@ class TestEmailsCarryNoUploadText:
     async def test_a_digest_shows_titles_cut_and_unlinked(self, web):
         """A confirmed reader's digest carries the same labels, never the raw title."""
         title = f"Book{PHISH * 77}"
-        await web.confirmed_reader("reader@example.org", web.clippings_file((title, "A", ["A passage long enough to be sent."])))
+        await web.confirmed_reader(
+            "reader@example.org",
+            web.clippings_file((title, "A", ["A passage long enough to be sent."])),
+        )
         reader = await web.subscriber("reader@example.org")
         runtime = web.app.state.runtime
         await plan_due(runtime.db, runtime.context(reader.next_slot_at + timedelta(minutes=1)))

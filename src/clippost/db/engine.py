@@ -14,6 +14,11 @@ write lock one by one; each caller still returns only after its own change has c
 On a SQLite file that transaction runs on a writer thread with a plain sqlite3 connection
 (same pragmas, same BEGIN IMMEDIATE, under the same write lock): through aiosqlite every
 statement is several round trips between the event loop and the driver's thread.
+
+Reads (`Database.read`) never take the write lock: on a SQLite file they run on a second
+engine whose transactions begin DEFERRED on `query_only` connections, so a page reads a WAL
+snapshot while a writer commits beside it, and waits neither for this process's queue of
+writers nor for SQLite's own lock. On PostgreSQL a read is a REPEATABLE READ, READ ONLY transaction.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -42,6 +47,10 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # writes may bind one parameter per item (an IN list): this stays under SQLite's oldest
 # limit of 999 host parameters.
 GROUP_COMMIT_LIMIT = 500
+
+# A page's statements see one snapshot (its count and its list agree); read only, it can
+# never fail for serialization.
+_PG_READ = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 T = TypeVar("T")
 # Applies a batch of items inside the transaction whose connection it is given; never
@@ -60,6 +69,14 @@ class Database:
         self.is_sqlite = self.dialect == SQLITE
         self.engine = _create_engine(url, self.is_sqlite, echo=echo, pool_size=pool_size)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # A SQLite file gets engines of its own for reads; an in-memory database exists
+        # only on its one connection, so its reads share the writers' path.
+        self._read_engine = (
+            _create_sqlite_engine(url, echo=echo, read_only=True)
+            if self.is_sqlite and _is_file(url)
+            else None
+        )
+        self._reads = async_sessionmaker(self._read_engine or self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock()
         self._groups: dict[object, GroupCommit[Any]] = {}
         self._writer: _SqliteWriter | None = None
@@ -73,6 +90,25 @@ class Database:
         else:
             async with self._session() as session:
                 yield session
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """Every engine this database opens connections with (writes first, then reads)."""
+        return (self.engine,) if self._read_engine is None else (self.engine, self._read_engine)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only, never queued behind writers; it commits nothing."""
+        if self.is_sqlite and self._read_engine is None:
+            async with self.transaction() as session:
+                yield session
+            return
+        # Closing the session ends its transaction (the pool rolls the connection back)
+        # without expiring what it loaded, so rows read stay usable after the block.
+        async with self._reads() as session:
+            if not self.is_sqlite:
+                await session.execute(text(_PG_READ))
+            yield session
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[AsyncSession]:
@@ -103,6 +139,8 @@ class Database:
         if self._writer is not None:
             self._writer.dispose()
             self._writer = None
+        if self._read_engine is not None:
+            await self._read_engine.dispose()
         await self.engine.dispose()
 
 
@@ -243,14 +281,14 @@ def _create_engine(url: str, is_sqlite: bool, *, echo: bool, pool_size: int) -> 
     )
 
 
-def _create_sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
+def _create_sqlite_engine(url: str, *, echo: bool, read_only: bool = False) -> AsyncEngine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
         url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     )
-    _configure_sqlite(engine.sync_engine)
+    _configure_sqlite(engine.sync_engine, read_only=read_only)
     return engine
 
 
@@ -259,8 +297,11 @@ def _is_file(url: str) -> bool:
     return bool(database) and ":memory:" not in database and "mode=memory" not in url
 
 
-def _configure_sqlite(sync_engine: Engine) -> None:
-    """WAL, a busy timeout and BEGIN IMMEDIATE on every connection the engine opens."""
+def _configure_sqlite(sync_engine: Engine, *, read_only: bool = False) -> None:
+    """WAL, a busy timeout and BEGIN IMMEDIATE on every connection the engine opens; for
+    reads, `query_only` connections whose transactions begin DEFERRED (a snapshot that
+    takes no lock a writer waits for)."""
+    begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -275,8 +316,10 @@ def _configure_sqlite(sync_engine: Engine) -> None:
         # Deleted rows are overwritten with zeros, not left in free pages: an erased
         # reader's highlights must not be recoverable from the file.
         cursor.execute("PRAGMA secure_delete=ON")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)

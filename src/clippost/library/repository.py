@@ -74,6 +74,13 @@ async def known_identities(
     return await _existing_identities(session, subscriber_id, identities)
 
 
+async def identities_in(
+    session: AsyncSession, subscriber_id: int, identities: Sequence[str]
+) -> set[str]:
+    """Which of `identities` the reader's library holds."""
+    return await _existing_identities(session, subscriber_id, list(identities))
+
+
 async def _merge_books(
     session: AsyncSession, subscriber_id: int, books: Sequence[clip.Book], *, now: datetime
 ) -> tuple[dict[str, int], int]:
@@ -241,8 +248,14 @@ def _change(current: _Stored, row: dict[str, Any]) -> dict[str, Any] | None:
 async def _insert_ignoring_conflicts(
     session: AsyncSession, model: type[Any], rows: list[dict[str, Any]], keys: list[str]
 ) -> None:
+    """One statement, compiled once, run for many rows on the Core table (an executemany;
+    both drivers batch it). A multi-row VALUES clause, or the ORM's bulk insert, is
+    compiled anew for every batch: for 500 highlights that cost ~0.5 s of the event loop."""
+    if not rows:
+        return
+    statement = insert_or_ignore(session, cast(Table, model.__table__), keys=keys)
     for chunk in _chunks(rows, _INSERT_CHUNK):
-        await session.execute(insert_or_ignore(session, model, keys=keys).values(chunk))
+        await session.execute(statement, list(chunk))
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -265,7 +278,12 @@ async def book_overview(session: AsyncSession, subscriber_id: int) -> list[Row[A
             func.coalesce(func.sum(case((Highlight.favourite, 1), else_=0)), 0).label("favourites"),
             func.coalesce(func.sum(case((Highlight.discarded, 1), else_=0)), 0).label("discarded"),
         )
-        .outerjoin(Highlight, Highlight.book_id == Book.id)
+        # The reader's id on both sides: each book's highlights are then one range of
+        # ix_highlights_subscriber_id_book_id, never a search of everyone's highlights.
+        .outerjoin(
+            Highlight,
+            and_(Highlight.subscriber_id == subscriber_id, Highlight.book_id == Book.id),
+        )
         .where(Book.subscriber_id == subscriber_id)
         .group_by(Book.id, Book.title, Book.author, Book.frequency)
         .order_by(func.lower(Book.title), Book.id)
@@ -300,7 +318,7 @@ def highlight_query(subscriber_id: int) -> _Query:
             Highlight.times_sent,
             Highlight.highlighted_at,
         )
-        .join(Book, Book.id == Highlight.book_id)
+        .join(Book, and_(Book.id == Highlight.book_id, Book.subscriber_id == subscriber_id))
         .where(Highlight.subscriber_id == subscriber_id)
     )
 
@@ -406,3 +424,14 @@ async def remember_language(session: AsyncSession, subscriber_id: int, language:
         .where(Subscriber.id == subscriber_id)
         .values(library_locale=language[:16])
     )
+
+
+async def book_count(session: AsyncSession, subscriber_id: int) -> int:
+    query = select(func.count()).select_from(Book).where(Book.subscriber_id == subscriber_id)
+    return int(await session.scalar(query) or 0)
+
+
+async def known_books(session: AsyncSession, subscriber_id: int, library: clip.Library) -> set[str]:
+    """Which of `library`'s book identities the reader's library already holds."""
+    identities = list(dict.fromkeys(book.identity for book in library.books))
+    return set(await _existing_book_ids(session, subscriber_id, identities))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.library.repository import highlight_query, in_order
@@ -54,7 +54,7 @@ async def count(session: AsyncSession, subscriber_id: int, wanted: HighlightFilt
     """How many highlights match the filter (the page's "of N")."""
     base = (
         select(func.count(Highlight.id))
-        .join(Book, Book.id == Highlight.book_id)
+        .join(Book, and_(Book.id == Highlight.book_id, Book.subscriber_id == subscriber_id))
         .where(Highlight.subscriber_id == subscriber_id)
     )
     return int(await session.scalar(_filtered(base, wanted)) or 0)

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clippost.clippings.models import Library
 from clippost.context import ServiceContext
 from clippost.db.base import row_id
-from clippost.errors import BadInput, InvalidLink, NotFound
-from clippost.library import export, search
+from clippost.errors import BadInput, InvalidLink, NotFound, PayloadTooLarge
+from clippost.library import chunks, export, search
 from clippost.library import repository as repo
 from clippost.library.search import HighlightFilter, Show
 from clippost.library.views import (
@@ -40,15 +40,19 @@ __all__ = [
     "LibraryView",
     "Show",
     "apply_feedback",
+    "check_room",
     "export_library",
     "feedback_from_link",
     "find_highlights",
     "highlight_from_link",
     "library_overview",
+    "merge_chunk",
+    "plan_upload",
     "set_book_frequencies",
     "set_book_frequency",
     "set_highlight_flags",
     "upload_more",
+    "upload_result",
 ]
 
 _MAX_PAGE = 200
@@ -216,13 +220,62 @@ async def feedback_from_link(
 async def upload_more(
     session: AsyncSession, ctx: ServiceContext, subscriber_id: int, library: Library
 ) -> ImportResult:
-    """An upload from the manage page (the owner is signed in there): merged at once."""
-    merged = await repo.merge_library(session, subscriber_id, library, now=ctx.now)
-    if library.language:
-        await repo.remember_language(session, subscriber_id, library.language)
+    """An upload merged in one transaction (the CLI's import; the site's uploads go in
+    chunks: `plan_upload`, `merge_chunk`, `upload_result`)."""
+    merged = await merge_chunk(session, ctx, subscriber_id, library)
+    return await upload_result(session, subscriber_id, library, [merged])
+
+
+async def check_room(
+    session: AsyncSession, ctx: ServiceContext, subscriber_id: int, library: Library
+) -> None:
+    """Refuse (413), before anything is merged, an import that would take the reader's
+    library past `max_books_per_reader` or `max_highlights_per_reader`. Only what is new
+    counts: uploading the same file again always fits."""
+    settings = ctx.settings
+    books = await repo.book_count(session, subscriber_id)
+    books += len(
+        {b.identity for b in library.books}
+        - await repo.known_books(session, subscriber_id, library)
+    )
+    known = await repo.known_identities(session, subscriber_id, library)
+    highlights = await repo.highlight_count(session, subscriber_id)
+    highlights += sum(1 for b in library.books for h in b.highlights if h.identity not in known)
+    if books > settings.max_books_per_reader or highlights > settings.max_highlights_per_reader:
+        raise PayloadTooLarge(
+            f"With this file your library would hold {highlights:,} highlights in {books:,} "
+            f"books; a library holds up to {settings.max_highlights_per_reader:,} highlights "
+            f"in {settings.max_books_per_reader:,} books. Nothing was added: set books you "
+            "no longer want to never, or upload fewer books."
+        )
+
+
+async def plan_upload(
+    session: AsyncSession, ctx: ServiceContext, subscriber_id: int, library: Library
+) -> list[Library]:
+    """An upload from the manage page, checked against the reader's limits and cut into
+    the chunks `merge_chunk` takes one transaction each (library/chunks.py)."""
+    await check_room(session, ctx, subscriber_id, library)
+    return chunks.split(library)
+
+
+async def merge_chunk(
+    session: AsyncSession, ctx: ServiceContext, subscriber_id: int, chunk: Library
+) -> repo.MergeResult:
+    if chunk.language:  # the device language of the reader's latest import
+        await repo.remember_language(session, subscriber_id, chunk.language)
+    return await repo.merge_library(session, subscriber_id, chunk, now=ctx.now)
+
+
+async def upload_result(
+    session: AsyncSession, subscriber_id: int, library: Library, merged: list[repo.MergeResult]
+) -> ImportResult:
+    """What an upload's merged chunks added, and the library's size after."""
+    new_books = sum(m.new_books for m in merged)
+    new_highlights = sum(m.new_highlights for m in merged)
     total = await repo.highlight_count(session, subscriber_id)
-    known = library.highlight_count - merged.new_highlights
-    return ImportResult(merged.new_books, merged.new_highlights, total, known_highlights=known)
+    known = library.highlight_count - new_highlights
+    return ImportResult(new_books, new_highlights, total, known_highlights=known)
 
 
 async def library_document(session: AsyncSession, subscriber_id: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ they may unpack; any other binary file (a picture, an e-book) is refused at once
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from clippost import clippings
@@ -34,7 +34,21 @@ _WHAT_WE_READ = (
 )
 
 
-def parse_upload(data: bytes, *, max_bytes: int, today: date | None = None) -> Library:
+@dataclass(frozen=True, slots=True)
+class ImportLimits:
+    """How much one upload may hold (`Settings.max_*_per_import`)."""
+
+    books: int = 3000
+    highlights: int = 150_000
+
+
+def parse_upload(
+    data: bytes,
+    *,
+    max_bytes: int,
+    today: date | None = None,
+    limits: ImportLimits | None = None,
+) -> Library:
     """The merged library in `data`; raises a ClippostError saying what is wrong otherwise.
 
     The library carries its source format and the problems the parse met (see
@@ -59,6 +73,7 @@ def parse_upload(data: bytes, *, max_bytes: int, today: date | None = None) -> L
     library = clippings.merge(result.entries)
     if library.highlight_count == 0:
         raise BadInput(_no_highlights(result.entries))
+    _check_counts(library, limits or ImportLimits())
     return replace(library, source_format=result.format, problems=tuple(result.problems))
 
 
@@ -82,6 +97,16 @@ def _check_size(data: bytes, max_bytes: int) -> None:
         limit = f"{max_bytes / _BYTES_PER_MB:.1f}".removesuffix(".0")
         raise PayloadTooLarge(
             f"The file is larger than the {limit} MB limit. If it is your My Clippings.txt, "
+            "upload it in parts: highlights already in your library are never added twice."
+        )
+
+
+def _check_counts(library: Library, limits: ImportLimits) -> None:
+    books, highlights = len(library.books), library.highlight_count
+    if books > limits.books or highlights > limits.highlights:
+        raise PayloadTooLarge(
+            f"This file holds {highlights:,} highlights in {books:,} books; one upload may "
+            f"hold up to {limits.highlights:,} highlights in {limits.books:,} books. Please "
             "upload it in parts: highlights already in your library are never added twice."
         )
 

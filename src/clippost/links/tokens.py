@@ -51,6 +51,7 @@ class Purpose(StrEnum):
     ADD_IMPORT = "add_import"
     PASSAGE = "passage"  # a digest's "read the whole passage": shows one highlight
     RESUBSCRIBE = "resubscribe"  # the unsubscribed page's one-click way back
+    READER = "reader"  # the cookie of a browser its reader has opened their own links in
 
 
 @dataclass(frozen=True, slots=True)

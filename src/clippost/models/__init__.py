@@ -3,6 +3,7 @@
 from clippost.models.book import BOOK_WEIGHTS, Book, BookFrequency
 from clippost.models.delivery_event import DeliveryEvent
 from clippost.models.highlight import Highlight
+from clippost.models.import_progress import ImportProgress
 from clippost.models.outbox import OutboxMessage, OutboxState
 from clippost.models.pending_import import PendingImport
 from clippost.models.rate_limit import RateLimitWindow, TokenBucket
@@ -18,6 +19,7 @@ __all__ = [
     "BookFrequency",
     "DeliveryEvent",
     "Highlight",
+    "ImportProgress",
     "OutboxMessage",
     "OutboxState",
     "PendingImport",

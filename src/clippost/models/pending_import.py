@@ -25,3 +25,4 @@ class PendingImport(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # How far its merge has come: its import_progress row (migration 0010h).

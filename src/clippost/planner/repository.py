@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, Table, select, true
+from sqlalchemy import Row, Table, and_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clippost.db.bulk import update_rows
@@ -111,10 +111,23 @@ async def library(
         highlights.c.turn,
         highlights.c.stride,
         highlights.c.in_rotation,
-    ).join(books, books.c.id == highlights.c.book_id)
+    ).join(
+        books,
+        and_(
+            books.c.id == highlights.c.book_id, books.c.subscriber_id == highlights.c.subscriber_id
+        ),
+    )
     found: dict[int, list[Stored]] = defaultdict(list)
-    for matched, params in ids_match(connection, highlights.c.subscriber_id, subscriber_ids):
-        rows = await connection.execute(query.where(matched).order_by(highlights.c.id), params)
+    # The same readers named on both sides of the join, so that each side is an index range
+    # of their own rows (never a scan of every book: invariant 11).
+    for (matched, params), (books_matched, _) in zip(
+        ids_match(connection, highlights.c.subscriber_id, subscriber_ids),
+        ids_match(connection, books.c.subscriber_id, subscriber_ids),
+        strict=True,
+    ):
+        rows = await connection.execute(
+            query.where(matched, books_matched).order_by(highlights.c.id), params
+        )
         for row in rows:
             found[row.subscriber_id].append(
                 Stored(

@@ -304,7 +304,7 @@ async def preview_digest(
 
     None when the reader does not exist or has nothing to send (all discarded).
     """
-    async with db.sessions() as session:
+    async with db.read() as session:
         connection = await session.connection()
         reader = await repo.reader(connection, subscriber_id)
         if reader is None:

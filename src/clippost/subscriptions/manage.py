@@ -52,13 +52,22 @@ class SubscriberView:
 
 
 async def request_manage_link(
-    session: AsyncSession, ctx: ServiceContext, *, email: str, client_ip: str
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    email: str,
+    client_ip: str,
+    browser_reader: int | None = None,
 ) -> None:
-    """Email a manage link to a signed-up address; any other address gets nothing."""
+    """Email a manage link to a signed-up address; any other address gets nothing.
+
+    `browser_reader`: the subscriber the request's reader cookie names; their own requests
+    are counted apart from strangers' (`common.limit_address`)."""
     address = normalise_email(email)
     await limit_client(session, ctx, "manage", client_ip)
-    await limit_address(session, ctx, address)
     subscriber = await repo.by_email(session, address)
+    owner = subscriber is not None and browser_reader == subscriber.id
+    await limit_address(session, ctx, address, owner=owner)
     if subscriber is None or subscriber.status == SubscriberStatus.PENDING:
         return
     url = ctx.links.url(
@@ -209,7 +218,8 @@ async def erase(
     hashed = address_hash(subscriber.email)
     await outbox.scrub_mail(session, subscriber_id, hashed, now=ctx.now)
     await delivery_events.forget_recipient(session, hashed)
-    await ratelimit.forget(session, address_limit_key(subscriber.email))
+    for owner in (False, True):
+        await ratelimit.forget(session, address_limit_key(subscriber.email, owner=owner))
     await repo.delete_subscriber(session, subscriber_id)
     if never_email_again:
         await suppressions.mark_erased(session, hashed, now=ctx.now)

@@ -23,7 +23,7 @@ from typing import Any
 
 from clippost.clippings.merge import gc_paused
 from clippost.clippings.models import Book, Highlight, Library, Note
-from clippost.library.upload import parse_upload
+from clippost.library.upload import ImportLimits, parse_upload
 from clippost.subscriptions.preferences import Preferences
 
 # zlib level 1: half of level 6's time for a payload a fifth larger (a 1 MB upload's
@@ -64,6 +64,10 @@ class EncodedLibrary:
 
     blob: bytes  # a zlib stream of the library's JSON
     books: tuple[BookCount, ...]
+    # Each book's highlight identities, in the order of `books`: sign-up tells what is new
+    # to any reader's library from these, never by decoding the blob (the same work for
+    # every address: subscriptions/signup.py).
+    identities: tuple[tuple[str, ...], ...] = ()
 
     @property
     def book_count(self) -> int:
@@ -74,16 +78,19 @@ class EncodedLibrary:
         return sum(book.highlight_count for book in self.books)
 
 
-def prepare_upload(data: bytes, *, max_bytes: int) -> EncodedLibrary:
+def prepare_upload(
+    data: bytes, *, max_bytes: int, limits: ImportLimits | None = None
+) -> EncodedLibrary:
     """`parse_upload` and `encode_library` in one call, for a worker process to run."""
-    return encode_library(parse_upload(data, max_bytes=max_bytes))
+    return encode_library(parse_upload(data, max_bytes=max_bytes, limits=limits))
 
 
 def encode_library(library: Library) -> EncodedLibrary:
     # Rows are tens of thousands of small lists and no cycles: see `gc_paused`.
     with gc_paused():
         rows = _library_rows(library)
-    return EncodedLibrary(blob=_pack(rows), books=book_counts(library))
+    identities = tuple(tuple(h.identity for h in book.highlights) for book in library.books)
+    return EncodedLibrary(blob=_pack(rows), books=book_counts(library), identities=identities)
 
 
 def book_counts(library: Library) -> tuple[BookCount, ...]:

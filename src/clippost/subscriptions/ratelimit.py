@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, literal
+from sqlalchemy import case, delete, literal, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.db.dialect import insert_or_update
@@ -81,6 +81,20 @@ async def delete_windows_before(session: AsyncSession, cutoff: datetime) -> int:
 async def forget(session: AsyncSession, key: str) -> None:
     """Delete `key`'s window (an erased address leaves no count behind)."""
     await session.execute(delete(RateLimitWindow).where(RateLimitWindow.key == key))
+
+
+async def give_back(session: AsyncSession, key: str, *, window: timedelta, now: datetime) -> None:
+    """Take back one event counted under `key` in its current window (the work it was
+    counted for was refused before it was done)."""
+    await session.execute(
+        update(RateLimitWindow)
+        .where(
+            RateLimitWindow.key == key,
+            RateLimitWindow.count > 0,
+            RateLimitWindow.window_start > now - window,
+        )
+        .values(count=RateLimitWindow.count - 1)
+    )
 
 
 def _minutes(retry_at: datetime, now: datetime) -> str:

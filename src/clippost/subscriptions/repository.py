@@ -14,7 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.db.dialect import insert_or_ignore
 from clippost.db.engine import Database
-from clippost.models import Book, Highlight, PendingImport, Subscriber, SubscriberStatus
+from clippost.models import (
+    Book,
+    Highlight,
+    ImportProgress,
+    PendingImport,
+    Subscriber,
+    SubscriberStatus,
+)
 from clippost.subscriptions.preferences import Preferences
 
 # The Core table for the set-based statements below: no ORM load, flush or session sync.
@@ -289,21 +296,76 @@ async def pending_import(
 
 
 async def mark_applied(
-    session: AsyncSession, pending_id: int, *, payload: bytes, now: datetime
+    session: AsyncSession, pending_id: int, *, payload: bytes, now: datetime, chunks: int
 ) -> bool:
-    """Record an import as applied; False when another request applied it first."""
+    """Record an import as applied once its `chunks` are merged; False when another request
+    applied it first, or a chunk is still being merged."""
+    merged = select(ImportProgress.pending_import_id).where(
+        ImportProgress.pending_import_id == pending_id, ImportProgress.merged_chunks >= chunks
+    )
     result = await session.execute(
         update(PendingImport)
-        .where(PendingImport.id == pending_id, PendingImport.applied_at.is_(None))
+        .where(
+            PendingImport.id == pending_id,
+            PendingImport.applied_at.is_(None),
+            merged.exists(),
+        )
         .values(applied_at=now, payload=payload)
     )
     return bool(getattr(result, "rowcount", 0))
 
 
-async def store_applied(session: AsyncSession, pending_id: int, payload: bytes) -> None:
+async def claim_chunk(session: AsyncSession, pending_id: int, *, total: int) -> int | None:
+    """The index of the next of `total` chunks of an unapplied import, now this
+    transaction's to merge; None when every chunk is claimed (or it is applied).
+
+    The counter's row is made if need be, then moved on by one UPDATE: on PostgreSQL a
+    second claimant waits on that row's lock, then sees the count the first committed;
+    SQLite serialises writers. Either way no chunk is merged twice.
+    """
+    progress = ImportProgress.__table__
     await session.execute(
-        update(PendingImport).where(PendingImport.id == pending_id).values(payload=payload)
+        insert_or_ignore(session, progress, keys=[progress.c.pending_import_id]).values(
+            pending_import_id=pending_id, merged_chunks=0, merged_books=0, merged_highlights=0
+        )
     )
+    applied = select(PendingImport.id).where(
+        PendingImport.id == pending_id, PendingImport.applied_at.is_not(None)
+    )
+    claimed = await session.scalar(
+        update(ImportProgress)
+        .where(
+            ImportProgress.pending_import_id == pending_id,
+            ImportProgress.merged_chunks < total,
+            ~applied.exists(),
+        )
+        .values(merged_chunks=ImportProgress.merged_chunks + 1)
+        .returning(ImportProgress.merged_chunks)
+    )
+    return None if claimed is None else int(claimed) - 1
+
+
+async def count_merged(
+    session: AsyncSession, pending_id: int, new_books: int, new_highlights: int
+) -> None:
+    await session.execute(
+        update(ImportProgress)
+        .where(ImportProgress.pending_import_id == pending_id)
+        .values(
+            merged_books=ImportProgress.merged_books + new_books,
+            merged_highlights=ImportProgress.merged_highlights + new_highlights,
+        )
+    )
+
+
+async def progress(session: AsyncSession, pending_id: int) -> ImportProgress | None:
+    """How far the import's merge has come; None before its first chunk."""
+    found: ImportProgress | None = await session.scalar(
+        select(ImportProgress)
+        .where(ImportProgress.pending_import_id == pending_id)
+        .execution_options(populate_existing=True)
+    )
+    return found
 
 
 async def reload_pending(session: AsyncSession, pending: PendingImport) -> PendingImport:

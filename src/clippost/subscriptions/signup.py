@@ -9,7 +9,7 @@ library only changes through the link sent to its owner.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,9 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost import suppressions
 from clippost.addresses import address_hash, normalise_email
-from clippost.clippings.models import Library
 from clippost.context import ServiceContext
-from clippost.errors import InvalidLink, PayloadTooLarge
+from clippost.errors import InvalidLink, PayloadTooLarge, StillImporting
 from clippost.library import repository as library_repository
 from clippost.library.views import ImportResult
 from clippost.links import Purpose
@@ -27,15 +26,8 @@ from clippost.models import PendingImport, Subscriber, SubscriberStatus
 from clippost.planner.slots import next_slot
 from clippost.subscriptions import pending as pending_codec
 from clippost.subscriptions import repository as repo
-from clippost.subscriptions.common import (
-    GONE,
-    REPLACED,
-    id_in_link,
-    limit_address,
-    limit_client,
-    reloaded,
-    send_requested,
-)
+from clippost.subscriptions.common import GONE, reloaded, send_requested
+from clippost.subscriptions.merging import MergePlan, merge_next, pending_from_link, plan_of
 from clippost.subscriptions.pending import BookCount, EncodedLibrary
 from clippost.subscriptions.preferences import Preferences
 
@@ -70,26 +62,29 @@ async def sign_up(
     email: str,
     preferences: Preferences,
     library: EncodedLibrary,
-    client_ip: str,
 ) -> None:
     """Store the upload as a pending import and email the address what applies to it.
 
     `library` comes encoded (`pending.prepare_upload`, run where the upload was parsed):
     it is stored as it is, so a sign-up never encodes a library inside its transaction.
+    The limits were counted before the upload was read (`common.limit_client`) and parsed
+    (`common.admit_address`), each in a transaction of its own.
     """
     address = normalise_email(email)
     preferences.check_pause(ctx.now.date())
     _check_stored_size(ctx, library)
-    await limit_client(session, ctx, "signup", client_ip)
-    await limit_address(session, ctx, address)
     if await suppressions.blocks_requested_mail(session, address_hash(address)):
         return  # never emailed again, bounced: nothing stored, the same page as any sign-up
     subscriber = await repo.by_email(session, address)
-    if subscriber is not None and subscriber.status == SubscriberStatus.CONFIRMED:
-        await _offer_import(session, ctx, subscriber, library)
-        return
+    confirmed = subscriber is not None and subscriber.status == SubscriberStatus.CONFIRMED
     if subscriber is None:
         subscriber = await repo.create_pending(session, address, preferences, now=ctx.now)
+    # What of the upload is new to the library, looked up whatever the address's state
+    # (an empty library for a new or pending one): the time taken tells nothing (invariant 8).
+    new = await _new_books(session, subscriber.id, library)
+    if confirmed:
+        await _offer_import(session, ctx, subscriber, library, new)
+        return
     # A pending address keeps the schedule it has: each upload carries its own preferences
     # in its pending import, and confirming one applies those (a stranger's sign-up for the
     # address changes nothing the owner's link will confirm).
@@ -105,6 +100,19 @@ def _check_stored_size(ctx: ServiceContext, library: EncodedLibrary) -> None:
             f"confirmation (its parsed form is over {mb} MB). Upload it in parts: "
             "highlights already in your library are never added twice."
         )
+
+
+async def _new_books(
+    session: AsyncSession, subscriber_id: int, upload: EncodedLibrary
+) -> list[BookCount]:
+    """The upload's books with how many of their highlights the library lacks."""
+    identities = [i for book in upload.identities for i in book]
+    known = await library_repository.identities_in(session, subscriber_id, identities)
+    counted = (
+        BookCount(book.title, book.author, sum(1 for i in ids if i not in known))
+        for book, ids in zip(upload.books, upload.identities, strict=True)
+    )
+    return [book for book in counted if book.highlight_count]
 
 
 async def _ask_confirmation(
@@ -130,14 +138,13 @@ async def _ask_confirmation(
 
 
 async def _offer_import(
-    session: AsyncSession, ctx: ServiceContext, subscriber: Subscriber, upload: EncodedLibrary
+    session: AsyncSession,
+    ctx: ServiceContext,
+    subscriber: Subscriber,
+    upload: EncodedLibrary,
+    new: list[BookCount],
 ) -> None:
     """A confirmed address: its library changes only through the link in this email."""
-    # Decoded here, not carried back from the parsing process: few sign-ups come from
-    # confirmed readers, and only they need the identities.
-    library = pending_codec.library_of(upload)
-    known = await library_repository.known_identities(session, subscriber.id, library)
-    new = _only_new(library, known)
     pending_id = await _store_pending(session, ctx, subscriber.id, upload, None)
     if pending_id is None:
         return
@@ -146,21 +153,12 @@ async def _offer_import(
             Purpose.ADD_IMPORT, subscriber.id, now=ctx.now, extra=str(pending_id)
         ),
         "expires_in": ctx.links.confirm_ttl.total_seconds(),
-        "highlight_count": new.highlight_count,
-        "book_count": len(new.books),
-        "books": _book_summaries(pending_codec.book_counts(new)),
+        "highlight_count": sum(book.highlight_count for book in new),
+        "book_count": len(new),
+        "books": _book_summaries(new),
     }
     key = f"add:{pending_id}"
     await send_requested(session, ctx, subscriber, "already_subscribed_import", key, payload)
-
-
-def _only_new(library: Library, known: set[str]) -> Library:
-    books = []
-    for book in library.books:
-        fresh = tuple(h for h in book.highlights if h.identity not in known)
-        if fresh:
-            books.append(replace(book, highlights=fresh))
-    return Library(books=tuple(books))
 
 
 def _book_summaries(books: Sequence[BookCount]) -> list[dict[str, Any]]:
@@ -203,11 +201,18 @@ async def _store_pending(
 # Confirmation and adding imports -----------------------------------------------------------
 
 
-async def confirm(session: AsyncSession, ctx: ServiceContext, token: str) -> ConfirmResult:
-    """Apply the pending import and start the digests; a second click shows the same."""
-    subscriber, pending = await _pending_from_link(session, ctx, Purpose.CONFIRM, token)
+async def confirm(
+    session: AsyncSession, ctx: ServiceContext, token: str, plan: MergePlan | None = None
+) -> ConfirmResult:
+    """Apply the pending import and start the digests; a second click shows the same.
+
+    With `plan`, its chunks were merged already (`merging.merge_next`, one transaction
+    each); without, the whole import is merged in this transaction (the CLI, and imports
+    small enough for one chunk).
+    """
+    subscriber, pending = await pending_from_link(session, ctx, Purpose.CONFIRM, token)
     if pending.applied_at is None:
-        await _apply_confirmation(session, ctx, subscriber, pending)
+        await _apply_confirmation(session, ctx, subscriber, pending, plan)
         subscriber = await reloaded(session, subscriber.id)
     elif subscriber.status != SubscriberStatus.CONFIRMED:
         raise InvalidLink(
@@ -219,22 +224,26 @@ async def confirm(session: AsyncSession, ctx: ServiceContext, token: str) -> Con
 
 
 async def _apply_confirmation(
-    session: AsyncSession, ctx: ServiceContext, subscriber: Subscriber, pending: PendingImport
+    session: AsyncSession,
+    ctx: ServiceContext,
+    subscriber: Subscriber,
+    pending: PendingImport,
+    plan: MergePlan | None,
 ) -> None:
-    content = pending_codec.decode(pending.payload)
-    stored = content.preferences or repo.preferences_of(subscriber)
+    plan = plan or await _merged_here(session, ctx, pending)
+    if plan is None or await _applied(session, ctx, pending, plan) is None:
+        return  # a concurrent click applied it first and did all of the below
+    stored = plan.preferences or repo.preferences_of(subscriber)
     # Stored before the pause limit, a pause could reach 9999-12-31: cut, never refused.
     preferences = stored.within_pause_limit(ctx.now.date())
-    if await _merge(session, ctx, subscriber.id, pending, content.library) is None:
-        return  # a concurrent click applied it first and did all of the below
     first = next_slot(preferences.schedule(), ctx.now)
     await repo.set_preferences(session, subscriber.id, preferences, next_slot_at=first)
     await repo.set_status(
         session, subscriber.id, SubscriberStatus.CONFIRMED, now=ctx.now, next_slot_at=first
     )
     await repo.mark_confirmed(session, subscriber.id, now=ctx.now)
-    if content.library is not None and content.library.language:
-        await library_repository.remember_language(session, subscriber.id, content.library.language)
+    if plan.language:
+        await library_repository.remember_language(session, subscriber.id, plan.language)
     await suppressions.lift_reader_suppressions(session, address_hash(subscriber.email))
 
 
@@ -256,13 +265,16 @@ async def _confirm_result(
     )
 
 
-async def add_import(session: AsyncSession, ctx: ServiceContext, token: str) -> ImportResult:
-    """Add an upload to a confirmed library, by the link emailed to its owner; idempotent."""
-    subscriber, pending = await _pending_from_link(session, ctx, Purpose.ADD_IMPORT, token)
+async def add_import(
+    session: AsyncSession, ctx: ServiceContext, token: str, plan: MergePlan | None = None
+) -> ImportResult:
+    """Add an upload to a confirmed library, by the link emailed to its owner; idempotent.
+    `plan`: as for `confirm`."""
+    subscriber, pending = await pending_from_link(session, ctx, Purpose.ADD_IMPORT, token)
     applied = None
     if pending.applied_at is None:
-        content = pending_codec.decode(pending.payload)
-        applied = await _merge(session, ctx, subscriber.id, pending, content.library)
+        plan = plan or await _merged_here(session, ctx, pending)
+        applied = None if plan is None else await _applied(session, ctx, pending, plan)
     if applied is None:
         await repo.reload_pending(session, pending)
         applied = pending_codec.decode(pending.payload).applied or pending_codec.Applied(0, 0)
@@ -270,39 +282,37 @@ async def add_import(session: AsyncSession, ctx: ServiceContext, token: str) -> 
     return ImportResult(applied.new_books, applied.new_highlights, total)
 
 
-async def _merge(
-    session: AsyncSession,
-    ctx: ServiceContext,
-    subscriber_id: int,
-    pending: PendingImport,
-    library: Library | None,
+async def _merged_here(
+    session: AsyncSession, ctx: ServiceContext, pending: PendingImport
+) -> MergePlan | None:
+    """Every chunk of `pending` merged in the caller's transaction."""
+    content = pending_codec.decode(pending.payload)
+    plan = await plan_of(session, ctx, pending.subscriber_id, pending.id, content)
+    while plan is not None and await merge_next(session, ctx, plan):
+        pass
+    return plan
+
+
+async def _applied(
+    session: AsyncSession, ctx: ServiceContext, pending: PendingImport, plan: MergePlan
 ) -> pending_codec.Applied | None:
-    """Merge a pending library exactly once; None when another request already did.
+    """Mark a merged import applied, exactly once; None when another request did.
 
-    The import is marked applied before it is merged: a request racing this one waits on
-    that row (PostgreSQL) or on the write lock (SQLite), then finds it applied.
+    The payload gives way to what the merge added (the library itself is no longer kept).
     """
-    placeholder = pending_codec.encode_applied(pending_codec.Applied(0, 0), None)
-    if library is None or not await repo.mark_applied(
-        session, pending.id, payload=placeholder, now=ctx.now
+    progress = await repo.progress(session, pending.id)
+    applied = pending_codec.Applied(
+        progress.merged_books if progress else 0, progress.merged_highlights if progress else 0
+    )
+    payload = pending_codec.encode_applied(applied, None)
+    if await repo.mark_applied(
+        session, pending.id, payload=payload, now=ctx.now, chunks=len(plan.chunks)
     ):
-        return None
-    merged = await library_repository.merge_library(session, subscriber_id, library, now=ctx.now)
-    applied = pending_codec.Applied(merged.new_books, merged.new_highlights)
-    await repo.store_applied(session, pending.id, pending_codec.encode_applied(applied, None))
-    return applied
-
-
-async def _pending_from_link(
-    session: AsyncSession, ctx: ServiceContext, purpose: Purpose, token: str
-) -> tuple[Subscriber, PendingImport]:
-    data = ctx.links.read(purpose, token, now=ctx.now)
-    subscriber = await repo.by_id(session, id_in_link(data.subject))
-    if subscriber is None:
-        raise InvalidLink(GONE)
-    pending = await repo.pending_import(session, id_in_link(data.extra), subscriber.id)
-    if pending is None:
-        raise InvalidLink(REPLACED)
-    if pending.applied_at is None and pending.expires_at <= ctx.now:
-        raise InvalidLink("This link has expired. Please sign up again from the home page.")
-    return subscriber, pending
+        return applied
+    await repo.reload_pending(session, pending)
+    if pending.applied_at is None:
+        raise StillImporting(
+            "Your highlights are still being imported. Please wait a moment and press the "
+            "button again."
+        )
+    return None

@@ -27,7 +27,7 @@ from clippost.clippings.models import Library
 from clippost.config import Settings
 from clippost.context import ServiceContext
 from clippost.errors import BadInput, PayloadTooLarge
-from clippost.library.upload import parse_upload
+from clippost.library.upload import ImportLimits, parse_upload
 from clippost.links import Links
 from clippost.rendering.plaintext import plain
 from clippost.runtime import Runtime
@@ -92,6 +92,13 @@ def today() -> date:
 @asynccontextmanager
 async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
     async with runtime(request).db.transaction() as session:
+        yield session
+
+
+@asynccontextmanager
+async def read(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for a page that only reads: it never waits for the write lock."""
+    async with runtime(request).db.read() as session:
         yield session
 
 
@@ -193,8 +200,10 @@ def text_field(form: FormData, name: str) -> str:
 async def uploaded_library(request: Request, form: FormData) -> Library:
     """The uploaded file as a merged library (the manage page merges it at once)."""
     data = await _uploaded_bytes(form)
-    limit = settings(request).max_upload_bytes
-    return await _parsers(request).run(functools.partial(parse_upload, data, max_bytes=limit))
+    call = functools.partial(
+        parse_upload, data, max_bytes=settings(request).max_upload_bytes, limits=_limits(request)
+    )
+    return await _parsers(request).run(call)
 
 
 async def uploaded_import(request: Request, form: FormData) -> pending.EncodedLibrary:
@@ -205,8 +214,15 @@ async def uploaded_import(request: Request, form: FormData) -> pending.EncodedLi
     """
     data = await _uploaded_bytes(form)
     limit = settings(request).max_upload_bytes
-    call = functools.partial(pending.prepare_upload, data, max_bytes=limit)
+    call = functools.partial(pending.prepare_upload, data, max_bytes=limit, limits=_limits(request))
     return await _parsers(request).run(call)
+
+
+def _limits(request: Request) -> ImportLimits:
+    values = settings(request)
+    return ImportLimits(
+        books=values.max_books_per_import, highlights=values.max_highlights_per_import
+    )
 
 
 def _parsers(request: Request) -> UploadParsers:

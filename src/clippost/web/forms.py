@@ -32,11 +32,13 @@ class FormState:
     typed: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     status: int = 400
+    retry_after: int | None = None  # seconds, when the refusal was the server's load
 
     def add(self, name: str, error: ClippostError) -> None:
         self.errors.setdefault(name, error.message)
         if len(self.errors) == 1:
             self.status = error.status_code
+            self.retry_after = getattr(error, "retry_after", None)
 
     def __bool__(self) -> bool:
         return bool(self.errors)

@@ -7,6 +7,7 @@ list where it was, the message beside the field and the typed values in place.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
@@ -17,15 +18,22 @@ from starlette.responses import Response
 
 from clippost.db.base import row_id
 from clippost.errors import BadInput
-from clippost.library.service import HighlightFilter, Show, find_highlights, library_overview
+from clippost.library.service import (
+    BookView,
+    HighlightFilter,
+    Show,
+    find_highlights,
+    library_overview,
+)
 from clippost.links import Purpose
 from clippost.subscriptions.manage import SubscriberView, subscriber_from_manage_token
-from clippost.web import deps, forms
+from clippost.web import deps, forms, limits, reader_cookie
 from clippost.web.choices import form_choices
 from clippost.web.previews import next_digest
 
 EXPORT_FORMATS = ("markdown", "csv", "json")
 PAGE_SIZE = 50
+BOOK_PAGE = 100
 _MAX_QUERY = 200
 # Where each notice appears (the section changed) and what it says.
 NOTICES = {
@@ -57,10 +65,11 @@ class Listing:
     book_id: int | None = None
     show: Show = Show.ALL
     offset: int = 0
+    books: int = 0  # where the books table starts (BOOK_PAGE at a time)
 
     @classmethod
-    def parse(cls, q: str, book: str, show: str, offset: str) -> Listing:
-        return cls(q[:_MAX_QUERY], _book_id(book), _show(show), _offset(offset))
+    def parse(cls, q: str, book: str, show: str, offset: str, books: str = "") -> Listing:
+        return cls(q[:_MAX_QUERY], _book_id(book), _show(show), _offset(offset), _offset(books))
 
     def params(self, **changes: object) -> dict[str, str]:
         """The listing as query parameters (defaults left out), with `changes` applied."""
@@ -69,13 +78,42 @@ class Listing:
             "book": self.book_id or "",
             "show": "" if self.show is Show.ALL else self.show.value,
             "offset": self.offset or "",
+            "books": self.books or "",
             **changes,
         }
         return {k: str(v) for k, v in values.items() if v not in ("", None, 0)}
 
-    def url(self, token: str, **changes: object) -> str:
+    def url(self, token: str, anchor: str = "results", **changes: object) -> str:
         query = urlencode(self.params(**changes))
-        return f"/manage/{token}{'?' + query if query else ''}#results"
+        return f"/manage/{token}{'?' + query if query else ''}#{anchor}"
+
+
+@dataclass(frozen=True, slots=True)
+class BookPage:
+    """The books the page lists: BOOK_PAGE of them, so that a page of a library of
+    thousands of books costs what a page of a hundred does."""
+
+    books: Sequence[BookView]  # the books table
+    choices: Sequence[BookView]  # the search form's book filter: these, and the one chosen
+    offset: int
+    total: int
+    previous_url: str | None
+    next_url: str | None
+
+    @classmethod
+    def of(cls, books: Sequence[BookView], listing: Listing, token: str) -> BookPage:
+        offset = min(listing.books, max(len(books) - 1, 0) // BOOK_PAGE * BOOK_PAGE)
+        shown = books[offset : offset + BOOK_PAGE]
+        chosen = [b for b in books if b.id == listing.book_id and b not in shown]
+        before, after = offset - BOOK_PAGE, offset + BOOK_PAGE
+        return cls(
+            books=shown,
+            choices=[*chosen, *shown],
+            offset=offset,
+            total=len(books),
+            previous_url=listing.url(token, "books", books=before) if offset else None,
+            next_url=listing.url(token, "books", books=after) if after < len(books) else None,
+        )
 
 
 @dataclass(slots=True)
@@ -97,7 +135,7 @@ async def manage_page(
 ) -> Response:
     ctx = deps.context(request)
     wanted = HighlightFilter(listing.q, listing.book_id, listing.show)
-    async with deps.transaction(request) as session:
+    async with deps.read(request) as session:
         subscriber = await subscriber_from_manage_token(session, ctx, token)
         library = await library_overview(session, subscriber.id)
         page = await find_highlights(
@@ -110,6 +148,7 @@ async def manage_page(
         "token": token,
         "subscriber": subscriber,
         "library": library,
+        "book_page": BookPage.of(library.books, listing, token),
         "page": page,
         "listing": listing,
         "preview": preview,
@@ -124,7 +163,10 @@ async def manage_page(
         "unsubscribe_path": _unsubscribe_path(request, subscriber.id),
     }
     status = refused.state.status if refused and refused.state else 200
-    return deps.render(request, "manage.html", values, status=status)
+    response = deps.render(request, "manage.html", values, status=status)
+    # The reader's own link opened here: this browser is theirs (web/reader_cookie.py).
+    reader_cookie.remember(request, response, subscriber.id)
+    return limits.retry_after(response, refused.state.retry_after if refused else None)
 
 
 def _notice(done: str, acted_on: int | None, shown: set[int]) -> dict[str, object] | None:

@@ -20,8 +20,12 @@ from typing import TypeVar
 
 import anyio.to_thread
 
+from clippost.errors import Overloaded
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# What a shed upload is told to wait: about one upload's parse on a busy machine.
+RETRY_AFTER_SECONDS = 5
 
 
 class UploadParsers:
@@ -33,10 +37,15 @@ class UploadParsers:
     a fork server that has imported the import engine already. Where processes cannot be
     had (`processes=0`, a platform or sandbox without them, a pool broken by a killed
     worker), the upload is parsed in a thread instead: slower under load, never refused.
+    The queue is bounded: past `queue_limit` uploads in hand, the next is refused at once
+    (503 with Retry-After) rather than left to wait behind them while its client times out.
     """
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, *, queue_limit: int = 8) -> None:
         self._processes = processes
+        # Uploads parsing or waiting for a process at most; one more is shed at once (503).
+        self._queue_limit = queue_limit
+        self._queued = 0
         self._pool = self._new_pool()
         self._pool_worked = False  # a pool that breaks before any result is not replaced
 
@@ -53,7 +62,25 @@ class UploadParsers:
     async def run(self, call: Callable[[], T]) -> T:
         """`call()` off the event loop: a module-level function (a process gets it by name)
         with its arguments bound; what it raises (a ClippostError for a refused upload)
-        is raised here."""
+        is raised here; Overloaded, before any work, when `queue_limit` calls are in hand."""
+        if self._queued >= self._queue_limit:
+            raise Overloaded(
+                "Many uploads are being read right now. Nothing was stored: please send "
+                "the form again in a few seconds.",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
+        self._queued += 1
+        try:
+            return await self._run(call)
+        finally:
+            self._queued -= 1
+
+    @property
+    def queued(self) -> int:
+        """Calls parsing or waiting for a process now."""
+        return self._queued
+
+    async def _run(self, call: Callable[[], T]) -> T:
         pool = self._pool
         if pool is not None:
             try:

@@ -55,7 +55,7 @@ async def discard_undo(request: Request, token: str) -> Response:
 @router.get("/passage/{token}")
 async def passage(request: Request, token: str) -> Response:
     """A digest's "read the whole passage": the passage whole, with its two actions."""
-    async with deps.transaction(request) as session:
+    async with deps.read(request) as session:
         highlight = await highlight_from_link(
             session, deps.context(request), Purpose.PASSAGE, token
         )
@@ -71,7 +71,7 @@ async def passage(request: Request, token: str) -> Response:
 
 
 async def _page(request: Request, verb: str, token: str) -> Response:
-    async with deps.transaction(request) as session:
+    async with deps.read(request) as session:
         highlight = await highlight_from_link(
             session, deps.context(request), _PURPOSES[verb], token
         )

@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from clippost.errors import ClippostError, PayloadTooLarge, RateLimited
 from clippost.subscriptions.signup import sign_up
-from clippost.web import deps, forms
+from clippost.web import deps, forms, limits
 from clippost.web.choices import form_choices
 
 router = APIRouter()
@@ -48,26 +48,35 @@ def _landing(request: Request, state: forms.FormState) -> Response:
         "errors": state.errors,
         "labels": LABELS,
     }
-    return deps.render(request, "landing.html", values, status=state.status if state else 200)
+    page = deps.render(request, "landing.html", values, status=state.status if state else 200)
+    return limits.retry_after(page, state.retry_after)
 
 
 @router.post("/signup")
 async def signup(request: Request) -> Response:
-    limit = deps.settings(request).max_upload_bytes + deps.FORM_OVERHEAD_BYTES
+    """Counted before its body is read, and before its upload is parsed (web/limits.py)."""
     state = forms.FormState()
     try:
-        form = await deps.read_form(request, limit=limit)
-    except PayloadTooLarge as error:
-        state.add("file", error)
-        return _landing(request, state)
+        await limits.client(request, "signup")
+        form = await deps.read_form(request, limit=_body_limit(request))
+    except (RateLimited, PayloadTooLarge) as error:
+        state.add("file" if isinstance(error, PayloadTooLarge) else forms.FORM, error)
+        return limits.body_unread(_landing(request, state))
     state.typed = forms.typed_values(form, SIGNUP_FIELDS)
     email = forms.email_error(state.typed, state)
     preferences = forms.preference_errors(state.typed, state, today=deps.today())
+    if state or email is None or preferences is None:
+        return _landing(request, state)
+    try:
+        admission = await limits.address(request, email)
+    except RateLimited as error:
+        state.add(forms.FORM, error)
+        return _landing(request, state)
     try:
         library = await deps.uploaded_import(request, form)
     except ClippostError as error:
+        await limits.give_back(request, admission)
         state.add("file", error)
-    if state or email is None or preferences is None:
         return _landing(request, state)
     try:
         async with deps.transaction(request) as session:
@@ -77,15 +86,15 @@ async def signup(request: Request) -> Response:
                 email=email,
                 preferences=preferences,
                 library=library,
-                client_ip=deps.client_ip(request),
             )
-    except RateLimited as error:
-        state.add(forms.FORM, error)
-        return _landing(request, state)
     except PayloadTooLarge as error:  # parsed, but more than a pending import may keep
         state.add("file", error)
         return _landing(request, state)
     return RedirectResponse("/check-inbox", status_code=303)
+
+
+def _body_limit(request: Request) -> int:
+    return deps.settings(request).max_upload_bytes + deps.FORM_OVERHEAD_BYTES
 
 
 @router.get("/check-inbox")

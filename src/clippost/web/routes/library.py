@@ -14,13 +14,15 @@ from clippost.db.base import row_id
 from clippost.errors import BadInput, ClippostError, NotFound
 from clippost.library.service import (
     export_library,
+    merge_chunk,
+    plan_upload,
     set_book_frequencies,
     set_highlight_flags,
-    upload_more,
+    upload_result,
 )
 from clippost.subscriptions.export import export_everything
 from clippost.subscriptions.manage import subscriber_from_manage_token
-from clippost.web import deps
+from clippost.web import deps, limits
 from clippost.web.manage_page import EXPORT_FORMATS, Listing, Refused, manage_page
 from clippost.web.routes.manage import back
 from clippost.web.security import CsrfRejected
@@ -81,30 +83,43 @@ def _listing(form: FormData) -> Listing:
 
 @router.post("/manage/{token}/upload")
 async def upload(request: Request, token: str) -> Response:
+    """Counted before the body is read; merged a chunk per transaction, so a big file never
+    holds the write lock long (library/chunks.py)."""
     limit = deps.settings(request).max_upload_bytes + deps.FORM_OVERHEAD_BYTES
     ctx = deps.context(request)
-    async with deps.transaction(request) as session:
+    async with deps.read(request) as session:
         await subscriber_from_manage_token(session, ctx, token)  # a dead link: refuse early
     refused = Refused("upload")
+    form = None
     try:
+        await limits.client(request, "upload")  # before the body is read
         form = await deps.read_form(request, limit=limit)
         library = await deps.uploaded_library(request, form)
+        async with deps.read(request) as session:
+            subscriber = await subscriber_from_manage_token(session, ctx, token)
+            pieces = await plan_upload(session, ctx, subscriber.id, library)
     except CsrfRejected:
         raise  # a stale form: the error page says to reload
-    except ClippostError as error:  # too large, not a highlights file, empty...
+    except ClippostError as error:  # too large, not a highlights file, empty, too many...
         refused.state.add("file", error)
-        return await manage_page(request, token, Listing(), refused=refused)
-    async with deps.transaction(request) as session:
-        subscriber = await subscriber_from_manage_token(session, ctx, token)
-        result = await upload_more(session, ctx, subscriber.id, library)
+        page = await manage_page(request, token, Listing(), refused=refused)
+        return page if form is not None else limits.body_unread(page)
+    merged = []
+    for piece in pieces:
+        async with deps.transaction(request) as session:
+            merged.append(await merge_chunk(session, ctx, subscriber.id, piece))
+    async with deps.read(request) as session:
+        result = await upload_result(session, subscriber.id, library, merged)
     return deps.render(request, "added.html", {"result": result, "manage_url": f"/manage/{token}"})
 
 
 @router.get("/manage/{token}/export/{fmt}")
 async def export(request: Request, token: str, fmt: str) -> Response:
+    if (refused := limits.page_load(request)) is not None:
+        return refused
     if fmt not in EXPORT_FORMATS:
         raise BadInput("Choose an export format: markdown, csv or json.")
-    async with deps.transaction(request) as session:
+    async with deps.read(request) as session:
         subscriber = await subscriber_from_manage_token(session, deps.context(request), token)
         if fmt == "json":  # everything clippost knows, the library included
             exported = await export_everything(session, subscriber.id)

@@ -26,8 +26,9 @@ from clippost.subscriptions.manage import (
     subscriber_from_manage_token,
     update_preferences,
 )
-from clippost.web import deps, forms
+from clippost.web import deps, forms, limits
 from clippost.web.manage_page import Listing, Refused, manage_page
+from clippost.web.reader_cookie import reader_of
 
 router = APIRouter()
 
@@ -48,7 +49,11 @@ async def manage_request_submit(request: Request) -> Response:
         try:
             async with deps.transaction(request) as session:
                 await request_manage_link(
-                    session, deps.context(request), email=email, client_ip=deps.client_ip(request)
+                    session,
+                    deps.context(request),
+                    email=email,
+                    client_ip=deps.client_ip(request),
+                    browser_reader=reader_of(request),
                 )
         except RateLimited as error:
             state.add(forms.FORM, error)
@@ -68,8 +73,11 @@ async def manage(
     offset: str = "",
     done: str = "",
     h: str = "",
+    books: str = "",
 ) -> Response:
-    listing = Listing.parse(q, book, show, offset)
+    if (refused := limits.page_load(request)) is not None:
+        return refused
+    listing = Listing.parse(q, book, show, offset, books)
     acted_on = row_id(h)
     return await manage_page(request, token, listing, done=done, acted_on=acted_on)
 

@@ -1,0 +1,126 @@
+"""Limits before work: what a request is counted under, before the work it would cost is
+done.
+
+A sign-up is counted against its client's network before its body is read, and against its
+address before its upload is parsed, each in a transaction of its own, so a refused request
+costs a single upsert, whatever it carries. An upload refused afterwards gives its address
+count back (no email follows). Page loads of a reader's library (the manage page, its
+searches) are counted per client network in this process's memory (`PageLoads`): a page of
+a big library costs tens of milliseconds of the event loop, and reloading it without end
+must not take the loop from everyone else; a write per page view would cost more than the
+page.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections import OrderedDict
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from clippost.addresses import client_network
+from clippost.errors import RateLimited
+from clippost.subscriptions.common import Admission, admit_address, limit_client, refund
+from clippost.web import deps
+from clippost.web.reader_cookie import reader_of
+
+__all__ = [
+    "Admission",
+    "PageLoads",
+    "address",
+    "body_unread",
+    "client",
+    "give_back",
+    "page_load",
+    "retry_after",
+]
+
+# Client networks remembered at most; the least recently seen go first.
+_TRACKED_CLIENTS = 10_000
+
+
+async def client(request: Request, action: str) -> None:
+    """Count one `action` from the request's client; RateLimited past the limit."""
+    async with deps.transaction(request) as session:
+        await limit_client(session, deps.context(request), action, deps.client_ip(request))
+
+
+async def address(request: Request, email: str) -> Admission:
+    """Count one email to `email`, under the owner's allowance when this browser is
+    theirs; RateLimited past the limit."""
+    async with deps.transaction(request) as session:
+        return await admit_address(
+            session, deps.context(request), email, browser_reader=reader_of(request)
+        )
+
+
+async def give_back(request: Request, admission: Admission) -> None:
+    async with deps.transaction(request) as session:
+        await refund(session, deps.context(request), admission)
+
+
+def body_unread(response: Response) -> Response:
+    """`response` to a request refused before its body was read: the connection closes
+    after it, so the rest of the body (12 MB, say) is never received and thrown away."""
+    response.headers["Connection"] = "close"
+    return response
+
+
+def retry_after(response: Response, seconds: int | None) -> Response:
+    """`response` with a Retry-After header when the refusal says when to come back."""
+    if seconds is not None:
+        response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+class PageLoads:
+    """Token buckets per client network: `per_minute` page loads, in bursts of up to a
+    quarter of that (at least 10); past them, RateLimited with the seconds to wait."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._rate = per_minute / 60
+        self._burst = max(10.0, per_minute / 4)
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, client: str, *, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        key = client_network(client)
+        tokens, then = self._buckets.pop(key, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - then) * self._rate)
+        if tokens < 1:
+            self._remember(key, tokens, now)
+            wait = int((1 - tokens) / self._rate) + 1
+            raise RateLimited(
+                f"This page was loaded too often from your network. Please wait {wait} "
+                f"second{'s' if wait != 1 else ''} and reload it.",
+                retry_after=wait,
+            )
+        self._remember(key, tokens - 1, now)
+
+    def _remember(self, key: str, tokens: float, now: float) -> None:
+        self._buckets[key] = (tokens, now)
+        while len(self._buckets) > _TRACKED_CLIENTS:
+            self._buckets.popitem(last=False)
+
+
+def page_load(request: Request) -> Response | None:
+    """Count one load of a library page from the request's client; past the limit, the
+    refusal to send instead of the page: a few hundred bytes, no template, no database, so
+    that refusing costs next to nothing however often it is asked."""
+    loads: PageLoads = request.app.state.page_loads
+    try:
+        loads.take(deps.client_ip(request))
+    except RateLimited as refused:
+        body = _REFUSED_PAGE.format(message=html.escape(refused.message))
+        page = HTMLResponse(body, status_code=refused.status_code)
+        page.headers["Cache-Control"] = "no-store"
+        return retry_after(page, refused.retry_after)
+    return None
+
+
+_REFUSED_PAGE = (
+    '<!doctype html><html lang="en"><meta charset="utf-8"><title>Please wait</title>'
+    "<h1>Please wait a moment</h1><p>{message}</p></html>"
+)
