@@ -50,7 +50,7 @@ from clippost.db.engine import Database
 from clippost.db.migrate import upgrade
 from clippost.dkim.keys import generate_key, parse_key, sign_digest, write_new_key
 from clippost.links import Links, Purpose
-from clippost.models import OutboxMessage
+from clippost.models import OutboxMessage, Subscriber
 from clippost.outbox.claims import ClaimedMessage
 from clippost.rendering.environment import render_email
 from clippost.rendering.messages import MessageRenderer
@@ -155,6 +155,8 @@ def digest_payload(n: int, links: Links, now: datetime, rng: random.Random) -> d
 
 
 def outbox_rows(count: int) -> list[dict[str, Any]]:
+    """Planned digests of confirmed readers (`reader_rows`), due at this hour's slot: the
+    claim re-checks each against its reader's row, as it does in production."""
     now = datetime.now(UTC)
     links = Links(
         base_url=BASE_URL,
@@ -164,21 +166,48 @@ def outbox_rows(count: int) -> list[dict[str, Any]]:
         unsubscribe_mailbox=MAIL_FROM,
     )
     rng = random.Random(7)
-    due = now - timedelta(seconds=5)
+    due = slot_of_this_hour()
     return [
         {
-            "idempotency_key": f"bench:{n}",
+            "idempotency_key": f"digest:{n + 1}:{due:%Y-%m-%dT%H:%M}Z",
             "message_id": f"<{uuid.uuid4().hex}@clippost.example.org>",
             "kind": "digest",
             "requested": False,
             "recipient": f"reader{n}@example.net",
             "recipient_hash": address_hash(f"reader{n}@example.net"),
-            "subscriber_id": None,
+            "subscriber_id": n + 1,
             "payload": digest_payload(n, links, now, rng),
             "state": "pending",
             "due_at": due,
             "attempts": 0,
             "created_at": due,
+        }
+        for n in range(count)
+    ]
+
+
+def slot_of_this_hour() -> datetime:
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def reader_rows(count: int) -> list[dict[str, Any]]:
+    """The readers of `outbox_rows`: confirmed, daily at this hour (UTC), next slot tomorrow."""
+    due = slot_of_this_hour()
+    return [
+        {
+            "id": n + 1,
+            "email": f"reader{n}@example.net",
+            "status": "confirmed",
+            "cadence": "daily",
+            "hour": due.hour,
+            "weekday": 0,
+            "day_of_month": 1,
+            "timezone": "UTC",
+            "per_email": 5,
+            "next_slot_at": due + timedelta(days=1),
+            "link_generation": 0,
+            "created_at": due,
+            "confirmed_at": due,
         }
         for n in range(count)
     ]
@@ -269,9 +298,12 @@ async def naive(port: int, rows: list[dict[str, Any]]) -> Figure:
 
 async def seed(url: str, rows: list[dict[str, Any]]) -> float:
     db = Database(normalise_database_url(url))
+    readers = reader_rows(len(rows))
     started = time.perf_counter()
     try:
         async with db.transaction() as session:
+            for start in range(0, len(rows), 2000):
+                await session.execute(insert(Subscriber.__table__), readers[start : start + 2000])
             for start in range(0, len(rows), 2000):
                 await session.execute(insert(OutboxMessage.__table__), rows[start : start + 2000])
     finally:
@@ -642,7 +674,7 @@ async def main() -> None:
         reference = smtp_source(port, count)
         baseline = await naive(port, rows[: min(count, 2000)])
         one, wall, seeded = await sqlite_worker(port, rows, args, folder)
-        print(f"enqueue (SQLite, executemany): {count / seeded:,.0f} rows/s")
+        print(f"seed readers + enqueue (SQLite, executemany): {count / seeded:,.0f} rows/s")
         figures = [reference, baseline, one]
         walls = {one.name: wall}
         signed: Figure | None = None

@@ -1,0 +1,159 @@
+"""Whether a planned digest is still what its reader wants: changes win until the email leaves.
+
+A digest is planned (chosen and stored in the outbox) some time before it is sent: ahead of
+its slot, or just before a sender gets to it. Whatever the reader did in between wins: an
+unsubscribe, an erase, a pause, a new schedule, a new number of highlights per email. This
+module is the rule, pure (the reader's current row and the digest's stored row in, a
+verdict out); the sender applies it to every digest it claims (`outbox/recheck.py`), and
+the manage side applies it the moment the reader changes something
+(`subscriptions/manage.py`), so that the claim is the last line of defence, not the only one.
+
+The verdict compares what the digest *is* with what the reader wants *now*, rather than a
+stamp of when it was planned: the slot it is due at must still be one of the reader's slots
+(`planner.slots`, so DST and pauses follow the planner's own rules), the schedule its footer
+states (payload v2's `schedule`) must still be theirs, and it must not carry more highlights
+than they now want. A digest that fails is cancelled with the reason and its slot freed (its
+idempotency key renamed), and when its slot is still one of the reader's, the planner is
+asked to plan it again under the new preferences. A change the stored row cannot show (a
+reader who asked for *more* highlights per email) is caught by the manage side, in the very
+transaction that makes the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from clippost.errors import BadInput
+from clippost.planner.slots import Cadence, Schedule, next_slot
+
+_JUST_BEFORE = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderNow:
+    """What the check reads of the reader's row as it is at claim time."""
+
+    status: str
+    cadence: str
+    hour: int
+    weekday: int
+    day_of_month: int
+    timezone: str
+    per_email: int
+    paused_until: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Why a planned digest must not go (kept as the row's `last_error`). `replan`: the
+    reader still wants a digest at this slot, made afresh under their new preferences, so
+    the planner is asked to plan the slot again."""
+
+    reason: str
+    replan: bool = False
+
+
+ERASED = Verdict("cancelled: the reader was erased")
+SCHEDULE_CHANGED = Verdict("obsolete: the reader changed their schedule")
+FEWER = Verdict("obsolete: the reader now wants fewer highlights per email", replan=True)
+CHANGED = Verdict("obsolete: the reader changed their preferences", replan=True)
+
+
+def verdict(
+    reader: ReaderNow | None, *, due_at: datetime, payload: Mapping[str, Any]
+) -> Verdict | None:
+    """None when the digest may go as it is; else why not."""
+    if reader is None:
+        return ERASED
+    if reader.status != "confirmed":
+        return Verdict(f"cancelled: the reader is {reader.status}")
+    try:
+        on_schedule = is_slot(_schedule_key(reader, paused_until=None), due_at)
+        unpaused = reader.paused_until is None or is_slot(_schedule_key(reader), due_at)
+    except BadInput:
+        # A stored schedule that no longer validates (a zone gone from the tz database):
+        # nothing to compare with, and the planner already chose to send this digest.
+        return None
+    if not on_schedule:
+        return SCHEDULE_CHANGED
+    if not unpaused:
+        return Verdict(f"cancelled: the reader paused until {reader.paused_until}")
+    if not _footer_matches(reader, payload.get("schedule"), payload.get("timezone")):
+        return Verdict(SCHEDULE_CHANGED.reason, replan=True)
+    highlights = payload.get("highlights")
+    if isinstance(highlights, list) and len(highlights) > reader.per_email:
+        return FEWER
+    return None
+
+
+def after_change(
+    reader: ReaderNow, *, due_at: datetime, payload: Mapping[str, Any], changed: bool
+) -> Verdict | None:
+    """The verdict the moment the reader saves new preferences: as at claim time, and
+    when their schedule or number per email changed, whatever is planned was planned under
+    the old ones and is made again (re-planned when its slot is still one of theirs)."""
+    found = verdict(reader, due_at=due_at, payload=payload)
+    if found is not None or not changed:
+        return found
+    return CHANGED
+
+
+def is_slot(schedule: tuple[Any, ...], due_at: datetime) -> bool:
+    """Whether `due_at` is a slot of the schedule `(cadence, hour, timezone, weekday,
+    day_of_month, paused_until)`; BadInput when the schedule does not validate.
+
+    Cached: a batch's readers share few schedules and fewer slots (a whole hour's readers
+    are due at one instant per timezone), and walking a schedule's dates costs far more
+    than the cache's lookup."""
+    return _is_slot(schedule, due_at)
+
+
+@lru_cache(maxsize=4096)
+def _is_slot(schedule: tuple[Any, ...], due_at: datetime) -> bool:
+    cadence, hour, timezone, weekday, day_of_month, paused_until = schedule
+    built = Schedule(
+        cadence=Cadence(cadence),
+        hour=hour,
+        timezone=timezone,
+        weekday=weekday,
+        day_of_month=day_of_month,
+        paused_until=paused_until,
+    )
+    return next_slot(built, due_at - _JUST_BEFORE) == due_at
+
+
+_KEEP = object()
+
+
+def _schedule_key(reader: ReaderNow, *, paused_until: object = _KEEP) -> tuple[Any, ...]:
+    pause = reader.paused_until if paused_until is _KEEP else paused_until
+    return (
+        reader.cadence,
+        reader.hour,
+        reader.timezone,
+        reader.weekday,
+        reader.day_of_month,
+        pause,
+    )
+
+
+def _footer_matches(reader: ReaderNow, stated: object, payload_zone: object) -> bool:
+    """Whether the schedule a v2 payload states ("every Monday at 07:00") is the reader's.
+    A payload without one (v1) states nothing, so nothing can disagree."""
+    if not isinstance(stated, Mapping):
+        return True
+    zone = stated.get("timezone") or payload_zone or reader.timezone
+    if stated.get("cadence") != reader.cadence or stated.get("hour") != reader.hour:
+        return False
+    if str(zone).casefold() != reader.timezone.casefold():
+        return False
+    if reader.cadence == Cadence.WEEKLY and stated.get("weekday", reader.weekday) != reader.weekday:
+        return False
+    return not (
+        reader.cadence == Cadence.MONTHLY
+        and stated.get("day_of_month", reader.day_of_month) != reader.day_of_month
+    )
