@@ -47,6 +47,20 @@ class ReaderNow:
     paused_until: date | None
 
 
+def reader_now(row: Any) -> ReaderNow:
+    """A reader's row (a subscribers row or a `Subscriber`) as the check reads it."""
+    return ReaderNow(
+        status=row.status,
+        cadence=row.cadence,
+        hour=row.hour,
+        weekday=row.weekday,
+        day_of_month=row.day_of_month,
+        timezone=row.timezone,
+        per_email=row.per_email,
+        paused_until=row.paused_until,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """Why a planned digest must not go (kept as the row's `last_error`). `replan`: the

@@ -165,6 +165,44 @@ async def scrub_mail(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedDigest:
+    """A reader's digest waiting in the outbox, as the renderer reads it."""
+
+    id: int
+    message_id: str
+    kind: str
+    recipient: str
+    subscriber_id: int | None
+    payload: dict[str, Any]
+    due_at: datetime
+
+
+async def next_planned_digest(session: AsyncSession, subscriber_id: int) -> PlannedDigest | None:
+    """The reader's earliest pending digest, if one is planned (`clippost preview`)."""
+    found = (
+        await session.execute(
+            select(
+                outbox.c.id,
+                outbox.c.message_id,
+                outbox.c.kind,
+                outbox.c.recipient,
+                outbox.c.subscriber_id,
+                outbox.c.payload,
+                outbox.c.due_at,
+            )
+            .where(
+                outbox.c.subscriber_id == subscriber_id,
+                outbox.c.kind == "digest",
+                outbox.c.state == OutboxState.PENDING.value,
+            )
+            .order_by(outbox.c.due_at)
+            .limit(1)
+        )
+    ).first()
+    return None if found is None else PlannedDigest(*tuple(found))
+
+
 async def pending_due(db: Database, *, due_by: datetime) -> int:
     """How many pending rows are due by `due_by` (leased or not)."""
     async with db.sessions() as session:

@@ -74,6 +74,19 @@ async def sign_up(
     address = normalise_email(email)
     await limit_client(session, ctx, "signup", client_ip)
     await limit_address(session, ctx, address)
+    await join(session, ctx, address=address, preferences=preferences, library=library)
+
+
+async def join(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    address: str,
+    preferences: Preferences,
+    library: EncodedLibrary,
+) -> None:
+    """Sign-up past its rate limits, for a normalised `address`: what the web's form does
+    and `clippost import` without --confirmed (the operator is not rate limited)."""
     subscriber = await repo.by_email(session, address)
     if subscriber is not None and subscriber.status == SubscriberStatus.CONFIRMED:
         await _offer_import(session, ctx, subscriber, library)
@@ -83,6 +96,29 @@ async def sign_up(
     elif subscriber.status == SubscriberStatus.PENDING:
         await repo.set_preferences(session, subscriber.id, preferences, next_slot_at=None)
     await _ask_confirmation(session, ctx, subscriber, library, preferences)
+
+
+async def confirm_without_email(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    address: str,
+    preferences: Preferences,
+    library: EncodedLibrary,
+) -> ConfirmResult:
+    """A reader who already agreed elsewhere (`clippost import --confirmed`): signed up and
+    confirmed at once, by the very steps a click on the confirmation link takes (the
+    pending import stored, then applied), with no email asking for it. For a new or a
+    pending address; the caller has checked that it is not suppressed."""
+    subscriber = await repo.by_email(session, address)
+    if subscriber is None:
+        subscriber = await repo.create_pending(session, address, preferences, now=ctx.now)
+    pending_id = await _store_pending(session, ctx, subscriber.id, library, preferences)
+    pending = await repo.pending_import(session, pending_id, subscriber.id)
+    if pending is None:  # pragma: no cover - stored just above, in this transaction
+        raise InvalidLink(REPLACED)
+    await _apply_confirmation(session, ctx, subscriber, pending)
+    return await _confirm_result(session, ctx, await reloaded(session, subscriber.id), pending)
 
 
 async def _ask_confirmation(
