@@ -9,7 +9,7 @@ the manage side applies it the moment the reader changes something
 (`subscriptions/manage.py`), so that the claim is the last line of defence, not the only one.
 
 The verdict compares what the digest *is* with what the reader wants *now*, rather than a
-stamp of when it was planned: the slot it is due at must still be one of the reader's slots
+stamp of when it was planned: the slot it is for must still be one of the reader's slots
 (`planner.slots`, so DST and pauses follow the planner's own rules), the schedule its footer
 states (payload v2's `schedule`) must still be theirs, and it must not carry more highlights
 than they now want. A digest that fails is cancelled with the reason and its slot freed (its
@@ -28,6 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 from clippost.errors import BadInput
+from clippost.models import SubscriberStatus
 from clippost.planner.slots import Cadence, Schedule, next_slot
 
 _JUST_BEFORE = timedelta(microseconds=1)
@@ -77,17 +78,41 @@ FEWER = Verdict("obsolete: the reader now wants fewer highlights per email", rep
 CHANGED = Verdict("obsolete: the reader changed their preferences", replan=True)
 
 
+def slot_of(idempotency_key: str, payload: Mapping[str, Any]) -> datetime | None:
+    """The slot a planned digest is for: its payload's `slot` (v2), else the one its key
+    names (`digest:<reader>:<slot>`, `planner.slots.slot_key`); None when neither says.
+    Never `due_at`: a retry, or an operator's, moves it."""
+    for text in (payload.get("slot"), idempotency_key.split(":", 2)[-1]):
+        if isinstance(text, str):
+            try:
+                found = datetime.fromisoformat(text)
+            except ValueError:
+                continue
+            if found.tzinfo is not None:
+                return found
+    return None
+
+
 def verdict(
-    reader: ReaderNow | None, *, due_at: datetime, payload: Mapping[str, Any]
+    reader: ReaderNow | None, *, slot: datetime | None, payload: Mapping[str, Any]
 ) -> Verdict | None:
-    """None when the digest may go as it is; else why not."""
+    """None when the digest may go as it is; else why not. Without its `slot` (a row that
+    does not say), only what the payload itself shows is compared."""
     if reader is None:
         return ERASED
-    if reader.status != "confirmed":
+    if reader.status != SubscriberStatus.CONFIRMED:
         return Verdict(f"cancelled: the reader is {reader.status}")
+    return (_off_schedule(reader, slot) if slot is not None else None) or _stale_content(
+        reader, payload
+    )
+
+
+def _off_schedule(reader: ReaderNow, slot: datetime) -> Verdict | None:
     try:
-        on_schedule = is_slot(_schedule_key(reader, paused_until=None), due_at)
-        unpaused = reader.paused_until is None or is_slot(_schedule_key(reader), due_at)
+        on_schedule = is_slot(_schedule(reader, None), slot)
+        unpaused = reader.paused_until is None or is_slot(
+            _schedule(reader, reader.paused_until), slot
+        )
     except BadInput:
         # A stored schedule that no longer validates (a zone gone from the tz database):
         # nothing to compare with, and the planner already chose to send this digest.
@@ -96,6 +121,10 @@ def verdict(
         return SCHEDULE_CHANGED
     if not unpaused:
         return Verdict(f"cancelled: the reader paused until {reader.paused_until}")
+    return None
+
+
+def _stale_content(reader: ReaderNow, payload: Mapping[str, Any]) -> Verdict | None:
     if not _footer_matches(reader, payload.get("schedule"), payload.get("timezone")):
         return Verdict(SCHEDULE_CHANGED.reason, replan=True)
     highlights = payload.get("highlights")
@@ -105,29 +134,25 @@ def verdict(
 
 
 def after_change(
-    reader: ReaderNow, *, due_at: datetime, payload: Mapping[str, Any], changed: bool
+    reader: ReaderNow, *, slot: datetime | None, payload: Mapping[str, Any], changed: bool
 ) -> Verdict | None:
     """The verdict the moment the reader saves new preferences: as at claim time, and
     when their schedule or number per email changed, whatever is planned was planned under
     the old ones and is made again (re-planned when its slot is still one of theirs)."""
-    found = verdict(reader, due_at=due_at, payload=payload)
+    found = verdict(reader, slot=slot, payload=payload)
     if found is not None or not changed:
         return found
     return CHANGED
 
 
-def is_slot(schedule: tuple[Any, ...], due_at: datetime) -> bool:
-    """Whether `due_at` is a slot of the schedule `(cadence, hour, timezone, weekday,
+@lru_cache(maxsize=4096)
+def is_slot(schedule: tuple[Any, ...], moment: datetime) -> bool:
+    """Whether `moment` is a slot of the schedule `(cadence, hour, timezone, weekday,
     day_of_month, paused_until)`; BadInput when the schedule does not validate.
 
     Cached: a batch's readers share few schedules and fewer slots (a whole hour's readers
     are due at one instant per timezone), and walking a schedule's dates costs far more
     than the cache's lookup."""
-    return _is_slot(schedule, due_at)
-
-
-@lru_cache(maxsize=4096)
-def _is_slot(schedule: tuple[Any, ...], due_at: datetime) -> bool:
     cadence, hour, timezone, weekday, day_of_month, paused_until = schedule
     built = Schedule(
         cadence=Cadence(cadence),
@@ -137,21 +162,18 @@ def _is_slot(schedule: tuple[Any, ...], due_at: datetime) -> bool:
         day_of_month=day_of_month,
         paused_until=paused_until,
     )
-    return next_slot(built, due_at - _JUST_BEFORE) == due_at
+    return next_slot(built, moment - _JUST_BEFORE) == moment
 
 
-_KEEP = object()
-
-
-def _schedule_key(reader: ReaderNow, *, paused_until: object = _KEEP) -> tuple[Any, ...]:
-    pause = reader.paused_until if paused_until is _KEEP else paused_until
+def _schedule(reader: ReaderNow, paused_until: date | None) -> tuple[Any, ...]:
+    """The reader's schedule as `is_slot` takes it, with this pause (or none)."""
     return (
         reader.cadence,
         reader.hour,
         reader.timezone,
         reader.weekday,
         reader.day_of_month,
-        pause,
+        paused_until,
     )
 
 

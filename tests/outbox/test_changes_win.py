@@ -15,7 +15,7 @@ from clippost.db.engine import Database
 from clippost.links import Purpose
 from clippost.models import OutboxMessage, Subscriber
 from clippost.outbox import claims
-from clippost.outbox.claims import Delivered
+from clippost.outbox.claims import Delivered, RetryLater
 from clippost.outbox.repository import enqueue
 from clippost.planner.service import plan_due
 from clippost.subscriptions import manage
@@ -60,6 +60,11 @@ async def next_slot_of(db: Database, reader: int) -> datetime | None:
             select(Subscriber.next_slot_at).where(Subscriber.id == reader)
         )
         return found
+
+
+def slot_key_of(reader: int) -> str:
+    """The key the planner gives the reader's digest for SLOT."""
+    return f"digest:{reader}:{SLOT:%Y-%m-%dT%H:%M}Z"
 
 
 def preferences(**changes: str) -> Preferences:
@@ -149,14 +154,35 @@ class TestAtClaim:
         footer agrees goes."""
         weekly = {"cadence": "weekly", "hour": 7, "weekday": 0, "timezone": "Europe/Paris"}
         daily = {**weekly, "cadence": "daily"}
-        reader = await add_reader(database, per_email=3, next_slot_at=SLOT + timedelta(days=1))
+        tomorrow = SLOT + timedelta(days=1)
         for name, stated in (("old", weekly), ("new", daily)):
-            await enqueue_digest(database, reader, key=f"digest:{reader}:{name}", schedule=stated)
+            reader = await add_reader(
+                database, email=f"{name}@example.org", per_email=3, next_slot_at=tomorrow
+            )
+            await enqueue_digest(database, reader, key=slot_key_of(reader), schedule=stated)
         [claimed] = await claim(database)
         assert claimed.payload["schedule"] == daily
         stale = next(row for row in await digests(database) if row.state == "cancelled")
         assert stale.last_error == "obsolete: the reader changed their schedule"
-        assert await next_slot_of(database, reader) == SLOT
+        assert stale.subscriber_id is not None
+        assert await next_slot_of(database, stale.subscriber_id) == SLOT
+
+    async def test_a_retried_digest_is_checked_against_its_slot_not_its_retry_time(
+        self, database: Database, make_ctx: Contexts
+    ) -> None:
+        """A transient failure moves `due_at` to the retry time; the digest is still for its
+        slot, so the next claim sends it rather than calling it off schedule."""
+        await planned_reader(database, make_ctx)
+        [first] = await claim(database)
+        retry_at = SLOT + timedelta(minutes=17)
+        await claims.record_results(
+            database,
+            owner="w",
+            outcomes=[RetryLater(first.id, retry_at, "451 try later")],
+            now=SLOT + timedelta(minutes=2),
+        )
+        [again] = await claim(database, at=retry_at + timedelta(seconds=1))
+        assert (again.id, again.due_at) == (first.id, retry_at)
 
     async def test_mail_that_is_not_a_planned_digest_is_not_rechecked(
         self, database: Database, make_ctx: Contexts
@@ -181,10 +207,10 @@ class TestAtClaim:
     async def test_the_recheck_costs_the_same_statements_for_any_batch(
         self, database: Database, make_ctx: Contexts
     ) -> None:
-        """Claiming 2 or 40 digests, one of them stale, runs the same number of statements:
+        """Claiming 3 or 40 digests, two of them stale, runs the same number of statements:
         the readers are read, and the stale rows settled, set-based."""
         counts = []
-        for size in (2, 40):
+        for size in (3, 40):
             readers = [
                 await add_reader(
                     database, email=f"r{size}-{n}@example.org", next_slot_at=SLOT, highlights=3
@@ -193,11 +219,29 @@ class TestAtClaim:
             ]
             await plan_due(database, make_ctx(SLOT + timedelta(seconds=30)))
             await change_row(database, readers[0], status="unsubscribed")
+            await change_row(database, readers[1], paused_until=date(2026, 12, 1))
             with statements(database) as seen:
                 claimed = await claim(database)
-            assert len(claimed) == size - 1
+            assert len(claimed) == size - 2
             counts.append(len(seen))
         assert counts[0] == counts[1]
+        reasons = sorted(str(row.last_error) for row in await digests(database) if row.last_error)
+        assert reasons == 2 * ["cancelled: the reader is unsubscribed"] + 2 * [
+            "cancelled: the reader paused until 2026-12-01"
+        ]
+
+    async def test_a_batch_that_was_all_stale_is_followed_by_the_next(
+        self, database: Database, make_ctx: Contexts
+    ) -> None:
+        """When every row of a batch is settled, the claim goes on to the next batch, so an
+        empty claim still means nothing due is left."""
+        gone = await planned_reader(database, make_ctx, email="gone@example.org")
+        await planned_reader(database, make_ctx, email="stays@example.org")
+        await change_row(database, gone, status="unsubscribed")
+        [claimed] = await claims.claim(
+            database, owner="w", limit=1, now=SLOT + timedelta(minutes=1), lease=LEASE
+        )
+        assert claimed.recipient == "stays@example.org"
 
 
 class TestWhenTheReaderChanges:
@@ -273,6 +317,26 @@ class TestWhenTheReaderChanges:
         [row] = await digests(database)
         assert (row.state, row.last_error) == ("cancelled", "unsubscribed")
 
+    async def test_a_reader_who_leaves_and_comes_back_before_the_slot_gets_it(
+        self, database: Database, make_ctx: Contexts
+    ) -> None:
+        """A digest planned ahead and cancelled by an unsubscribe frees its slot: resubscribed
+        before the slot, the reader has it planned again and gets it."""
+        reader = await add_reader(database, per_email=3, next_slot_at=SLOT + timedelta(days=1))
+        await enqueue_digest(database, reader, key=slot_key_of(reader))
+        ctx = make_ctx(SLOT - timedelta(minutes=20))
+        async with database.transaction() as session:
+            await manage.unsubscribe(
+                session, ctx, ctx.links.token(Purpose.UNSUBSCRIBE, reader, now=ctx.now)
+            )
+        async with database.transaction() as session:
+            await manage.resubscribe(session, make_ctx(SLOT - timedelta(minutes=10)), reader)
+        assert await plan_due(database, make_ctx(SLOT + timedelta(seconds=30))) == 1
+        [claimed] = await claim(database)
+        assert claimed.due_at == SLOT
+        cancelled = next(row for row in await digests(database) if row.state == "cancelled")
+        assert cancelled.idempotency_key.endswith(f":obsolete:{cancelled.id}")
+
     async def test_erase_cancels_at_once(self, database: Database, make_ctx: Contexts) -> None:
         """Erasing cancels the planned digest and strips it of the reader."""
         reader = await planned_reader(database, make_ctx)
@@ -291,11 +355,15 @@ async def save(db: Database, make_ctx: Contexts, reader: int, chosen: Preference
         )
 
 
-async def enqueue_digest(db: Database, reader: int, *, key: str, schedule: dict[str, Any]) -> None:
+async def enqueue_digest(
+    db: Database, reader: int, *, key: str, schedule: dict[str, Any] | None = None
+) -> None:
+    """A digest for `reader` due at SLOT, as a planner (planning ahead) would store it."""
+    stated = {"cadence": "daily", "hour": 7, "timezone": "Europe/Paris"}
     payload = {
         "v": 2,
         "timezone": "Europe/Paris",
-        "schedule": schedule,
+        "schedule": schedule or stated,
         "highlights": [{"text": "A passage.", "book_title": "A Book"}],
         "manage_url": "http://testserver/manage/x",
         "unsubscribe_url": "http://testserver/unsubscribe/x",

@@ -29,7 +29,7 @@ from clippost.outbox.repository import next_planned_digest
 from clippost.planner.service import preview_digest
 from clippost.planner.slots import to_local
 from clippost.runtime import Runtime
-from clippost.still_wanted import reader_now, verdict
+from clippost.still_wanted import reader_now, slot_of, verdict
 from clippost.subscriptions import repository as subscribers
 from clippost.subscriptions.imports import Imported, bring_over
 
@@ -135,7 +135,9 @@ async def preview(
             out.write(f"{address}: {reader.status}, so no digest will be sent\n")
             return 1
         if planned is not None and verdict(
-            reader_now(reader), due_at=planned.due_at, payload=planned.payload
+            reader_now(reader),
+            slot=slot_of(planned.idempotency_key, planned.payload),
+            payload=planned.payload,
         ):
             planned = None  # the claim will cancel it: what goes is planned afresh
         row = planned or await _unplanned(runtime, reader, now)

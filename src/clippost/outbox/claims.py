@@ -175,29 +175,42 @@ async def claim(
     planning: `recheck.py`). Both checks read the batch's rows with one statement each.
 
     `due_by` (default `now`) bounds which rows count as due; `send-due --at` passes its moment.
+    A batch whose every row was settled is followed by the next one, so an empty answer
+    always means that nothing due is left (`send-due` stops on it).
     """
     statement = _claim_statement(
         db, owner=owner, limit=limit, now=now, lease=lease, due_by=due_by or now
     )
+    while True:
+        rows, settled = await _claim_batch(db, statement, now=now)
+        if not rows or len(settled) < len(rows):
+            break
+    claimed = [_to_claimed(row) for row in rows if row.id not in settled]
+    claimed.sort(key=lambda message: message.due_at)
+    return claimed
+
+
+async def _claim_batch(
+    db: Database, statement: Any, *, now: datetime
+) -> tuple[Sequence[Row[Any]], set[int]]:
+    """One claim transaction: the leased rows, and the ids of those settled instead."""
     async with db.transaction() as session:
         connection = await session.connection()
         if is_postgresql(db):
             await connection.execute(_ORDERED_SCAN)
         rows = (await connection.execute(statement)).all()
         if not rows:
-            return []
+            return rows, set()
         blocked = await _blocked_by_suppression(connection, rows)
         if blocked:
             await _settle_suppressed(connection, blocked, now=now)
         digests = [
-            Planned(row.id, row.subscriber_id, row.due_at, row.payload)
+            Planned.of(row.id, row.subscriber_id, row.idempotency_key, row.payload)
             for row in rows
             if row.id not in blocked and is_planned_digest(row.kind, row.idempotency_key)
         ]
         stale = await settle_stale_claimed(connection, digests, now=now)
-    claimed = [_to_claimed(row) for row in rows if row.id not in blocked and row.id not in stale]
-    claimed.sort(key=lambda message: message.due_at)
-    return claimed
+    return rows, set(blocked) | stale
 
 
 async def _blocked_by_suppression(

@@ -23,15 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, String, Table, bindparam, literal, or_, select, update
-from sqlalchemy import cast as sql_cast
+from sqlalchemy import Integer, Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from clippost.db.bulk import update_rows
 from clippost.db.dialect import ids_match
 from clippost.models import OutboxState, Subscriber, SubscriberStatus
-from clippost.outbox.repository import outbox
-from clippost.still_wanted import ReaderNow, Verdict, verdict
+from clippost.outbox.repository import FREED_KEY, outbox
+from clippost.still_wanted import ReaderNow, Verdict, slot_of, verdict
 
 _subscribers = cast(Table, Subscriber.__table__)
 
@@ -51,12 +50,18 @@ _READER_COLUMNS = (
 @dataclass(frozen=True, slots=True)
 class Planned:
     """A pending digest as the check reads it; `subscriber_id` None: its reader's row was
-    deleted (erased), which sets the column to NULL."""
+    deleted (erased), which sets the column to NULL. `slot`: `still_wanted.slot_of`."""
 
     id: int
     subscriber_id: int | None
-    due_at: datetime
+    slot: datetime | None
     payload: Mapping[str, Any]
+
+    @classmethod
+    def of(
+        cls, row_id: int, subscriber_id: int | None, key: str, payload: Mapping[str, Any]
+    ) -> Planned:
+        return cls(row_id, subscriber_id, slot_of(key, payload), payload)
 
 
 def is_planned_digest(kind: str, idempotency_key: str) -> bool:
@@ -96,7 +101,7 @@ async def settle_stale_claimed(
 
 def _verdict(readers: Mapping[int, ReaderNow], row: Planned) -> Verdict | None:
     reader = None if row.subscriber_id is None else readers.get(row.subscriber_id)
-    return verdict(reader, due_at=row.due_at, payload=row.payload)
+    return verdict(reader, slot=row.slot, payload=row.payload)
 
 
 async def planned_digests(
@@ -105,18 +110,17 @@ async def planned_digests(
     """The reader's digests still waiting, not in a worker's hands right now (a row under a
     live lease is being sent: its email is leaving, and the worker's result decides it)."""
     found = await session.execute(
-        select(outbox.c.id, outbox.c.subscriber_id, outbox.c.due_at, outbox.c.payload).where(
+        select(
+            outbox.c.id, outbox.c.subscriber_id, outbox.c.idempotency_key, outbox.c.payload
+        ).where(
             outbox.c.subscriber_id == subscriber_id,
             outbox.c.kind == "digest",
             outbox.c.state == OutboxState.PENDING.value,
             or_(outbox.c.lease_expires_at.is_(None), outbox.c.lease_expires_at < now),
         )
     )
-    return [Planned(*tuple(row)) for row in found]
+    return [Planned.of(*tuple(row)) for row in found]
 
-
-# The slot's key freed: `digest:7:2026-11-23T06:00Z:obsolete:4012` (ids never repeat).
-_FREED_KEY = outbox.c.idempotency_key + literal(":obsolete:") + sql_cast(outbox.c.id, String)
 
 _REPLAN = (
     update(_subscribers)
@@ -152,7 +156,7 @@ async def settle(
         where=outbox.c.state == OutboxState.PENDING.value,
         shared={
             "state": OutboxState.CANCELLED.value,
-            "idempotency_key": _FREED_KEY,
+            "idempotency_key": FREED_KEY,
             "lease_owner": None,
             "lease_expires_at": None,
             "finished_at": now,
@@ -161,9 +165,9 @@ async def settle(
     )
     earliest: dict[int, datetime] = {}
     for row in rows:
-        if verdicts[row.id].replan and row.subscriber_id is not None:
-            slot = earliest.get(row.subscriber_id)
-            earliest[row.subscriber_id] = row.due_at if slot is None else min(slot, row.due_at)
+        if verdicts[row.id].replan and row.subscriber_id is not None and row.slot is not None:
+            known = earliest.get(row.subscriber_id)
+            earliest[row.subscriber_id] = row.slot if known is None else min(known, row.slot)
     if earliest:
         await connection.execute(
             _REPLAN, [{"reader": reader, "slot": slot} for reader, slot in earliest.items()]

@@ -14,9 +14,22 @@ import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
+from typing import cast as type_cast
 
-from sqlalchemy import Connection, Table, bindparam, func, literal_column, or_, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    Table,
+    bindparam,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from clippost.addresses import address_hash
@@ -24,7 +37,7 @@ from clippost.db.dialect import insert_or_ignore
 from clippost.db.engine import Database
 from clippost.models import OutboxMessage, OutboxState
 
-outbox = cast(Table, OutboxMessage.__table__)
+outbox = type_cast(Table, OutboxMessage.__table__)
 
 # `state = 'pending'` written into the SQL, not bound: the partial index
 # ix_outbox_pending_due_at is usable only where the query itself implies its predicate, and
@@ -75,6 +88,11 @@ async def enqueue(
     return bool(getattr(result, "rowcount", 0))
 
 
+# A cancelled digest's key with `:obsolete:<id>` appended (`digest:7:2026-11-23T06:00Z:
+# obsolete:4012`; ids never repeat): the slot's key is free again, so a reader who comes
+# back, or whose digest is planned again under new preferences, can have that slot planned.
+FREED_KEY = outbox.c.idempotency_key + literal(":obsolete:") + cast(outbox.c.id, String)
+
 # Built once: the unsubscribe group commit runs it for every batch, and a prebuilt statement
 # skips SQLAlchemy's per-call construction and cache-key work. Expanding IN takes any length.
 _NOW = bindparam("now", type_=outbox.c.finished_at.type)
@@ -88,7 +106,12 @@ _CANCEL_QUEUED = (
         outbox.c.kind.in_(bindparam("kinds", expanding=True)),
         or_(outbox.c.lease_expires_at.is_(None), outbox.c.lease_expires_at < _NOW),
     )
-    .values(state=OutboxState.CANCELLED.value, last_error=bindparam("reason"), finished_at=_NOW)
+    .values(
+        state=OutboxState.CANCELLED.value,
+        last_error=bindparam("reason"),
+        finished_at=_NOW,
+        idempotency_key=FREED_KEY,
+    )
 )
 
 
@@ -176,6 +199,7 @@ class PlannedDigest:
     subscriber_id: int | None
     payload: dict[str, Any]
     due_at: datetime
+    idempotency_key: str
 
 
 async def next_planned_digest(session: AsyncSession, subscriber_id: int) -> PlannedDigest | None:
@@ -190,6 +214,7 @@ async def next_planned_digest(session: AsyncSession, subscriber_id: int) -> Plan
                 outbox.c.subscriber_id,
                 outbox.c.payload,
                 outbox.c.due_at,
+                outbox.c.idempotency_key,
             )
             .where(
                 outbox.c.subscriber_id == subscriber_id,

@@ -150,7 +150,7 @@ async def _settle_planned(
     verdicts = {
         row.id: found
         for row in planned
-        if (found := after_change(reader, due_at=row.due_at, payload=row.payload, changed=changed))
+        if (found := after_change(reader, slot=row.slot, payload=row.payload, changed=changed))
     }
     stale = [row for row in planned if row.id in verdicts]
     await recheck.settle(await session.connection(), stale, verdicts, now=ctx.now)
