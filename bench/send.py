@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import functools
 import os
 import pstats
 import random
@@ -193,7 +194,10 @@ def outbox_rows(count: int) -> list[dict[str, Any]]:
     ]
 
 
+@functools.cache
 def slot_of_this_hour() -> datetime:
+    """This hour's slot, fixed for the whole run: readers and their digests must agree on it
+    even when the run crosses the hour (the claim cancels a digest off its reader's slots)."""
     return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 
@@ -399,9 +403,18 @@ def worker_env(url: str, port: int, data_dir: Path, args: argparse.Namespace) ->
 
 
 async def run_workers(
-    name: str, url: str, count: int, processes: int, env: dict[str, str], log_dir: Path
+    name: str,
+    url: str,
+    count: int,
+    processes: int,
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    queued: bool = True,
 ) -> tuple[Figure, float]:
-    """Start `processes` workers on a seeded outbox; returns (steady figure, wall seconds)."""
+    """Start `processes` workers on a seeded outbox (`queued`; else the workers plan it);
+    returns (steady figure, wall seconds). A queued outbox drained with fewer than `count`
+    rows sent (some cancelled or failed) stops the run rather than waiting for ever."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_before = usage.ru_utime + usage.ru_stime
     started = time.perf_counter()
@@ -417,8 +430,12 @@ async def run_workers(
     try:
         while True:
             await asyncio.sleep(0.25)
-            if not await any_pending(url) and (await sent_span(url))[0] >= count:
-                break
+            if not await any_pending(url):
+                sent = (await sent_span(url))[0]
+                if sent >= count:
+                    break
+                if queued:
+                    raise SystemExit(f"{name}: only {sent} of {count} sent; see the outbox")
             if any(p.poll() is not None for p in running):
                 raise SystemExit(f"{name}: a worker exited early; see {log_dir}")
         wall = time.perf_counter() - started
@@ -669,7 +686,7 @@ async def whole_digests(
     seconds = await seed_libraries(url, args.readers, args.highlights)
     print(f"  {name}: seeded {args.readers} readers x {args.highlights} in {seconds:.1f} s")
     env = worker_env(url, port, folder / name.replace(" ", "_").replace(",", ""), args)
-    steady, wall = await run_workers(name, url, args.readers, processes, env, folder)
+    steady, wall = await run_workers(name, url, args.readers, processes, env, folder, queued=False)
     sent, readers, span, planning = await digest_span(url)
     figure = Figure(name, sent, span, cpu_seconds=steady.cpu_seconds)
     return DigestRun(figure, planning, wall, one_each=sent == readers == args.readers)
