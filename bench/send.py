@@ -7,11 +7,18 @@ Everything goes into Postfix's `smtp-sink` on loopback, in the same run:
      its own highlights and signed links) enqueued, then claimed, rendered, sent, recorded;
   4. the same with DKIM, an RSA-2048 and an Ed25519 signature on every message (the worker's
      signing processes included in its CPU time);
-  5. one, then two worker processes on PostgreSQL (when reachable).
+  5. one, then two worker processes on PostgreSQL (when reachable);
+  6. whole digests: R confirmed readers with H highlights each (several books, realistic
+     lengths, some favourites, discards and notes), all due at this hour's slot, and an
+     empty outbox; one worker process plans (selection included), renders, sends and
+     records every digest, on SQLite, then one and two workers on PostgreSQL.
 Worker rates are measured from the rows' own `finished_at` times (first to last recorded
 batch), so process start-up is not counted; the wall time including start-up is shown too.
+Whole digests are measured from the first digest planned (its `created_at`) to the last
+recorded, so planning counts in full; each run checks one digest per reader.
 
     python bench/send.py [--n 20000] [--quick] [--profile] [--no-postgres] [--no-dkim]
+                         [--readers 5000] [--highlights 50] [--no-digests] [--only-digests]
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import functools
 import os
 import pstats
 import random
@@ -50,7 +58,7 @@ from clippost.db.engine import Database
 from clippost.db.migrate import upgrade
 from clippost.dkim.keys import generate_key, parse_key, sign_digest, write_new_key
 from clippost.links import Links, Purpose
-from clippost.models import OutboxMessage
+from clippost.models import Book, Highlight, OutboxMessage, Subscriber
 from clippost.outbox.claims import ClaimedMessage
 from clippost.rendering.environment import render_email
 from clippost.rendering.messages import MessageRenderer
@@ -155,6 +163,8 @@ def digest_payload(n: int, links: Links, now: datetime, rng: random.Random) -> d
 
 
 def outbox_rows(count: int) -> list[dict[str, Any]]:
+    """Planned digests of confirmed readers (`reader_rows`), due at this hour's slot: the
+    claim re-checks each against its reader's row, as it does in production."""
     now = datetime.now(UTC)
     links = Links(
         base_url=BASE_URL,
@@ -164,21 +174,51 @@ def outbox_rows(count: int) -> list[dict[str, Any]]:
         unsubscribe_mailbox=MAIL_FROM,
     )
     rng = random.Random(7)
-    due = now - timedelta(seconds=5)
+    due = slot_of_this_hour()
     return [
         {
-            "idempotency_key": f"bench:{n}",
+            "idempotency_key": f"digest:{n + 1}:{due:%Y-%m-%dT%H:%M}Z",
             "message_id": f"<{uuid.uuid4().hex}@clippost.example.org>",
             "kind": "digest",
             "requested": False,
             "recipient": f"reader{n}@example.net",
             "recipient_hash": address_hash(f"reader{n}@example.net"),
-            "subscriber_id": None,
+            "subscriber_id": n + 1,
             "payload": digest_payload(n, links, now, rng),
             "state": "pending",
             "due_at": due,
             "attempts": 0,
             "created_at": due,
+        }
+        for n in range(count)
+    ]
+
+
+@functools.cache
+def slot_of_this_hour() -> datetime:
+    """This hour's slot, fixed for the whole run: readers and their digests must agree on it
+    even when the run crosses the hour (the claim cancels a digest off its reader's slots)."""
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def reader_rows(count: int) -> list[dict[str, Any]]:
+    """The readers of `outbox_rows`: confirmed, daily at this hour (UTC), next slot tomorrow."""
+    due = slot_of_this_hour()
+    return [
+        {
+            "id": n + 1,
+            "email": f"reader{n}@example.net",
+            "status": "confirmed",
+            "cadence": "daily",
+            "hour": due.hour,
+            "weekday": 0,
+            "day_of_month": 1,
+            "timezone": "UTC",
+            "per_email": 5,
+            "next_slot_at": due + timedelta(days=1),
+            "link_generation": 0,
+            "created_at": due,
+            "confirmed_at": due,
         }
         for n in range(count)
     ]
@@ -269,9 +309,12 @@ async def naive(port: int, rows: list[dict[str, Any]]) -> Figure:
 
 async def seed(url: str, rows: list[dict[str, Any]]) -> float:
     db = Database(normalise_database_url(url))
+    readers = reader_rows(len(rows))
     started = time.perf_counter()
     try:
         async with db.transaction() as session:
+            for start in range(0, len(rows), 2000):
+                await session.execute(insert(Subscriber.__table__), readers[start : start + 2000])
             for start in range(0, len(rows), 2000):
                 await session.execute(insert(OutboxMessage.__table__), rows[start : start + 2000])
     finally:
@@ -360,9 +403,18 @@ def worker_env(url: str, port: int, data_dir: Path, args: argparse.Namespace) ->
 
 
 async def run_workers(
-    name: str, url: str, count: int, processes: int, env: dict[str, str], log_dir: Path
+    name: str,
+    url: str,
+    count: int,
+    processes: int,
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    queued: bool = True,
 ) -> tuple[Figure, float]:
-    """Start `processes` workers on a seeded outbox; returns (steady figure, wall seconds)."""
+    """Start `processes` workers on a seeded outbox (`queued`; else the workers plan it);
+    returns (steady figure, wall seconds). A queued outbox drained with fewer than `count`
+    rows sent (some cancelled or failed) stops the run rather than waiting for ever."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_before = usage.ru_utime + usage.ru_stime
     started = time.perf_counter()
@@ -378,8 +430,12 @@ async def run_workers(
     try:
         while True:
             await asyncio.sleep(0.25)
-            if not await any_pending(url) and (await sent_span(url))[0] >= count:
-                break
+            if not await any_pending(url):
+                sent = (await sent_span(url))[0]
+                if sent >= count:
+                    break
+                if queued:
+                    raise SystemExit(f"{name}: only {sent} of {count} sent; see the outbox")
             if any(p.poll() is not None for p in running):
                 raise SystemExit(f"{name}: a worker exited early; see {log_dir}")
         wall = time.perf_counter() - started
@@ -512,6 +568,182 @@ async def truncate(url: str) -> None:
         await db.dispose()
 
 
+# --- whole digests: plan + select + render + send + record -------------------------------
+
+
+@dataclass
+class DigestRun:
+    figure: Figure
+    planning: float  # seconds from the first digest planned to the last
+    wall: float
+    one_each: bool  # exactly one digest per reader, all sent
+
+
+def library_rows(
+    readers: int, per_reader: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Readers due at this hour's slot, five books each, `per_reader` highlights of one to
+    four sentences shared among them; about 5 % favourites, 5 % discarded, 10 % with a note."""
+    rng = random.Random(11)
+    due = slot_of_this_hour()
+    people = [{**row, "next_slot_at": due, "per_email": 5} for row in reader_rows(readers)]
+    books, highlights = [], []
+    for reader in range(1, readers + 1):
+        first_book = len(books) + 1
+        for k in range(5):
+            title, author = TITLES[(reader + k) % len(TITLES)]
+            books.append(
+                {
+                    "id": first_book + k,
+                    "subscriber_id": reader,
+                    "identity": f"b{k}",
+                    "title": title,
+                    "author": author,
+                    "frequency": "normal",
+                    "created_at": due,
+                }
+            )
+        for n in range(per_reader):
+            draw = rng.random()
+            highlights.append(
+                {
+                    "id": len(highlights) + 1,
+                    "subscriber_id": reader,
+                    "book_id": first_book + n % 5,
+                    "identity": f"h{n}",
+                    "text": " ".join(
+                        sentence(rng, rng.randint(8, 20)) for _ in range(rng.randint(1, 4))
+                    ),
+                    "note": sentence(rng, 7) if rng.random() < 0.1 else None,
+                    "location_start": 100 + 25 * n,
+                    "location_end": 104 + 25 * n,
+                    "favourite": draw < 0.05,
+                    "discarded": 0.05 <= draw < 0.10,
+                    "times_sent": 0,
+                    "created_at": due,
+                }
+            )
+    return people, books, highlights
+
+
+async def seed_libraries(url: str, readers: int, per_reader: int) -> float:
+    """Insert the readers, books and highlights (the outbox stays empty); returns seconds."""
+    tables = zip(
+        (Subscriber.__table__, Book.__table__, Highlight.__table__),
+        library_rows(readers, per_reader),
+        strict=True,
+    )
+    db = Database(normalise_database_url(url))
+    started = time.perf_counter()
+    try:
+        async with db.transaction() as session:
+            for table, rows in tables:
+                for start in range(0, len(rows), 5000):
+                    await session.execute(insert(table), rows[start : start + 5000])
+    finally:
+        await db.dispose()
+    return time.perf_counter() - started
+
+
+async def digest_span(url: str) -> tuple[int, int, float, float]:
+    """Digests sent, distinct readers they went to, seconds from the first planned to the
+    last recorded, and seconds from the first planned to the last planned."""
+    db = Database(normalise_database_url(url))
+    digest = OutboxMessage.kind == "digest"
+    try:
+        async with db.sessions() as session:
+            sent, readers, first, planned, last = (
+                await session.execute(
+                    select(
+                        func.count(),
+                        func.count(OutboxMessage.subscriber_id.distinct()),
+                        func.min(OutboxMessage.created_at),
+                        func.max(OutboxMessage.created_at),
+                        func.max(OutboxMessage.finished_at),
+                    ).where(digest, OutboxMessage.state == "sent")
+                )
+            ).one()
+            every = await session.scalar(select(func.count()).where(digest))
+    finally:
+        await db.dispose()
+    if not sent:
+        return 0, 0, 0.0, 0.0
+    moments = [
+        m if isinstance(m, datetime) else datetime.fromisoformat(m) for m in (first, planned, last)
+    ]
+    readers = readers if every == sent else -1
+    return (
+        int(sent),
+        int(readers),
+        (moments[2] - moments[0]).total_seconds(),
+        (moments[1] - moments[0]).total_seconds(),
+    )
+
+
+async def whole_digests(
+    name: str, url: str, processes: int, args: argparse.Namespace, port: int, folder: Path
+) -> DigestRun:
+    seconds = await seed_libraries(url, args.readers, args.highlights)
+    print(f"  {name}: seeded {args.readers} readers x {args.highlights} in {seconds:.1f} s")
+    env = worker_env(url, port, folder / name.replace(" ", "_").replace(",", ""), args)
+    steady, wall = await run_workers(name, url, args.readers, processes, env, folder, queued=False)
+    sent, readers, span, planning = await digest_span(url)
+    figure = Figure(name, sent, span, cpu_seconds=steady.cpu_seconds)
+    return DigestRun(figure, planning, wall, one_each=sent == readers == args.readers)
+
+
+async def digest_runs(port: int, args: argparse.Namespace, folder: Path) -> list[DigestRun]:
+    """One worker on SQLite; one, then two on PostgreSQL when it is reachable."""
+    data = folder / "digests-sqlite"
+    url = f"sqlite:///{data / 'clippost.db'}"
+    db = Database(normalise_database_url(url))
+    await upgrade(db)
+    await db.dispose()
+    runs = [await whole_digests("digests, 1 worker, SQLite", url, 1, args, port, folder)]
+    if args.no_postgres or not await postgres_reachable():
+        return runs
+    name = f"clippost_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    pg_url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        db = Database(normalise_database_url(pg_url))
+        await upgrade(db)
+        await db.dispose()
+        for processes in (1, 2):
+            await truncate(pg_url)
+            label = f"digests, {processes} worker{'s' if processes > 1 else ''}, PostgreSQL"
+            runs.append(await whole_digests(label, pg_url, processes, args, port, folder))
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    return runs
+
+
+def print_digest_runs(runs: list[DigestRun], reference: Figure, args: argparse.Namespace) -> None:
+    print()
+    print(f"whole digests: {args.readers} readers x {args.highlights} highlights, all due")
+    for run in runs:
+        figure = run.figure
+        cpu = (
+            figure.cpu_seconds / figure.messages * 1e6
+            if figure.cpu_seconds and figure.messages
+            else 0
+        )
+        print(
+            f"{figure.name:<38}{figure.rate:>9,.0f} digests/s  ({figure.messages} in "
+            f"{figure.seconds:.2f} s; planning {run.planning:.2f} s of it; one each: "
+            f"{'yes' if run.one_each else 'NO'})  [wall incl. start-up {run.wall:.1f} s; "
+            f"worker CPU {cpu:.0f} µs/digest]"
+        )
+    one = runs[0].figure
+    print(f"digests, 1 worker SQLite          : {one.rate:,.0f} digests/s (target >= 2,000)")
+    print(f"digests, 1 worker / smtp-source   : {one.rate / reference.rate:.2f} (target >= 0.15)")
+    if len(runs) == 3:
+        ratio = runs[2].figure.rate / runs[1].figure.rate if runs[1].figure.rate else 0.0
+        print(f"digests, 2 workers PG / 1 worker PG: {ratio:.2f}x (target >= 1.6)")
+
+
 # --- rendering cost and profile -----------------------------------------------------------
 
 
@@ -627,6 +859,10 @@ async def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile one in-process run")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-dkim", action="store_true", help="skip the DKIM measurement")
+    parser.add_argument("--readers", type=int, default=5000, help="readers for whole digests")
+    parser.add_argument("--highlights", type=int, default=50, help="highlights per reader")
+    parser.add_argument("--no-digests", action="store_true", help="skip whole digests")
+    parser.add_argument("--only-digests", action="store_true", help="smtp-source + whole digests")
     args = parser.parse_args()
     count = 3000 if args.quick else args.n
     rows = outbox_rows(count)
@@ -637,12 +873,17 @@ async def main() -> None:
         if args.profile:
             await profile(port, rows, folder)
             return
+        if args.only_digests:
+            reference = smtp_source(port, count)
+            print(f"{reference.name}: {reference.rate:,.0f} msg/s")
+            print_digest_runs(await digest_runs(port, args, folder), reference, args)
+            return
         micros, size = render_cost(rows)
         print(f"N = {count}; message size {size} bytes; render + MIME {micros:.0f} µs/message")
         reference = smtp_source(port, count)
         baseline = await naive(port, rows[: min(count, 2000)])
         one, wall, seeded = await sqlite_worker(port, rows, args, folder)
-        print(f"enqueue (SQLite, executemany): {count / seeded:,.0f} rows/s")
+        print(f"seed readers + enqueue (SQLite, executemany): {count / seeded:,.0f} rows/s")
         figures = [reference, baseline, one]
         walls = {one.name: wall}
         signed: Figure | None = None
@@ -674,6 +915,8 @@ async def main() -> None:
         if signed is not None:
             print(f"1 worker SQLite, dual DKIM    : {signed.rate:,.0f} msg/s (target >= 2,000)")
             print_dkim_budget(signed, count)
+        if not args.no_digests:
+            print_digest_runs(await digest_runs(port, args, folder), reference, args)
     finally:
         sink.terminate()
         sink.wait()

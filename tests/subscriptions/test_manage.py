@@ -101,9 +101,10 @@ class TestUnsubscribe:
     async def test_cancels_only_queued_digests(
         self, database: Database, ctx: ServiceContext, subscriber_id: int
     ) -> None:
-        """Queued digests are cancelled with a reason; leased, sent and requested mail is not."""
+        """Queued digests are cancelled with a reason, their slots' keys freed; leased, sent
+        and requested mail is not touched."""
         async with database.transaction() as session:
-            await _queue(session, ctx, subscriber_id, "digest", "queued")
+            queued = await _queue(session, ctx, subscriber_id, "digest", "queued")
             stale = await _queue(session, ctx, subscriber_id, "digest", "stale-lease")
             leased = await _queue(session, ctx, subscriber_id, "digest", "leased")
             sent = await _queue(session, ctx, subscriber_id, "digest", "sent")
@@ -115,8 +116,8 @@ class TestUnsubscribe:
         await _unsubscribe(database, ctx, subscriber_id)
         cancelled = (OutboxState.CANCELLED, "unsubscribed")
         assert await _outbox(database) == {
-            "queued": cancelled,
-            "stale-lease": cancelled,
+            f"queued:obsolete:{queued}": cancelled,
+            f"stale-lease:obsolete:{stale}": cancelled,
             "leased": (OutboxState.PENDING, None),
             "sent": (OutboxState.SENT, None),
             "requested": (OutboxState.PENDING, None),

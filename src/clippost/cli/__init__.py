@@ -76,13 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parse.add_argument("--all-entries", action="store_true", help="raw entries, before merging")
 
-    import_ = commands.add_parser("import", help="add a highlights file to a reader's library")
-    import_.add_argument("email")
-    import_.add_argument("file", type=Path)
-
-    preview = commands.add_parser("preview", help="print the next digest of a reader")
-    preview.add_argument("email")
-    preview.add_argument("--html", action="store_true", help="print the HTML part")
+    _library_parsers(commands)
 
     stats = commands.add_parser("stats", help="readers, the queue and the last seven days")
     stats.add_argument("--json", action="store_true", help="one JSON object")
@@ -94,6 +88,41 @@ def build_parser() -> argparse.ArgumentParser:
     mailbox.add_argument("--maildir", type=Path, help="a Maildir folder")
     mailbox.add_argument("--imap", metavar="URL", help="imaps://user@host/Folder")
     return parser
+
+
+def _library_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    import_ = commands.add_parser(
+        "import", help="bring a reader over: sign them up, or add a file to their library"
+    )
+    import_.add_argument("file", type=Path, help="any highlights file clippost reads")
+    import_.add_argument("--email", required=True, metavar="ADDRESS")
+    import_.add_argument(
+        "--confirmed",
+        action="store_true",
+        help="the reader already agreed (another service): no confirmation email",
+    )
+    import_.add_argument("--timezone", metavar="TZ", help="IANA zone, e.g. Europe/Paris")
+    import_.add_argument("--cadence", choices=["daily", "weekdays", "weekly", "monthly"])
+    import_.add_argument("--weekday", type=_weekday, metavar="NAME", help="for weekly: monday...")
+    import_.add_argument("--hour", type=int, metavar="H", help="0-23, on the reader's clock")
+    import_.add_argument("--per-email", type=int, metavar="N", help="highlights per email, 1-15")
+
+    preview = commands.add_parser("preview", help="print a reader's next digest, as it will go")
+    preview.add_argument("email", metavar="ADDRESS")
+    preview.add_argument("--html", type=Path, metavar="FILE", help="write the HTML part to FILE")
+    preview.add_argument("--text", action="store_true", help="print the text part (the default)")
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _weekday(value: str) -> int:
+    """A weekday's name, any case, or its first three letters: 0 = Monday .. 6 = Sunday."""
+    key = value.strip().lower()
+    for number, day in enumerate(_WEEKDAYS):
+        if key in (day, day[:3]):
+            return number
+    raise argparse.ArgumentTypeError(f"not a weekday: {value!r} (monday ... sunday)")
 
 
 def _operator_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

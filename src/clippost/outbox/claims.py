@@ -28,6 +28,7 @@ from clippost.db.bulk import update_rows
 from clippost.db.dialect import is_postgresql, skip_locked
 from clippost.db.engine import Database
 from clippost.models import BLOCKS_REQUESTED_MAIL, OutboxState, SuppressionReason
+from clippost.outbox.recheck import Planned, is_planned_digest, settle_stale_claimed
 from clippost.outbox.repository import IS_PENDING, outbox, settle_suppressed_addresses
 
 # Error texts longer than this are cut: a provider's full response is not worth a row's bloat.
@@ -49,6 +50,9 @@ class ClaimedMessage:
     attempts: int  # including this one
     created_at: datetime
     due_at: datetime
+    # `digest:<reader>:<slot>` for a planned digest: it names its reader even after the
+    # reader's row is gone (erasing sets `subscriber_id` to NULL).
+    idempotency_key: str = ""
 
 
 # What a worker learned about one claimed row; `record_results` writes a batch of them.
@@ -96,6 +100,7 @@ _RETURNED = (
     outbox.c.attempts,
     outbox.c.created_at,
     outbox.c.due_at,
+    outbox.c.idempotency_key,
 )
 
 
@@ -164,26 +169,48 @@ async def claim(
     lease: timedelta,
     due_by: datetime | None = None,
 ) -> list[ClaimedMessage]:
-    """Lease up to `limit` due rows to `owner`; suppressed recipients are settled, not returned.
+    """Lease up to `limit` due rows to `owner`; rows that must not go are settled, not
+    returned: suppressed recipients (invariant 10), and digests their readers no longer want
+    as they are (unsubscribed, erased, paused, a changed schedule or number per email since
+    planning: `recheck.py`). Both checks read the batch's rows with one statement each.
 
     `due_by` (default `now`) bounds which rows count as due; `send-due --at` passes its moment.
+    A batch whose every row was settled is followed by the next one, so an empty answer
+    always means that nothing due is left (`send-due` stops on it).
     """
     statement = _claim_statement(
         db, owner=owner, limit=limit, now=now, lease=lease, due_by=due_by or now
     )
+    while True:
+        rows, settled = await _claim_batch(db, statement, now=now)
+        if not rows or len(settled) < len(rows):
+            break
+    claimed = [_to_claimed(row) for row in rows if row.id not in settled]
+    claimed.sort(key=lambda message: message.due_at)
+    return claimed
+
+
+async def _claim_batch(
+    db: Database, statement: Any, *, now: datetime
+) -> tuple[Sequence[Row[Any]], set[int]]:
+    """One claim transaction: the leased rows, and the ids of those settled instead."""
     async with db.transaction() as session:
         connection = await session.connection()
         if is_postgresql(db):
             await connection.execute(_ORDERED_SCAN)
         rows = (await connection.execute(statement)).all()
         if not rows:
-            return []
+            return rows, set()
         blocked = await _blocked_by_suppression(connection, rows)
         if blocked:
             await _settle_suppressed(connection, blocked, now=now)
-    claimed = [_to_claimed(row) for row in rows if row.id not in blocked]
-    claimed.sort(key=lambda message: message.due_at)
-    return claimed
+        digests = [
+            Planned.of(row.id, row.subscriber_id, row.idempotency_key, row.payload)
+            for row in rows
+            if row.id not in blocked and is_planned_digest(row.kind, row.idempotency_key)
+        ]
+        stale = await settle_stale_claimed(connection, digests, now=now)
+    return rows, set(blocked) | stale
 
 
 async def _blocked_by_suppression(

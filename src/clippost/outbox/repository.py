@@ -14,14 +14,18 @@ import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
+from typing import cast as type_cast
 
 from sqlalchemy import (
     Connection,
+    String,
     Table,
     bindparam,
+    cast,
     delete,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -34,7 +38,7 @@ from clippost.db.dialect import insert_or_ignore
 from clippost.db.engine import Database
 from clippost.models import OutboxMessage, OutboxState
 
-outbox = cast(Table, OutboxMessage.__table__)
+outbox = type_cast(Table, OutboxMessage.__table__)
 
 # `state = 'pending'` written into the SQL, not bound: the partial index
 # ix_outbox_pending_due_at is usable only where the query itself implies its predicate, and
@@ -147,6 +151,11 @@ async def withdraw_planned_digests(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+# A cancelled digest's key with `:obsolete:<id>` appended (`digest:7:2026-11-23T06:00Z:
+# obsolete:4012`; ids never repeat): the slot's key is free again, so a reader who comes
+# back, or whose digest is planned again under new preferences, can have that slot planned.
+FREED_KEY = outbox.c.idempotency_key + literal(":obsolete:") + cast(outbox.c.id, String)
+
 # Built once: the unsubscribe group commit runs it for every batch, and a prebuilt statement
 # skips SQLAlchemy's per-call construction and cache-key work. Expanding IN takes any length.
 _NOW = bindparam("now", type_=outbox.c.finished_at.type)
@@ -160,7 +169,12 @@ _CANCEL_QUEUED = (
         outbox.c.kind.in_(bindparam("kinds", expanding=True)),
         or_(outbox.c.lease_expires_at.is_(None), outbox.c.lease_expires_at < _NOW),
     )
-    .values(state=OutboxState.CANCELLED.value, last_error=bindparam("reason"), finished_at=_NOW)
+    .values(
+        state=OutboxState.CANCELLED.value,
+        last_error=bindparam("reason"),
+        finished_at=_NOW,
+        idempotency_key=FREED_KEY,
+    )
 )
 
 
@@ -252,6 +266,46 @@ async def sent_digests(
         .order_by(outbox.c.due_at, outbox.c.id)
     )
     return [(row.due_at, row.finished_at, row.payload) for row in found]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDigest:
+    """A reader's digest waiting in the outbox, as the renderer reads it."""
+
+    id: int
+    message_id: str
+    kind: str
+    recipient: str
+    subscriber_id: int | None
+    payload: dict[str, Any]
+    due_at: datetime
+    idempotency_key: str
+
+
+async def next_planned_digest(session: AsyncSession, subscriber_id: int) -> PlannedDigest | None:
+    """The reader's earliest pending digest, if one is planned (`clippost preview`)."""
+    found = (
+        await session.execute(
+            select(
+                outbox.c.id,
+                outbox.c.message_id,
+                outbox.c.kind,
+                outbox.c.recipient,
+                outbox.c.subscriber_id,
+                outbox.c.payload,
+                outbox.c.due_at,
+                outbox.c.idempotency_key,
+            )
+            .where(
+                outbox.c.subscriber_id == subscriber_id,
+                outbox.c.kind == "digest",
+                outbox.c.state == OutboxState.PENDING.value,
+            )
+            .order_by(outbox.c.due_at)
+            .limit(1)
+        )
+    ).first()
+    return None if found is None else PlannedDigest(*tuple(found))
 
 
 async def pending_due(db: Database, *, due_by: datetime) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -21,8 +21,10 @@ from clippost.context import ServiceContext
 from clippost.errors import BadInput, InvalidLink
 from clippost.links import Purpose
 from clippost.models import Subscriber, SubscriberStatus, SuppressionReason
+from clippost.outbox import recheck
 from clippost.outbox import repository as outbox
 from clippost.planner.slots import next_slot
+from clippost.still_wanted import ReaderNow, after_change
 from clippost.subscriptions import ratelimit
 from clippost.subscriptions import repository as repo
 from clippost.subscriptions.common import (
@@ -113,11 +115,57 @@ async def _subscriber(session: AsyncSession, subscriber_id: int) -> Subscriber:
 async def update_preferences(
     session: AsyncSession, ctx: ServiceContext, subscriber_id: int, preferences: Preferences
 ) -> SubscriberView:
+    """Save the reader's preferences; the digests already planned under the old ones are
+    settled in the same transaction (changes win until the email leaves)."""
     preferences.check_pause(ctx.now.date())
     subscriber = await _subscriber(session, subscriber_id)
+    before = repo.preferences_of(subscriber)
     slot = _next_slot_if_confirmed(subscriber.status, preferences, ctx.now)
+    # The reader's row is written (and so locked) before their planned digests are read: a
+    # planner holding the row finishes first, and its digests are then seen and settled.
     await repo.set_preferences(session, subscriber_id, preferences, next_slot_at=slot)
+    await _settle_planned(
+        session, ctx, subscriber, preferences, changed=_replans(before, preferences)
+    )
     return _view(await reloaded(session, subscriber_id))
+
+
+def _replans(before: Preferences, after: Preferences) -> bool:
+    """Whether digests planned under `before` must be made again: anything but the pause
+    changed (a pause only cancels the digests it covers)."""
+    return replace(before, paused_until=None) != replace(after, paused_until=None)
+
+
+async def _settle_planned(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    subscriber: Subscriber,
+    preferences: Preferences,
+    *,
+    changed: bool,
+) -> None:
+    """Cancel what the reader no longer wants of their planned digests; re-plan the slots
+    they still want when their schedule or number per email changed."""
+    planned = await recheck.planned_digests(session, subscriber.id, now=ctx.now)
+    if not planned:
+        return
+    reader = ReaderNow(
+        status=subscriber.status,
+        cadence=preferences.cadence.value,
+        hour=preferences.hour,
+        weekday=preferences.weekday,
+        day_of_month=preferences.day_of_month,
+        timezone=preferences.timezone,
+        per_email=preferences.per_email,
+        paused_until=preferences.paused_until,
+    )
+    verdicts = {
+        row.id: found
+        for row in planned
+        if (found := after_change(reader, slot=row.slot, payload=row.payload, changed=changed))
+    }
+    stale = [row for row in planned if row.id in verdicts]
+    await recheck.settle(await session.connection(), stale, verdicts, now=ctx.now)
 
 
 async def set_language(session: AsyncSession, subscriber_id: int, locale: str | None) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clippost import suppressions
 from clippost.addresses import address_hash, normalise_email
 from clippost.context import ServiceContext
-from clippost.errors import InvalidLink, PayloadTooLarge, StillImporting
+from clippost.errors import BadInput, InvalidLink, PayloadTooLarge, StillImporting
 from clippost.library import repository as library_repository
 from clippost.library.views import ImportResult
 from clippost.links import Purpose
@@ -26,7 +26,7 @@ from clippost.models import PendingImport, Subscriber, SubscriberStatus
 from clippost.planner.slots import next_slot
 from clippost.subscriptions import pending as pending_codec
 from clippost.subscriptions import repository as repo
-from clippost.subscriptions.common import GONE, reloaded, send_requested
+from clippost.subscriptions.common import GONE, REPLACED, reloaded, send_requested
 from clippost.subscriptions.merging import MergePlan, merge_next, pending_from_link, plan_of
 from clippost.subscriptions.pending import BookCount, EncodedLibrary
 from clippost.subscriptions.preferences import Preferences
@@ -71,6 +71,19 @@ async def sign_up(
     (`common.admit_address`), each in a transaction of its own.
     """
     address = normalise_email(email)
+    await join(session, ctx, address=address, preferences=preferences, library=library)
+
+
+async def join(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    address: str,
+    preferences: Preferences,
+    library: EncodedLibrary,
+) -> None:
+    """Sign-up past its rate limits, for a normalised `address`: what the web's form does
+    and `clippost import` without --confirmed (the operator is not rate limited)."""
     preferences.check_pause(ctx.now.date())
     _check_stored_size(ctx, library)
     if await suppressions.blocks_requested_mail(session, address_hash(address)):
@@ -113,6 +126,35 @@ async def _new_books(
         for book, ids in zip(upload.books, upload.identities, strict=True)
     )
     return [book for book in counted if book.highlight_count]
+
+
+async def confirm_without_email(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    address: str,
+    preferences: Preferences,
+    library: EncodedLibrary,
+) -> ConfirmResult:
+    """A reader who already agreed elsewhere (`clippost import --confirmed`): signed up and
+    confirmed at once, by the very steps a click on the confirmation link takes (the
+    pending import stored, then applied), with no email asking for it. For a new or a
+    pending address; the caller has checked that it is not suppressed."""
+    subscriber = await repo.by_email(session, address)
+    if subscriber is None:
+        subscriber = await repo.create_pending(session, address, preferences, now=ctx.now)
+    _check_stored_size(ctx, library)
+    pending_id = await _store_pending(session, ctx, subscriber.id, library, preferences)
+    if pending_id is None:
+        raise BadInput(
+            "This address already has as many uploads waiting for their confirmation link "
+            "as it may; confirm or let them expire first."
+        )
+    pending = await repo.pending_import(session, pending_id, subscriber.id)
+    if pending is None:  # pragma: no cover - stored just above, in this transaction
+        raise InvalidLink(REPLACED)
+    await _apply_confirmation(session, ctx, subscriber, pending, None)
+    return await _confirm_result(session, ctx, await reloaded(session, subscriber.id), pending)
 
 
 async def _ask_confirmation(
