@@ -18,7 +18,7 @@ from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
 from clippost.library import repository as library_repository
 from clippost.models import Book, Highlight, OutboxMessage, SkippedDigest, Subscriber
-from clippost.planner.service import plan_due, preview_digest, withdraw_planned
+from clippost.planner.service import plan_due, preview_digest
 from clippost.selection import ONE
 from factories import add_reader, add_suppression, service_context
 
@@ -129,25 +129,6 @@ class TestPlanningAhead:
         assert await plan_due(database, before) == 0
         assert await plan_due(database, service_context(early, now=SLOT)) == 1
         assert len(await digests(database)) == 1
-
-    async def test_a_planned_ahead_digest_is_withdrawn_and_planned_afresh(
-        self, database: Database, settings: Settings
-    ) -> None:
-        """`withdraw_planned` takes back a digest planned ahead (a changed per-email), and
-        the slot is planned again, with the new number."""
-        reader_id = await add_reader(database, next_slot_at=SLOT)
-        now = SLOT - timedelta(minutes=20)
-        await plan_due(database, service_context(settings, now=now))
-        async with database.transaction() as session:
-            connection = await session.connection()
-            assert await withdraw_planned(connection, reader_id, now=now) == 1
-            reader = await session.get(Subscriber, reader_id)
-            assert reader is not None
-            reader.per_email, reader.next_slot_at = 2, SLOT
-        assert await plan_due(database, service_context(settings, now=now)) == 1
-        [digest] = await digests(database)
-        assert len(digest.payload["highlights"]) == 2
-        assert digest.payload["per_email"] == 2
 
 
 class TestLateness:

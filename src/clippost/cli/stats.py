@@ -47,7 +47,7 @@ def text_lines(found: Stats) -> list[str]:
             f"{day.bounces:>9}{day.complaints:>12}"
         )
     if found.skipped is not None:
-        lines.append(f"  skipped digests (too late to send): {found.skipped}")
+        lines.append(f"  skipped digests (too late, or the address suppressed): {found.skipped}")
     rates = found.rates
     lines.append(
         f"rates: failure {rates['failure']:.2%}, bounce {rates['bounce']:.2%}, "

@@ -23,7 +23,6 @@ from sqlalchemy import (
     Table,
     bindparam,
     cast,
-    delete,
     func,
     literal,
     literal_column,
@@ -130,25 +129,6 @@ async def enqueue_many(
     ]
     result = await connection.execute(statement.returning(outbox.c.idempotency_key), rows)
     return set(result.scalars())
-
-
-async def withdraw_planned_digests(
-    connection: AsyncConnection, subscriber_id: int, *, kind: str, now: datetime
-) -> int:
-    """Delete the reader's `kind` rows queued for later than `now` that no worker holds: a
-    digest planned ahead whose reader changed their schedule or number per email, so
-    that the planner plans the slot afresh (its UNIQUE key would refuse a second row, and
-    nothing was sent). Returns how many rows it deleted."""
-    result = await connection.execute(
-        delete(outbox).where(
-            outbox.c.subscriber_id == subscriber_id,
-            outbox.c.kind == kind,
-            IS_PENDING,
-            outbox.c.due_at > now,
-            outbox.c.lease_owner.is_(None),
-        )
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # A cancelled digest's key with `:obsolete:<id>` appended (`digest:7:2026-11-23T06:00Z:

@@ -32,7 +32,7 @@ from clippost.context import ServiceContext
 from clippost.db.engine import Database
 from clippost.errors import BadInput
 from clippost.models import SkipReason
-from clippost.outbox.repository import Queued, enqueue_many, withdraw_planned_digests
+from clippost.outbox.repository import Queued, enqueue_many
 from clippost.planner import repository as repo
 from clippost.planner.payload import PayloadMaker
 from clippost.planner.rotation import entries, lay_out
@@ -332,13 +332,3 @@ def _next_or_now(reader: Row[Any], now: datetime) -> datetime:
         return next_slot(schedule_of(reader), now)
     except BadInput:
         return now
-
-
-async def withdraw_planned(
-    connection: AsyncConnection, subscriber_id: int, *, now: datetime
-) -> int:
-    """Take back the reader's digests planned ahead of their slot and not yet claimed, so
-    that a change of schedule or of the number per email is planned afresh (the caller
-    stores the new next slot in the same transaction). A digest already due is left to the
-    sender's claim-time re-check. Returns how many digests were withdrawn."""
-    return await withdraw_planned_digests(connection, subscriber_id, kind=DIGEST, now=now)
