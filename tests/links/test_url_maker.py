@@ -19,7 +19,11 @@ NOW = datetime(2026, 11, 23, 6, 0, 17, tzinfo=UTC)
 
 
 class TestUrlMaker:
-    @given(subject=st.integers(1, 2**63), purpose=st.sampled_from(list(Purpose)))
+    # Every purpose a URL is made for (READER is a cookie's purpose: it has no URL).
+    @given(
+        subject=st.integers(1, 2**63),
+        purpose=st.sampled_from([p for p in Purpose if p is not Purpose.READER]),
+    )
     def test_the_same_url_as_url(self, subject: int, purpose: Purpose) -> None:
         """For every purpose and subject, the prepared signer's URL is `url`'s, byte for byte."""
         assert LINKS.url_maker(purpose, now=NOW)(subject) == LINKS.url(purpose, subject, now=NOW)

@@ -45,6 +45,7 @@ _LANG_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,3}")
 PAYLOAD_KEYS = frozenset(
     {"v", "locale", "timezone", "slot", "schedule", "highlights", "round_status"}
     | {"manage_url", "unsubscribe_url"}
+    | {"per_email"}  # not shown: the sender's claim-time re-check reads it
 )
 HIGHLIGHT_KEYS = frozenset(
     {"text", "book_title", "book_author", "note", "page", "location_start", "location_end"}
