@@ -212,7 +212,9 @@ async def windows(
             order_by=("turn", "id"),
             limit=limit,
         )
-        rows = (await connection.execute(statement, params)).all()
+        # Typed by the table's columns: SQLite gives back highlighted_at as text otherwise.
+        typed = statement.columns(*(highlights.c[name] for name in _WINDOW_COLUMNS))
+        rows = (await connection.execute(typed, params)).all()
         for hid, sid, book, turn, favourite, made in rows:
             found[sid].append((hid, book, turn, favourite, made))
     return found
