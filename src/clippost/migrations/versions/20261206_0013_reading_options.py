@@ -25,20 +25,20 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("subscribers") as batch:
-        batch.add_column(
-            sa.Column("age_bias", sa.String(length=16), nullable=False, server_default="none")
-        )
-        batch.add_column(
-            sa.Column("on_this_day", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch.add_column(sa.Column("rotation_oldest", sa.Date(), nullable=True))
-        batch.add_column(sa.Column("rotation_newest", sa.Date(), nullable=True))
+    # Plain ADD COLUMN (SQLite allows it with a constant default): a batch recreation of the
+    # table would drop its AUTOINCREMENT, and erased readers' ids could then come back.
+    op.add_column(
+        "subscribers",
+        sa.Column("age_bias", sa.String(length=16), nullable=False, server_default="none"),
+    )
+    op.add_column(
+        "subscribers",
+        sa.Column("on_this_day", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column("subscribers", sa.Column("rotation_oldest", sa.Date(), nullable=True))
+    op.add_column("subscribers", sa.Column("rotation_newest", sa.Date(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("subscribers") as batch:
-        batch.drop_column("rotation_newest")
-        batch.drop_column("rotation_oldest")
-        batch.drop_column("on_this_day")
-        batch.drop_column("age_bias")
+    for column in ("rotation_newest", "rotation_oldest", "on_this_day", "age_bias"):
+        op.drop_column("subscribers", column)
