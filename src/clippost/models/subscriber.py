@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, Index, Integer, String, true
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Index,
+    Integer,
+    String,
+    false,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clippost.db.base import IDS_NEVER_REUSED, Base, UTCDateTime, utcnow
@@ -56,6 +66,14 @@ class Subscriber(Base):
     rotation_clock: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     rotation_size: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     rotation_stale: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The date span of the library when the planner last laid it out (the age bias is
+    # measured on it; None: no dated highlight).
+    rotation_oldest: Mapped[date | None] = mapped_column(Date, default=None)
+    rotation_newest: Mapped[date | None] = mapped_column(Date, default=None)
+    # Which passages first (selection.Bias: "none", "recent", "older"), and whether a
+    # digest opens with one highlighted on this date in an earlier year (migration 0013).
+    age_bias: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    on_this_day: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def language(self) -> str | None:

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, Table, and_, select, true
+from sqlalchemy import Row, Table, and_, extract, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clippost.db.bulk import update_rows
@@ -40,6 +40,7 @@ from clippost.models import (
     SubscriberStatus,
 )
 from clippost.planner.rotation import Placed, Stored
+from clippost.selection import month_days
 
 subscribers = cast(Table, Subscriber.__table__)
 highlights = cast(Table, Highlight.__table__)
@@ -68,6 +69,10 @@ _READER_COLUMNS = (
     subscribers.c.rotation_clock,
     subscribers.c.rotation_size,
     subscribers.c.rotation_stale,
+    subscribers.c.rotation_oldest,
+    subscribers.c.rotation_newest,
+    subscribers.c.age_bias,
+    subscribers.c.on_this_day,
 )
 
 
@@ -111,6 +116,7 @@ async def library(
         highlights.c.turn,
         highlights.c.stride,
         highlights.c.in_rotation,
+        highlights.c.highlighted_at,
     ).join(
         books,
         and_(
@@ -140,16 +146,20 @@ async def library(
                     row.turn,
                     row.stride,
                     bool(row.in_rotation),
+                    row.highlighted_at,
                 )
             )
     return found
 
 
 async def write_layout(
-    connection: AsyncConnection, changed: Sequence[Placed], sizes: dict[int, int]
+    connection: AsyncConnection,
+    changed: Sequence[Placed],
+    sizes: dict[int, int],
+    spans: dict[int, tuple[date | None, date | None]],
 ) -> None:
-    """Store laid-out rotations: the changed highlights' columns, each reader's size, and
-    the reader no longer stale."""
+    """Store laid-out rotations: the changed highlights' columns, each reader's size and
+    date span, and the reader no longer stale."""
     if changed:
         await update_rows(
             connection,
@@ -170,22 +180,27 @@ async def write_layout(
         ids,
         where=true(),
         shared={"rotation_stale": False},
-        per_row={"rotation_size": [sizes[i] for i in ids]},
+        per_row={
+            "rotation_size": [sizes[i] for i in ids],
+            "rotation_oldest": [spans[i][0] for i in ids],
+            "rotation_newest": [spans[i][1] for i in ids],
+        },
     )
 
 
-_WINDOW_COLUMNS = ("id", "subscriber_id", "book_id", "turn", "favourite")
+_WINDOW_COLUMNS = ("id", "subscriber_id", "book_id", "turn", "favourite", "highlighted_at")
 
 
-_Window = tuple[int, int, int, bool]  # highlight id, book id, turn, favourite
+# highlight id, book id, turn, favourite, highlighted at
+Window = tuple[int, int, int, bool, datetime | None]
 
 
 async def windows(
     connection: AsyncConnection, subscriber_ids: Sequence[int], *, limit: int
-) -> dict[int, list[_Window]]:
+) -> dict[int, list[Window]]:
     """The first `limit` highlights in rotation of each reader, in rotation order, as
     plain tuples (a batch reads about twenty rows per reader)."""
-    found: dict[int, list[_Window]] = defaultdict(list)
+    found: dict[int, list[Window]] = defaultdict(list)
     for chunk in _chunks(subscriber_ids, BATCH):
         statement, params = first_rows_per_key(
             connection,
@@ -197,8 +212,47 @@ async def windows(
             order_by=("turn", "id"),
             limit=limit,
         )
-        for hid, sid, book, turn, favourite in (await connection.execute(statement, params)).all():
-            found[sid].append((hid, book, turn, favourite))
+        # Typed by the table's columns: SQLite gives back highlighted_at as text otherwise.
+        typed = statement.columns(*(highlights.c[name] for name in _WINDOW_COLUMNS))
+        rows = (await connection.execute(typed, params)).all()
+        for hid, sid, book, turn, favourite, made in rows:
+            found[sid].append((hid, book, turn, favourite, made))
+    return found
+
+
+async def on_this_day(
+    connection: AsyncConnection, subscriber_ids: Sequence[int], *, today: date
+) -> dict[int, list[Window]]:
+    """Each reader's highlights in rotation made on this month-day (`selection.month_days`)
+    of an earlier year: the candidates of the on-this-day slot, for readers who asked for
+    it. Portable EXTRACT (strftime on SQLite); an index range of the reader's rows."""
+    made = highlights.c.highlighted_at
+    days = month_days(today)
+    same_day = or_(
+        *(
+            and_(extract("month", made) == day // 100, extract("day", made) == day % 100)
+            for day in days
+        )
+    )
+    query = select(
+        highlights.c.id,
+        highlights.c.subscriber_id,
+        highlights.c.book_id,
+        highlights.c.turn,
+        highlights.c.favourite,
+        made,
+    ).where(
+        highlights.c.in_rotation,
+        made.is_not(None),
+        made < datetime(today.year, 1, 1),  # noqa: DTZ001 - the device wrote naive local time
+        same_day,
+    )
+    found: dict[int, list[Window]] = defaultdict(list)
+    for matched, params in ids_match(connection, highlights.c.subscriber_id, subscriber_ids):
+        for hid, sid, book, turn, favourite, at in (
+            await connection.execute(query.where(matched), params)
+        ).all():
+            found[sid].append((hid, book, turn, favourite, at))
     return found
 
 

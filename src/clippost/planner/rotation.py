@@ -11,7 +11,8 @@ planner, when it next plans a digest for a stale reader, reads that reader's row
   is placed as a newcomer, each book's spread evenly over one stride (`selection.place`);
 - one that re-enters the rotation (restored, its book back from "never") keeps its turn if
   it still lies ahead, else is placed afresh (`selection.returning_turns`);
-- one whose stride changed (a favourite, a book's frequency) has the time left until its
+- one whose stride changed (a favourite, a book's frequency, the reader's age bias, the
+  library's date span the bias is measured on) has the time left until its
   turn rescaled by new stride / old stride (`selection.rescale`);
 - `in_rotation` is worked out again (`selection.in_rotation`: not discarded, not a "never"
   book, a passage rather than a fragment unless favourited), and the reader's size counted.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from clippost.selection import (
     Entry,
@@ -51,6 +53,7 @@ class Stored:
     turn: int | None
     stride: int | None
     in_rotation: bool
+    highlighted_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,7 @@ class Placed:
     in_rotation: bool
     favourite: bool
     weight: float
+    highlighted_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +89,14 @@ def lay_out(reader: Reader, rows: Sequence[Stored], *, salt: str) -> Layout:
         if row.turn is None or row.stride is None:
             fresh.append(_newcomer(row))
         elif flags[row.highlight_id] and not row.in_rotation:
-            entry = Entry(row.highlight_id, row.book_id, row.turn, row.weight, row.favourite)
+            entry = Entry(
+                row.highlight_id,
+                row.book_id,
+                row.turn,
+                row.weight,
+                row.favourite,
+                row.highlighted_at,
+            )
             returning.append((entry, _newcomer(row)))
         elif new_stride != row.stride:
             turns[row.highlight_id] = rescale(row.turn, reader.clock, row.stride, new_stride)
@@ -102,6 +113,7 @@ def lay_out(reader: Reader, rows: Sequence[Stored], *, salt: str) -> Layout:
             flags[row.highlight_id],
             row.favourite,
             row.weight,
+            row.highlighted_at,
         )
         for row in rows
     )
@@ -112,14 +124,29 @@ def lay_out(reader: Reader, rows: Sequence[Stored], *, salt: str) -> Layout:
 def entries(layout: Layout) -> list[Entry]:
     """The layout as the selection rules see it (the whole library: a superset of the window)."""
     return [
-        Entry(p.highlight_id, p.book_id, p.turn, p.weight, p.favourite, None, p.in_rotation)
+        Entry(
+            p.highlight_id,
+            p.book_id,
+            p.turn,
+            p.weight,
+            p.favourite,
+            p.highlighted_at,
+            p.in_rotation,
+        )
         for p in layout.placed
     ]
 
 
+def span(rows: Sequence[Stored]) -> tuple[date | None, date | None]:
+    """The dates of the library's oldest and newest highlights (the age bias's span)."""
+    days = [row.highlighted_at.date() for row in rows if row.highlighted_at is not None]
+    return (min(days), max(days)) if days else (None, None)
+
+
 def _stride(reader: Reader, row: Stored) -> int:
-    # No age bias is stored yet (Reader.bias is NONE), so the date does not count.
-    return stride(reader, weight=row.weight, favourite=row.favourite, highlighted_at=None)
+    return stride(
+        reader, weight=row.weight, favourite=row.favourite, highlighted_at=row.highlighted_at
+    )
 
 
 def _in_rotation(row: Stored) -> bool:
@@ -137,6 +164,7 @@ def _newcomer(row: Stored) -> Newcomer:
         book_key=str(row.book_id),
         weight=row.weight,
         favourite=row.favourite,
+        highlighted_at=row.highlighted_at,
     )
 
 

@@ -35,10 +35,11 @@ from clippost.models import SkipReason
 from clippost.outbox.repository import Queued, enqueue_many
 from clippost.planner import repository as repo
 from clippost.planner.payload import PayloadMaker
-from clippost.planner.rotation import entries, lay_out
+from clippost.planner.rotation import entries, lay_out, span
 from clippost.planner.slots import Cadence, Schedule, next_slot, slot_key, to_local
 from clippost.planner.timing import Timing, timing
 from clippost.selection import (
+    Bias,
     Digest,
     Entry,
     Reader,
@@ -123,34 +124,46 @@ async def _choose(connection: AsyncConnection, batch: _Batch) -> dict[int, Diges
     """Each digest of the batch, by the pure selection over the reader's window (or, for a
     reader whose library changed, over the whole library just laid out)."""
     readers = {rid: reader for rid, (reader, _) in batch.to_send.items()}
+    days = {rid: _local_day(slot, reader.timezone) for rid, (reader, slot) in batch.to_send.items()}
     stale = [rid for rid, reader in readers.items() if reader.rotation_stale]
     states = {rid: _reader_state(reader) for rid, reader in readers.items()}
     libraries: dict[int, list[Entry]] = {}
     if stale:
         stored = await repo.library(connection, stale)
+        spans = {rid: span(stored.get(rid, [])) for rid in stale}
         layouts = {
-            rid: lay_out(states[rid], stored.get(rid, []), salt=placement_salt(rid))
+            rid: lay_out(
+                _reader_state(readers[rid], span=spans[rid]),
+                stored.get(rid, []),
+                salt=placement_salt(rid),
+            )
             for rid in stale
         }
         await repo.write_layout(
             connection,
             [p for layout in layouts.values() for p in layout.changed],
             {rid: layout.rotation_size for rid, layout in layouts.items()},
+            spans,
         )
         for rid, layout in layouts.items():
-            states[rid] = _reader_state(readers[rid], size=layout.rotation_size)
+            states[rid] = _reader_state(readers[rid], size=layout.rotation_size, span=spans[rid])
             libraries[rid] = entries(layout)
     fresh = [rid for rid in readers if rid not in libraries]
+    specials: dict[int, list[Entry]] = {}
     if fresh:
         limit = window_size(max(readers[rid].per_email for rid in fresh))
         libraries.update(await _windows(connection, fresh, limit))
+        wanted = [rid for rid in fresh if readers[rid].on_this_day]
+        specials = await _on_this_day(connection, wanted, days)
     return {
+        # A stale reader's whole library is a superset of its on-this-day candidates.
         rid: plan_digest(
             states[rid],
             libraries.get(rid, []),
-            readers[rid].per_email,
-            today=_local_day(slot, reader.timezone),
+            reader.per_email,
+            today=days[rid],
             seed=digest_seed(rid, slot_key(slot)),
+            on_this_day=specials.get(rid, libraries.get(rid, []) if rid in stale else []),
         )
         for rid, (reader, slot) in batch.to_send.items()
     }
@@ -159,14 +172,34 @@ async def _choose(connection: AsyncConnection, batch: _Batch) -> dict[int, Diges
 async def _windows(
     connection: AsyncConnection, reader_ids: Sequence[int], limit: int
 ) -> dict[int, list[Entry]]:
-    rows = await repo.windows(connection, reader_ids, limit=limit)
+    return await _entries(connection, await repo.windows(connection, reader_ids, limit=limit))
+
+
+async def _on_this_day(
+    connection: AsyncConnection, reader_ids: Sequence[int], days: dict[int, date]
+) -> dict[int, list[Entry]]:
+    """The on-this-day candidates of readers who asked for them: one query per local date
+    the batch's slots fall on (a batch's readers share a date or two)."""
+    by_day: dict[date, list[int]] = {}
+    for rid in reader_ids:
+        by_day.setdefault(days[rid], []).append(rid)
+    found: dict[int, list[Entry]] = {}
+    for day, ids in sorted(by_day.items()):
+        rows = await repo.on_this_day(connection, ids, today=day)
+        found.update(await _entries(connection, rows))
+    return found
+
+
+async def _entries(
+    connection: AsyncConnection, rows: dict[int, list[repo.Window]]
+) -> dict[int, list[Entry]]:
     weights = await repo.book_weights(
-        connection, [book for found in rows.values() for _, book, _, _ in found]
+        connection, [book for found in rows.values() for _, book, _, _, _ in found]
     )
     return {
         rid: [
-            Entry(hid, book, turn, weights.get(book, 1.0), bool(favourite))
-            for hid, book, turn, favourite in found
+            Entry(hid, book, turn, weights.get(book, 1.0), bool(favourite), made)
+            for hid, book, turn, favourite, made in found
         ]
         for rid, found in rows.items()
     }
@@ -279,11 +312,29 @@ def schedule_of(reader: Row[Any]) -> Schedule:
     )
 
 
-def _reader_state(reader: Row[Any], *, size: int | None = None) -> Reader:
+_Span = tuple[date | None, date | None]
+
+
+def _reader_state(
+    reader: Row[Any], *, size: int | None = None, span: _Span | None = None
+) -> Reader:
+    """The reader's row as the selection sees it (`size` and `span` as just laid out)."""
+    oldest, newest = (reader.rotation_oldest, reader.rotation_newest) if span is None else span
     return Reader(
         clock=reader.rotation_clock,
         rotation_size=reader.rotation_size if size is None else size,
+        bias=_bias(reader.age_bias),
+        on_this_day=bool(reader.on_this_day),
+        oldest=oldest,
+        newest=newest,
     )
+
+
+def _bias(stored: str) -> Bias:
+    try:
+        return Bias(stored)
+    except ValueError:  # a value written by hand: no bias rather than no digest
+        return Bias.NONE
 
 
 def _skip(reader_id: int, slot: datetime, reason: str, now: datetime) -> dict[str, Any]:
@@ -311,13 +362,19 @@ async def preview_digest(
             return None
         slot = reader.next_slot_at or _next_or_now(reader, ctx.now)
         stored = (await repo.library(connection, [subscriber_id])).get(subscriber_id, [])
-        layout = lay_out(_reader_state(reader), stored, salt=placement_salt(subscriber_id))
+        # The planner's span when the library is unchanged; the one it will lay out if not.
+        dates = span(stored) if reader.rotation_stale else None
+        layout = lay_out(
+            _reader_state(reader, span=dates), stored, salt=placement_salt(subscriber_id)
+        )
+        library = entries(layout)
         digest = plan_digest(
-            _reader_state(reader, size=layout.rotation_size),
-            entries(layout),
+            _reader_state(reader, size=layout.rotation_size, span=dates),
+            library,
             reader.per_email,
             today=to_local(slot, reader.timezone).date(),
             seed=digest_seed(subscriber_id, slot_key(slot)),
+            on_this_day=library,
         )
         if not digest.picks:
             return None

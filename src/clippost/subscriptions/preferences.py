@@ -9,6 +9,7 @@ from typing import Any
 
 from clippost.errors import BadInput
 from clippost.planner.slots import Cadence, Schedule
+from clippost.selection import Bias
 
 PER_EMAIL_MAX = 15
 # The longest pause a reader can choose, from today: long enough for a sabbatical, short
@@ -27,7 +28,12 @@ DEFAULTS: dict[str, str] = {
     "timezone": "UTC",
     "per_email": "5",
     "paused_until": "",
+    "age_bias": Bias.NONE.value,
+    "on_this_day": "",
 }
+# What a ticked "on this day" box (and `clippost import`'s stored value) may say.
+_YES = frozenset({"yes", "on", "true", "1"})
+_NO = frozenset({"", "no", "off", "false", "0"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +45,9 @@ class Preferences:
     timezone: str
     per_email: int
     paused_until: date | None = None
+    # Which passages come first (selection.rates: the age bias) and the on-this-day slot.
+    age_bias: Bias = Bias.NONE
+    on_this_day: bool = False
 
     def __post_init__(self) -> None:
         # Schedule validates cadence, hour, weekday, day and zone, each with its own message;
@@ -68,6 +77,8 @@ class Preferences:
             timezone=value["timezone"],
             per_email=_whole(value["per_email"], "Highlights per email"),
             paused_until=_day(value["paused_until"]),
+            age_bias=_bias(value["age_bias"]),
+            on_this_day=_yes(value["on_this_day"]),
         )
 
     def check_pause(self, today: date) -> None:
@@ -98,6 +109,7 @@ class Preferences:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["cadence"] = self.cadence.value
+        data["age_bias"] = self.age_bias.value
         data["paused_until"] = self.paused_until.isoformat() if self.paused_until else None
         return data
 
@@ -112,6 +124,9 @@ class Preferences:
             timezone=str(data["timezone"]),
             per_email=int(data["per_email"]),
             paused_until=date.fromisoformat(paused) if paused else None,
+            # Absent from what was stored before these preferences existed: the defaults.
+            age_bias=Bias(data.get("age_bias") or Bias.NONE.value),
+            on_this_day=bool(data.get("on_this_day", False)),
         )
 
 
@@ -139,3 +154,20 @@ def _day(text: str) -> date | None:
 
 def _bad_day() -> date:
     raise BadInput("The pause date must be a date such as 2026-12-31.")
+
+
+def _bias(text: str) -> Bias:
+    try:
+        return Bias(text.lower())
+    except ValueError:
+        raise BadInput(
+            "Which passages first must be one of: any age, more recent ones, older ones."
+        ) from None
+
+
+def _yes(text: str) -> bool:
+    if text.lower() in _YES:
+        return True
+    if text.lower() in _NO:
+        return False
+    raise BadInput("On this day must be ticked or not ticked.")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.db.dialect import insert_or_ignore
@@ -64,6 +64,11 @@ async def set_preferences(
 ) -> None:
     values = _preference_values(preferences)
     values["next_slot_at"] = next_slot_at
+    # Another age bias changes strides: the planner lays the rotation out again (rescaling
+    # the time left to each turn), as after any library change.
+    values["rotation_stale"] = or_(
+        Subscriber.rotation_stale, Subscriber.age_bias != preferences.age_bias.value
+    )
     await session.execute(update(Subscriber).where(Subscriber.id == subscriber_id).values(values))
 
 
@@ -91,6 +96,8 @@ def _preference_values(preferences: Preferences) -> dict[str, Any]:
         "timezone": preferences.timezone,
         "per_email": preferences.per_email,
         "paused_until": preferences.paused_until,
+        "age_bias": preferences.age_bias.value,
+        "on_this_day": preferences.on_this_day,
     }
 
 
@@ -106,6 +113,8 @@ def preferences_of(subscriber: Subscriber) -> Preferences:
             "paused_until": subscriber.paused_until.isoformat()
             if subscriber.paused_until
             else None,
+            "age_bias": subscriber.age_bias,
+            "on_this_day": subscriber.on_this_day,
         }
     )
 

@@ -42,6 +42,13 @@ SHOW = (
     ("never_sent", "Never sent yet"),
 )
 
+# The age bias (selection.Bias), as the manage page offers it.
+AGE_BIASES = (
+    ("none", "Any age"),
+    ("recent", "More recent ones"),
+    ("older", "Older ones"),
+)
+
 _AREAS = {
     "Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic",
     "Australia", "Europe", "Indian", "Pacific",
@@ -59,6 +66,7 @@ class FormChoices:
     frequencies: tuple[tuple[str, str], ...]
     languages: tuple[tuple[str, str], ...]
     show: tuple[tuple[str, str], ...]
+    age_biases: tuple[tuple[str, str], ...]
 
 
 @functools.cache
@@ -75,4 +83,5 @@ def form_choices() -> FormChoices:
         frequencies=FREQUENCIES,
         languages=LANGUAGES,
         show=SHOW,
+        age_biases=AGE_BIASES,
     )

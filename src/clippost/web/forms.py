@@ -99,6 +99,7 @@ def locale_error(typed: Mapping[str, str], state: FormState) -> str | None:
 def stored_values(preferences: Preferences) -> dict[str, str]:
     """Stored preferences as the form shows them (every value a string, as typed ones are)."""
     data = preferences.to_json()
+    data["on_this_day"] = "yes" if preferences.on_this_day else None
     return {name: "" if data[name] is None else str(data[name]) for name in PREFERENCE_FIELDS}
 
 

@@ -51,6 +51,8 @@ LABELS = {
     "timezone": "Your timezone",
     "per_email": "Highlights per email",
     "paused_until": "Pause until",
+    "age_bias": "Which passages first",
+    "on_this_day": "On this day",
     "locale": "Language of your emails",
     "file": "Highlights file",
     "confirm": "Confirmation",
