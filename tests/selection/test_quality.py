@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clippost.selection import DEFAULT_MIN_WORDS, in_rotation, passage_words
-from clippost.selection.quality import is_fragment
+from clippost.selection.quality import is_fragment, passage_words_by_character
 
 
 class TestPassageWords:
@@ -95,3 +97,55 @@ class TestInRotation:
         """The operator's threshold decides: 3 words pass at 3, fail at 4."""
         assert in_rotation(discarded=False, weight=1.0, favourite=False, words=3, min_words=3)
         assert not in_rotation(discarded=False, weight=1.0, favourite=False, words=3, min_words=4)
+
+
+class TestFastCount:
+    @given(
+        st.text(
+            alphabet=st.one_of(
+                st.sampled_from(" \t\n.,;:-'\"!?()/@0123456789abcXYZ"),
+                st.characters(),
+            ),
+            max_size=200,
+        )
+    )
+    def test_the_fast_paths_count_what_the_rule_counts(self, text: str) -> None:
+        """ASCII text through one regular expression, and ASCII tokens in other text, count
+        exactly what the character-by-character rule counts."""
+        assert passage_words(text) == passage_words_by_character(text)
+
+    def test_a_mixed_text_takes_the_token_path(self) -> None:
+        """ASCII words beside Han and kana: each part counted by its own rule."""
+        text = "The iPhone用 and 学而 プログラミング, see www.example.com now"
+        # The 4, iPhone用 8, and 4, 学而 8, プログラミング 14, see 4, now 4 quarters: 11 words.
+        assert passage_words(text) == passage_words_by_character(text) == 11
+
+    @given(
+        st.lists(
+            st.sampled_from(
+                [
+                    "see",
+                    "example.com",
+                    "WWW.x",
+                    "a@b.io",
+                    "http://x.y/z",
+                    "e.g.",
+                    "U.S.",
+                    ".",
+                    "Mr.",
+                    "end.",
+                    "x.COM/path",
+                    "mailto:x@y.de",
+                    "café",
+                    "学",
+                    "1.5",
+                    "a-b.org",
+                ]
+            ),
+            max_size=12,
+        ).map(" ".join)
+    )
+    def test_links_are_taken_out_whichever_path_counts(self, text: str) -> None:
+        """Text with and without links, in every spelling the link rule knows: the quick
+        check that skips the link rule never changes the count."""
+        assert passage_words(text) == passage_words_by_character(text)
