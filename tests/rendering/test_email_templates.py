@@ -32,6 +32,8 @@ from clippost.rendering.labels import label
 from clippost.rendering.payloads import email_context
 from clippost.selection import RoundStatus
 
+from .conftest import make_highlight
+
 SCRIPT = "<script>alert(1)</script>"
 ATTRIBUTE_BREAK = '"><img src=x onerror=alert(1)>'
 HEADER_BREAK = "Meditations\r\nBcc: victim@example.org"
@@ -70,23 +72,6 @@ def book(
     return {"title": title, "author": author, "highlight_count": count}
 
 
-def highlight(number: int = 1, **overrides: Any) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "text": f"The obstacle is the way, number {number}.",
-        "book_title": "Meditations",
-        "book_author": "Aurelius, Marcus",
-        "note": None,
-        "page": None,
-        "location_start": 100 + number,
-        "location_end": 104 + number,
-        "favourite": False,
-        "favourite_url": f"https://clippost.test/favourite/F{number}",
-        "discard_url": f"https://clippost.test/discard/D{number}",
-    }
-    item.update(overrides)
-    return item
-
-
 def confirm_context(**overrides: Any) -> dict[str, Any]:
     context: dict[str, Any] = {
         "confirm_url": "https://clippost.test/confirm/TOKEN",
@@ -108,7 +93,7 @@ def import_context(**overrides: Any) -> dict[str, Any]:
 
 def digest_context(**overrides: Any) -> dict[str, Any]:
     context: dict[str, Any] = {
-        "highlights": [highlight(1), highlight(2, book_title="Walden", book_author=None)],
+        "highlights": [make_highlight(1), make_highlight(2, book_title="Walden", book_author=None)],
         "round_status": {"position": 37, "total": 412},
         "manage_url": "https://clippost.test/manage/M",
         "unsubscribe_url": "https://clippost.test/unsubscribe/U",
@@ -335,13 +320,13 @@ class TestDigest:
 
     def test_note_shown_only_when_present(self) -> None:
         """A highlight's note is shown; a highlight without one shows no note line."""
-        with_note = digest_context(highlights=[highlight(1, note="Read again in spring")])
+        with_note = digest_context(highlights=[make_highlight(1, note="Read again in spring")])
         assert "Your note: Read again in spring" in flat(render_email("digest", with_note).text)
         assert "Your note" not in flat(render_email("digest", digest_context()).text)
 
     def test_page_only_location(self) -> None:
         """A PDF highlight with only a page shows "page xii"."""
-        item = highlight(1, page="xii", location_start=None, location_end=None)
+        item = make_highlight(1, page="xii", location_start=None, location_end=None)
         assert "page xii" in flat(render_email("digest", digest_context(highlights=[item])).text)
 
     def test_optional_fields_may_be_absent(self) -> None:
@@ -357,13 +342,15 @@ class TestDigest:
 
     def test_favourite_shown_as_such(self) -> None:
         """A highlight already favourited says so instead of offering the favourite link."""
-        email = render_email("digest", digest_context(highlights=[highlight(1, favourite=True)]))
+        email = render_email(
+            "digest", digest_context(highlights=[make_highlight(1, favourite=True)])
+        )
         assert "One of your favourites" in flat(email.text)
         assert "favourite/F1" not in flat(email.text)
 
     def test_subject_of_one_book_counts_its_highlights(self) -> None:
         """From one book, the subject says how many highlights and from which book."""
-        items = [highlight(1), highlight(2)]
+        items = [make_highlight(1), make_highlight(2)]
         email = render_email("digest", digest_context(highlights=items))
         assert email.subject == "2 highlights from Meditations"
 
@@ -374,12 +361,12 @@ class TestDigest:
 
     def test_subject_shortens_long_titles(self) -> None:
         """A very long title is cut so the subject stays readable."""
-        item = highlight(1, book_title="Long " * 100)
+        item = make_highlight(1, book_title="Long " * 100)
         assert len(render_email("digest", digest_context(highlights=[item])).subject) < 100
 
     def test_plain_text_is_not_escaped(self) -> None:
         """Ampersands and angle brackets read as themselves in the text body."""
-        item = highlight(1, text="Q&A <ideas>", book_title="Pride & Prejudice")
+        item = make_highlight(1, text="Q&A <ideas>", book_title="Pride & Prejudice")
         email = render_email("digest", digest_context(highlights=[item]))
         assert "> Q&A <ideas>" in flat(email.text)
         assert "Pride & Prejudice" in flat(email.text)
@@ -411,7 +398,7 @@ class TestInjection:
     @pytest.mark.parametrize("title", [SCRIPT, ATTRIBUTE_BREAK])
     def test_markup_in_user_data_is_inert_in_html(self, title: str) -> None:
         """Markup in titles, authors, texts and notes is escaped text, never tags."""
-        item = highlight(1, book_title=title, book_author=title, text=title, note=title)
+        item = make_highlight(1, book_title=title, book_author=title, text=title, note=title)
         emails = [
             render_email("digest", digest_context(highlights=[item])),
             render_email("confirm", confirm_context(books=[book(title, title)])),
@@ -428,7 +415,9 @@ class TestInjection:
     )
     def test_line_breaks_never_reach_the_subject(self, title: str) -> None:
         """A title with CR, LF or any line separator gives a one-line subject."""
-        email = render_email("digest", digest_context(highlights=[highlight(1, book_title=title)]))
+        email = render_email(
+            "digest", digest_context(highlights=[make_highlight(1, book_title=title)])
+        )
         assert email.subject == one_line(email.subject)
         assert not any(ch in email.subject for ch in "\r\n\u2028\x85\x0b\x00")
         if title == HEADER_BREAK:
@@ -438,7 +427,7 @@ class TestInjection:
     @given(title=st.text(max_size=80), author=st.text(max_size=40))
     def test_any_title_round_trips_as_text(self, title: str, author: str) -> None:
         """For any title, the subject is one line and the HTML shows the title as plain text."""
-        item = highlight(1, book_title=title, book_author=author)
+        item = make_highlight(1, book_title=title, book_author=author)
         email = render_email("digest", digest_context(highlights=[item]))
         assert "\n" not in email.subject
         assert "\r" not in email.subject
