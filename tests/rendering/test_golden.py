@@ -229,8 +229,9 @@ def _cases() -> dict[str, tuple[str, str, Callable[[], dict[str, Any]]]]:
 CASES = _cases()
 
 
-def render_case(name: str) -> bytes:
-    renderer, kind, payload = CASES[name]
+def render_case(name: str, renderer: MessageRenderer | None = None) -> bytes:
+    """The case's fixed row rendered to MIME, by its own renderer unless one is given."""
+    named, kind, payload = CASES[name]
     row = ClaimedMessage(
         id=4242,
         message_id=f"<{name}@clippost.test>",
@@ -244,7 +245,7 @@ def render_case(name: str) -> bytes:
         created_at=NOW,
         due_at=NOW,
     )
-    return build_mime(RENDERERS[renderer](row, NOW))
+    return build_mime((renderer or RENDERERS[named])(row, NOW))
 
 
 class TestGolden:
@@ -264,15 +265,6 @@ class TestGolden:
         assert sorted(path.stem for path in GOLDEN.glob("*.eml")) == sorted(CASES)
 
 
-if __name__ == "__main__":
-    GOLDEN.mkdir(exist_ok=True)
-    for stale in GOLDEN.glob("*.eml"):
-        stale.unlink()
-    for case in CASES:
-        (GOLDEN / f"{case}.eml").write_bytes(render_case(case))
-    print(f"wrote {len(CASES)} emails to {GOLDEN}", file=sys.stderr)
-
-
 class TestOperatorWords:
     def test_the_stencils_marks_in_the_operators_name_are_dropped(self) -> None:
         """U+E000/U+E001 mark the reader's values in a stencil: in the operator's name or
@@ -286,18 +278,13 @@ class TestOperatorWords:
         renderer = MessageRenderer(
             links=LINKS, from_address="digest@clippost.test", from_name="cp", site=marked
         )
-        _, kind, payload = CASES["digest-v2-de"]
-        row = ClaimedMessage(
-            id=1,
-            message_id="<marks@clippost.test>",
-            kind=kind,
-            requested=False,
-            recipient="reader@example.net",
-            recipient_hash="x",
-            subscriber_id=77,
-            payload=payload(),
-            attempts=1,
-            created_at=NOW,
-            due_at=NOW,
-        )
-        assert b"ReadingRoom" in build_mime(renderer(row, NOW))
+        assert b"ReadingRoom" in render_case("digest-v2-de", renderer)
+
+
+if __name__ == "__main__":
+    GOLDEN.mkdir(exist_ok=True)
+    for stale in GOLDEN.glob("*.eml"):
+        stale.unlink()
+    for case in CASES:
+        (GOLDEN / f"{case}.eml").write_bytes(render_case(case))
+    print(f"wrote {len(CASES)} emails to {GOLDEN}", file=sys.stderr)
