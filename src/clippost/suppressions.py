@@ -136,7 +136,7 @@ async def lift_reader_suppressions(session: AsyncSession, address_hash: str) -> 
 
 async def blocks_requested_mail(session: AsyncSession, address_hash: str) -> bool:
     """True when not even mail the reader asks for may go to this address."""
-    return await suppression_reason(session, address_hash) in set(BLOCKS_REQUESTED_MAIL)
+    return await suppression_reason(session, address_hash) in BLOCKS_REQUESTED_MAIL
 
 
 async def suppression_reason(session: AsyncSession, address_hash: str) -> str | None:

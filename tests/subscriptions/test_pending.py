@@ -32,7 +32,7 @@ class TestPreparedUpload:
         data = kindle_bytes(self._books())
         prepared = pending.prepare_upload(data, max_bytes=MB)
         parsed = parse_upload(data, max_bytes=MB)
-        assert pending.library_of(prepared) == _as_stored(parsed)
+        assert pending.decode(pending.encode(prepared, None)).library == _as_stored(parsed)
 
     def test_counts_are_the_librarys(self, kindle_bytes: Callable[..., bytes]) -> None:
         """Books and highlights are counted as in the library, book by book."""
@@ -99,7 +99,8 @@ class TestVerdictsAndLanguage:
         highlight = Highlight("h" * 32, "Spice.", None, 10, 10, None, favourite=True)
         other = Highlight("g" * 32, "Sand.", None, 11, 11, None, discarded=True)
         library = Library(books=(Book("b" * 32, "Dune", None, (highlight, other)),), language="de")
-        decoded = pending.library_of(pending.encode_library(library))
+        decoded = pending.decode(pending.encode(pending.encode_library(library), None)).library
+        assert decoded is not None
         assert decoded.language == "de"
         assert [(h.favourite, h.discarded) for h in decoded.books[0].highlights] == [
             (True, False),

@@ -97,11 +97,6 @@ def book_counts(library: Library) -> tuple[BookCount, ...]:
     return tuple(BookCount(b.title, b.author, len(b.highlights)) for b in library.books)
 
 
-def library_of(encoded: EncodedLibrary) -> Library:
-    """The library an EncodedLibrary holds (the same one `encode_library` was given)."""
-    return _unpack_library(encoded.blob)
-
-
 def encode(library: EncodedLibrary, preferences: Preferences | None) -> bytes:
     document = {"preferences": preferences.to_json() if preferences else None}
     return _pack(document) + library.blob
