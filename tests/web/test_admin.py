@@ -192,6 +192,28 @@ class TestDashboard:
         assert f"/admin/outbox/{row.id}/retry" in page.text
         assert page.headers["cache-control"] == "no-store"
 
+    async def test_messages_waiting_for_another_try_can_be_cancelled(self, admin: Any) -> None:
+        """A pending row that failed before is listed with its tries, its next attempt, its
+        last error and a cancel button, and not in the failed table's retry form."""
+        await queue_messages(
+            admin.db, kind="digest", recipient="reader@example.org", due_at=utcnow()
+        )
+        async with admin.db.transaction() as session:
+            await session.execute(
+                update(OutboxMessage).values(
+                    attempts=2,
+                    last_error="451 4.3.0 try later",
+                    due_at=utcnow() + timedelta(minutes=30),
+                )
+            )
+        (row,) = await admin.outbox()
+        page = await admin.client.get("/admin")
+        assert "2 tries, next " in page.text
+        assert "451 4.3.0 try later" in page.text
+        assert f"/admin/outbox/{row.id}/cancel" in page.text
+        assert f"/admin/outbox/{row.id}/retry" not in page.text
+        assert "No failed messages." in page.text
+
 
 class TestActions:
     async def test_retry_queues_a_failed_message_again(self, admin: Any) -> None:
