@@ -86,9 +86,12 @@ def series(dialect: str, name: str, count: str) -> str:
     )
 
 
-def seed_statements(dialect: str, n: int, h: int, *, stale: bool) -> list[str]:
+def seed_statements(
+    dialect: str, n: int, h: int, *, stale: bool, hour: int = SLOT.hour
+) -> list[str]:
     """The seeding SQL: readers, books, highlights (ids chosen so that a highlight's index
-    within its reader is (id - 1) % h, which `reset` uses)."""
+    within its reader is (id - 1) % h, which `reset` uses); the readers' hour is `hour` UTC,
+    the hour of the `:slot` bound (bench/send.py seeds this hour's slot)."""
     in_rotation = h - sum(1 for k in range(h) if k % 20 == 7)
     false, true = ("false", "true") if dialect == "postgresql" else ("0", "1")
     text_len = len(LOREM)
@@ -110,7 +113,7 @@ def seed_statements(dialect: str, n: int, h: int, *, stale: bool) -> list[str]:
         f"""INSERT INTO subscribers (id, email, status, cadence, hour, weekday, day_of_month,
             timezone, per_email, next_slot_at, link_generation, created_at, confirmed_at,
             rotation_clock, rotation_size, rotation_stale)
-        SELECT s + 1, 'reader' || (s + 1) || '@example.org', 'confirmed', 'daily', 7, 0, 1,
+        SELECT s + 1, 'reader' || (s + 1) || '@example.org', 'confirmed', 'daily', {hour}, 0, 1,
             'UTC', 5, {slot}, 0, {now}, {now}, 0, {0 if stale else in_rotation},
             {true if stale else false}
         FROM {series(dialect, "s", str(n))}""",
@@ -215,7 +218,11 @@ async def _secondary_indexes(connection: AsyncConnection, sqlite: bool) -> list[
     return found
 
 
-async def seed(url: str, n: int, h: int, *, stale: bool) -> float:
+async def seed(
+    url: str, n: int, h: int, *, stale: bool, slot: datetime = SLOT, now: datetime = NOW
+) -> float:
+    """Wipe, migrate and seed `url`; returns the seconds seeding took. The readers are due at
+    `slot` (on the hour), as seen at `now`."""
     await wipe(url)
     db = Database(url)
     try:
@@ -228,8 +235,8 @@ async def seed(url: str, n: int, h: int, *, stale: bool) -> float:
                 await connection.execute(text(drop))
             if db.is_sqlite:
                 await connection.execute(text("PRAGMA foreign_keys=OFF"))
-            for statement in seed_statements(db.dialect, n, h, stale=stale):
-                params = {"slot": SLOT, "now": NOW, "lorem": LOREM}
+            for statement in seed_statements(db.dialect, n, h, stale=stale, hour=slot.hour):
+                params = {"slot": slot, "now": now, "lorem": LOREM}
                 await connection.execute(_typed(statement), params)
             for _, create in rebuilt:
                 await connection.execute(text(create))

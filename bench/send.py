@@ -8,10 +8,13 @@ Everything goes into Postfix's `smtp-sink` on loopback, in the same run:
   4. the same with DKIM, an RSA-2048 and an Ed25519 signature on every message (the worker's
      signing processes included in its CPU time);
   5. one, then two worker processes on PostgreSQL (when reachable);
-  6. whole digests: R confirmed readers with H highlights each (several books, realistic
-     lengths, some favourites, discards and notes), all due at this hour's slot, and an
-     empty outbox; one worker process plans (selection included), renders, sends and
-     records every digest, on SQLite, then one and two workers on PostgreSQL.
+  6. whole digests: R confirmed readers with H highlights each, seeded as bench/plan.py
+     seeds them (five books, realistic lengths, favourites, discards and notes; its
+     set-based INSERT ... SELECT), all due at this hour's slot, and an empty outbox; one
+     worker process plans (selection included), renders, sends and records every digest,
+     on SQLite, then one and two workers on PostgreSQL. The rotations are laid out (the
+     steady state between two changes, as bench/plan.py's default); `--stale` seeds them
+     as a fresh import leaves them, so each first digest lays out the whole library.
 Worker rates are measured from the rows' own `finished_at` times (first to last recorded
 batch), so process start-up is not counted; the wall time including start-up is shown too.
 Whole digests are measured from the first digest planned (its `created_at`) to the last
@@ -19,6 +22,7 @@ recorded, so planning counts in full; each run checks one digest per reader.
 
     python bench/send.py [--n 20000] [--quick] [--profile] [--no-postgres] [--no-dkim]
                          [--readers 5000] [--highlights 50] [--no-digests] [--only-digests]
+                         [--stale]
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ import aiosmtplib
 import asyncpg
 from sqlalchemy import func, insert, select, text
 
+import plan as plan_bench  # bench/plan.py, beside this script: the readers are seeded alike
 from clippost.addresses import address_hash
 from clippost.config import Settings
 from clippost.db.base import Base
@@ -58,7 +63,7 @@ from clippost.db.engine import Database
 from clippost.db.migrate import upgrade
 from clippost.dkim.keys import generate_key, parse_key, sign_digest, write_new_key
 from clippost.links import Links, Purpose
-from clippost.models import Book, Highlight, OutboxMessage, Subscriber
+from clippost.models import OutboxMessage, Subscriber
 from clippost.outbox.claims import ClaimedMessage
 from clippost.rendering.environment import render_email
 from clippost.rendering.messages import MessageRenderer
@@ -579,70 +584,18 @@ class DigestRun:
     one_each: bool  # exactly one digest per reader, all sent
 
 
-def library_rows(
-    readers: int, per_reader: int
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Readers due at this hour's slot, five books each, `per_reader` highlights of one to
-    four sentences shared among them; about 5 % favourites, 5 % discarded, 10 % with a note."""
-    rng = random.Random(11)
-    due = slot_of_this_hour()
-    people = [{**row, "next_slot_at": due, "per_email": 5} for row in reader_rows(readers)]
-    books, highlights = [], []
-    for reader in range(1, readers + 1):
-        first_book = len(books) + 1
-        for k in range(5):
-            title, author = TITLES[(reader + k) % len(TITLES)]
-            books.append(
-                {
-                    "id": first_book + k,
-                    "subscriber_id": reader,
-                    "identity": f"b{k}",
-                    "title": title,
-                    "author": author,
-                    "frequency": "normal",
-                    "created_at": due,
-                }
-            )
-        for n in range(per_reader):
-            draw = rng.random()
-            highlights.append(
-                {
-                    "id": len(highlights) + 1,
-                    "subscriber_id": reader,
-                    "book_id": first_book + n % 5,
-                    "identity": f"h{n}",
-                    "text": " ".join(
-                        sentence(rng, rng.randint(8, 20)) for _ in range(rng.randint(1, 4))
-                    ),
-                    "note": sentence(rng, 7) if rng.random() < 0.1 else None,
-                    "location_start": 100 + 25 * n,
-                    "location_end": 104 + 25 * n,
-                    "favourite": draw < 0.05,
-                    "discarded": 0.05 <= draw < 0.10,
-                    "times_sent": 0,
-                    "created_at": due,
-                }
-            )
-    return people, books, highlights
-
-
-async def seed_libraries(url: str, readers: int, per_reader: int) -> float:
-    """Insert the readers, books and highlights (the outbox stays empty); returns seconds."""
-    tables = zip(
-        (Subscriber.__table__, Book.__table__, Highlight.__table__),
-        library_rows(readers, per_reader),
-        strict=True,
+async def seed_libraries(url: str, args: argparse.Namespace) -> float:
+    """Wipe, migrate and seed the readers as bench/plan.py does (its set-based INSERT ...
+    SELECT), due at this hour's slot; the outbox stays empty. Returns seconds."""
+    now = datetime.now(UTC)
+    return await plan_bench.seed(
+        normalise_database_url(url),
+        args.readers,
+        args.highlights,
+        stale=args.stale,
+        slot=slot_of_this_hour(),
+        now=now,
     )
-    db = Database(normalise_database_url(url))
-    started = time.perf_counter()
-    try:
-        async with db.transaction() as session:
-            for table, rows in tables:
-                for start in range(0, len(rows), 5000):
-                    await session.execute(insert(table), rows[start : start + 5000])
-    finally:
-        await db.dispose()
-    return time.perf_counter() - started
 
 
 async def digest_span(url: str) -> tuple[int, int, float, float]:
@@ -683,8 +636,11 @@ async def digest_span(url: str) -> tuple[int, int, float, float]:
 async def whole_digests(
     name: str, url: str, processes: int, args: argparse.Namespace, port: int, folder: Path
 ) -> DigestRun:
-    seconds = await seed_libraries(url, args.readers, args.highlights)
-    print(f"  {name}: seeded {args.readers} readers x {args.highlights} in {seconds:.1f} s")
+    seconds = await seed_libraries(url, args)
+    print(
+        f"  {name}: seeded {args.readers} readers x {args.highlights} "
+        f"({seeding(args)}) in {seconds:.1f} s"
+    )
     env = worker_env(url, port, folder / name.replace(" ", "_").replace(",", ""), args)
     steady, wall = await run_workers(name, url, args.readers, processes, env, folder, queued=False)
     sent, readers, span, planning = await digest_span(url)
@@ -695,10 +651,8 @@ async def whole_digests(
 async def digest_runs(port: int, args: argparse.Namespace, folder: Path) -> list[DigestRun]:
     """One worker on SQLite; one, then two on PostgreSQL when it is reachable."""
     data = folder / "digests-sqlite"
+    data.mkdir(parents=True)
     url = f"sqlite:///{data / 'clippost.db'}"
-    db = Database(normalise_database_url(url))
-    await upgrade(db)
-    await db.dispose()
     runs = [await whole_digests("digests, 1 worker, SQLite", url, 1, args, port, folder)]
     if args.no_postgres or not await postgres_reachable():
         return runs
@@ -707,11 +661,7 @@ async def digest_runs(port: int, args: argparse.Namespace, folder: Path) -> list
     await admin.execute(f'CREATE DATABASE "{name}"')
     pg_url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
-        db = Database(normalise_database_url(pg_url))
-        await upgrade(db)
-        await db.dispose()
         for processes in (1, 2):
-            await truncate(pg_url)
             label = f"digests, {processes} worker{'s' if processes > 1 else ''}, PostgreSQL"
             runs.append(await whole_digests(label, pg_url, processes, args, port, folder))
     finally:
@@ -720,9 +670,18 @@ async def digest_runs(port: int, args: argparse.Namespace, folder: Path) -> list
     return runs
 
 
+def seeding(args: argparse.Namespace) -> str:
+    if args.stale:
+        return "stale: a fresh import, each first digest lays out the whole library"
+    return "laid out: the steady state between two changes (--stale for a fresh import)"
+
+
 def print_digest_runs(runs: list[DigestRun], reference: Figure, args: argparse.Namespace) -> None:
     print()
-    print(f"whole digests: {args.readers} readers x {args.highlights} highlights, all due")
+    print(
+        f"whole digests: {args.readers} readers x {args.highlights} highlights, all due, "
+        f"seeded {seeding(args)}"
+    )
     for run in runs:
         figure = run.figure
         cpu = (
@@ -863,6 +822,11 @@ async def main() -> None:
     parser.add_argument("--highlights", type=int, default=50, help="highlights per reader")
     parser.add_argument("--no-digests", action="store_true", help="skip whole digests")
     parser.add_argument("--only-digests", action="store_true", help="smtp-source + whole digests")
+    parser.add_argument(
+        "--stale",
+        action="store_true",
+        help="whole digests: seed libraries as a fresh import leaves them (unplaced, stale)",
+    )
     args = parser.parse_args()
     count = 3000 if args.quick else args.n
     rows = outbox_rows(count)

@@ -203,7 +203,7 @@ class _Shown:
         details: str,
         links: tuple[str | None, bool, str, str],
     ) -> str:
-        lines = [wrap(plain(text), prefix="> "), "", wrap(book.text_source)]
+        lines = [wrap(plain(text), prefix="> "), "", book.text_source]
         if details:
             lines.append(wrap(details))
         if note:
@@ -250,7 +250,7 @@ class _Book:
     lang: str
     upright: bool
     authors: str
-    text_source: str
+    text_source: str  # "Title · Authors" as the text part prints it, wrapped
 
 
 @lru_cache(maxsize=4096)
@@ -264,7 +264,7 @@ def _book(title: str | None, author: str | None, lang: str, code: str) -> _Book:
         lang=title_lang,
         upright=is_cjk(title_lang),
         authors=authors,
-        text_source=plain(f"{shown} · {authors}" if authors else shown),
+        text_source=wrap(plain(f"{shown} · {authors}" if authors else shown)),
     )
 
 

@@ -69,16 +69,24 @@ def note_line(code: str, note: str) -> str:
 
 def location(code: str, page: str | None, start: int | None, end: int | None) -> str:
     """ "page 12 · location 345–350" in the reader's language; empty when neither is known."""
-    _ = i18n.translations(code).gettext
+    page_words, one, span = _location_words(code)
     parts = []
     if page:
-        parts.append(_("page %(page)s") % {"page": page})
+        parts.append(page_words % {"page": page})
     if start is not None:
         if end is None or end == start:
-            parts.append(_("location %(start)s") % {"start": start})
+            parts.append(one % {"start": start})
         else:
-            parts.append(_("location %(start)s–%(end)s") % {"start": start, "end": end})
+            parts.append(span % {"start": start, "end": end})
     return " · ".join(parts)
+
+
+@cache
+def _location_words(code: str) -> tuple[str, str, str]:
+    """The translations `location` formats, looked up once per language (a lookup costs
+    more than the formatting, and every passage of every digest has a location)."""
+    _ = i18n.translations(code).gettext
+    return _("page %(page)s"), _("location %(start)s"), _("location %(start)s–%(end)s")
 
 
 @lru_cache(maxsize=4096)
