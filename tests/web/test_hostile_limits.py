@@ -520,7 +520,7 @@ def _statements(db: Any) -> Iterator[list[str]]:
     def record(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
         seen.append(statement)
 
-    engines = [engine.sync_engine for engine in db.engines]
+    engines = db.engines
     for engine in engines:
         event.listen(engine, "before_cursor_execute", record)
     try:

@@ -26,6 +26,7 @@ from starlette.types import Message
 from clippost.clippings.models import Library
 from clippost.config import Settings
 from clippost.context import ServiceContext
+from clippost.db.engine import Work
 from clippost.errors import BadInput, PayloadTooLarge
 from clippost.library.upload import ImportLimits, parse_upload
 from clippost.links import Links
@@ -93,6 +94,14 @@ def today() -> date:
 async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
     async with runtime(request).db.transaction() as session:
         yield session
+
+
+async def write(request: Request, work: Work[T]) -> T:
+    """`await work(session)` in a write transaction of its own, committed before it returns
+    (`Database.write`: on SQLite, run whole on the writer thread, so that a busy event loop
+    neither slows it nor keeps the write lock held). For the small writes of requests any
+    stranger can send; `work` uses its session and plain values only."""
+    return await runtime(request).db.write(work)
 
 
 @asynccontextmanager
