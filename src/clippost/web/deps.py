@@ -212,7 +212,7 @@ async def uploaded_library(request: Request, form: FormData) -> Library:
     call = functools.partial(
         parse_upload, data, max_bytes=settings(request).max_upload_bytes, limits=_limits(request)
     )
-    return await _parsers(request).run(call)
+    return await _parsers(request).run(call, size=len(data))
 
 
 async def uploaded_import(request: Request, form: FormData) -> pending.EncodedLibrary:
@@ -224,7 +224,7 @@ async def uploaded_import(request: Request, form: FormData) -> pending.EncodedLi
     data = await _uploaded_bytes(form)
     limit = settings(request).max_upload_bytes
     call = functools.partial(pending.prepare_upload, data, max_bytes=limit, limits=_limits(request))
-    return await _parsers(request).run(call)
+    return await _parsers(request).run(call, size=len(data))
 
 
 def _limits(request: Request) -> ImportLimits:
