@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -33,6 +34,7 @@ from clippost.links import Links
 from clippost.rendering.plaintext import plain
 from clippost.runtime import Runtime
 from clippost.subscriptions import pending
+from clippost.web.choices import form_choices
 from clippost.web.inbox import request_allowed
 from clippost.web.security import CSRF_FIELD, CsrfTokens, csrf_cookie_name
 from clippost.web.textmarks import mark_terms
@@ -65,7 +67,15 @@ def _environment() -> Environment:
     # Where a reader's text cannot be isolated (<title>, <option>), its bidi controls go;
     # everywhere else it sits in <bdi> or an element with dir="auto".
     env.filters["plain"] = plain
+    # The ~500 options of the timezone list, escaped once: every landing and manage page
+    # carries them, and a refused sign-up (a flood of them, say) is that page again.
+    env.globals["timezone_options"] = _timezone_options()
     return env
+
+
+def _timezone_options() -> Markup:
+    zones = form_choices().timezones
+    return Markup("").join(Markup('<option value="{}">').format(zone) for zone in zones)
 
 
 def runtime(request: Request) -> Runtime:
