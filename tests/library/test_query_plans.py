@@ -76,7 +76,7 @@ def captured(db: Database) -> Iterator[list[Statement]]:
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         seen.append((statement, parameters))
 
-    targets = [engine.sync_engine for engine in db.engines]
+    targets = db.engines
     for target in targets:
         event.listen(target, "before_cursor_execute", record)
     try:

@@ -43,7 +43,7 @@ from clippost.models import (
 )
 from clippost.subscriptions.merging import merge_next, plan_merge
 from clippost.web.limits import PageLoads
-from clippost.web.upload_parsers import UploadParsers
+from clippost.web.upload_parsers import SMALL_UPLOAD_BYTES, UploadParsers
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -277,19 +277,58 @@ class TestParseQueue:
         finally:
             await parsers.aclose()
 
+    async def test_a_small_upload_never_waits_behind_big_ones(self) -> None:
+        """With the big uploads' lane full, a small upload is still parsed, at once."""
+        parsers = UploadParsers(0, queue_limit=1)
+        release = threading.Event()
+        try:
+            held = asyncio.ensure_future(parsers.run(lambda: release.wait(10)))
+            while parsers.queued == 0:
+                await asyncio.sleep(0.01)
+            with pytest.raises(Overloaded):
+                await parsers.run(lambda: 1, size=SMALL_UPLOAD_BYTES + 1)
+            small = parsers.run(lambda: 2, size=SMALL_UPLOAD_BYTES)
+            assert await asyncio.wait_for(small, timeout=5) == 2
+            release.set()
+            await held
+        finally:
+            release.set()
+            await parsers.aclose()
+
+    async def test_the_small_lane_is_bounded_too(self) -> None:
+        """Past `queue_limit` small uploads in hand, the next small one is shed as well."""
+        parsers = UploadParsers(0, queue_limit=1)
+        release = threading.Event()
+        try:
+            held = asyncio.ensure_future(parsers.run(lambda: release.wait(10), size=10))
+            while parsers.small_queued == 0:
+                await asyncio.sleep(0.01)
+            with pytest.raises(Overloaded):
+                await parsers.run(lambda: 1, size=10)
+            release.set()
+            await held
+            assert await parsers.run(lambda: 3, size=10) == 3
+        finally:
+            release.set()
+            await parsers.aclose()
+
 
 @asynccontextmanager
 async def _holding_the_parser(parsers: UploadParsers) -> AsyncIterator[None]:
-    """One parse slot taken by a call that waits until the block ends."""
+    """One parse slot of each lane (big uploads, small ones) taken by a call that waits
+    until the block ends."""
     release = threading.Event()
-    held = asyncio.ensure_future(parsers.run(lambda: release.wait(10)))
-    while parsers.queued == 0:
+    held = [
+        asyncio.ensure_future(parsers.run(lambda: release.wait(10), size=size))
+        for size in (None, 0)
+    ]
+    while parsers.queued == 0 or parsers.small_queued == 0:
         await asyncio.sleep(0.01)
     try:
         yield
     finally:
         release.set()
-        await held
+        await asyncio.gather(*held)
 
 
 class TestLibraryLimits:
@@ -520,7 +559,7 @@ def _statements(db: Any) -> Iterator[list[str]]:
     def record(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
         seen.append(statement)
 
-    engines = [engine.sync_engine for engine in db.engines]
+    engines = db.engines
     for engine in engines:
         event.listen(engine, "before_cursor_execute", record)
     try:

@@ -12,6 +12,7 @@ import pytest
 
 from clippost.links import Purpose
 from clippost.models import SubscriberStatus
+from clippost.web.upload_parsers import SMALL_UPLOAD_BYTES
 
 
 def _without_csrf(html: str) -> str:
@@ -265,17 +266,39 @@ class TestRateLimits:
             assert (first.status_code, second.status_code) == (303, 303)
 
 
+# Highlights per book in an upload too big for the small uploads' lane.
+_PER_BOOK = SMALL_UPLOAD_BYTES // 200 + 1
+
+
+def _past_the_small_lane(web) -> bytes:
+    """An upload too big for the small uploads' lane: 2 books of `_PER_BOOK` highlights."""
+    text = "A passage long enough to be kept as one, with a few words more"
+    books = (("One", "A"), ("Two", "B"))
+    return web.clippings_file(
+        *((title, author, [f"{text} ({n})." for n in range(_PER_BOOK)]) for title, author in books)
+    )
+
+
 class TestUploadParsing:
-    """Where sign-up parses uploads: worker processes by default, a thread without them."""
+    """Where sign-up parses uploads: worker processes by default, a thread without them,
+    small uploads in a thread lane of their own."""
 
     async def test_uploads_are_parsed_in_worker_processes(self, web):
-        """By default the upload is parsed by a worker process, not by the web process."""
-        response = await web.sign_up("new@example.org")
+        """By default an upload is parsed by a worker process, not by the web process."""
+        response = await web.sign_up("new@example.org", _past_the_small_lane(web))
         assert response.status_code == 303
         parsers = web.app.state.parsers
         assert parsers.uses_processes
         assert parsers.process_ids
         assert os.getpid() not in parsers.process_ids
+        [email] = await web.outbox("confirm")
+        counts = (email.payload["highlight_count"], email.payload["book_count"])
+        assert counts == (2 * _PER_BOOK, 2)
+
+    async def test_a_small_upload_starts_no_process(self, web):
+        """A small upload is parsed in the web process's small lane: no process starts."""
+        assert (await web.sign_up("new@example.org")).status_code == 303
+        assert web.app.state.parsers.process_ids == []
         [email] = await web.outbox("confirm")
         assert (email.payload["highlight_count"], email.payload["book_count"]) == (3, 2)
 
@@ -297,7 +320,8 @@ class TestUploadParsing:
         for processes in (2, 0):
             chosen = web_settings.model_copy(update={"parse_processes": processes})
             async with web_app(chosen) as web:
-                response = await web.sign_up("a@example.org", b"\xef\xbb\xbf\r\n")
+                empty = b"\xef\xbb\xbf" + b"\r\n" * SMALL_UPLOAD_BYTES  # past the small lane
+                response = await web.sign_up("a@example.org", empty)
                 pages.append((response.status_code, _without_csrf(response.text)))
                 assert await web.counts() == dict.fromkeys(await web.counts(), 0)
         assert pages[0] == pages[1]
@@ -305,13 +329,14 @@ class TestUploadParsing:
 
     async def test_a_killed_worker_does_not_fail_sign_ups(self, web):
         """A worker process killed by the system: the next sign-ups still succeed."""
-        await web.sign_up("first@example.org")
+        upload = _past_the_small_lane(web)
+        await web.sign_up("first@example.org", upload)
         parsers = web.app.state.parsers
         killed = parsers.process_ids
         for pid in killed:
             os.kill(pid, signal.SIGKILL)
         for email in ("second@example.org", "third@example.org"):
-            assert (await web.sign_up(email)).status_code == 303
+            assert (await web.sign_up(email, upload)).status_code == 303
         assert len(await web.outbox("confirm")) == 3
         # The broken pool was replaced (it had worked), and the new one parsed the third.
         assert parsers.process_ids
@@ -320,7 +345,7 @@ class TestUploadParsing:
     async def test_closing_the_app_stops_its_processes(self, web_app, web_settings):
         """When the app shuts down, its parsing processes are gone."""
         async with web_app(web_settings) as web:
-            await web.sign_up("new@example.org")
+            await web.sign_up("new@example.org", _past_the_small_lane(web))
             parsers = web.app.state.parsers
             started = parsers.process_ids
             assert started

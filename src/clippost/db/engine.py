@@ -15,6 +15,15 @@ On a SQLite file that transaction runs on a writer thread with a plain sqlite3 c
 (same pragmas, same BEGIN IMMEDIATE, under the same write lock): through aiosqlite every
 statement is several round trips between the event loop and the driver's thread.
 
+`Database.write(work)`: a transaction run whole on that writer thread, `work` being the same
+async service code a `transaction()` block runs. On the thread its session sits on the
+synchronous connection, so no statement waits for the event loop: the request pays one
+round trip to the thread for the whole transaction, where through aiosqlite it pays several
+per statement, each queued behind whatever else the loop is doing (under load, tens of
+milliseconds each), and holds the write lock all that time. The small, hot writes of
+requests any stranger can send (sign-up and its rate limits) go this way, so that neither
+their cost nor their time under the lock grows with the load on the loop.
+
 Reads (`Database.read`) never take the write lock: on a SQLite file they run on a second
 engine whose transactions begin DEFERRED on `query_only` connections, so a page reads a WAL
 snapshot while a writer commits beside it, and waits neither for this process's queue of
@@ -24,11 +33,11 @@ writers nor for SQLite's own lock. On PostgreSQL a read is a REPEATABLE READ, RE
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine.url import make_url
@@ -38,6 +47,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from clippost.db.dialect import SQLITE, supported_dialect
@@ -57,6 +67,8 @@ T = TypeVar("T")
 # commits. Synchronous, so that one function runs on the SQLite writer thread and, through
 # `AsyncConnection.run_sync`, on PostgreSQL.
 BatchWrite = Callable[[Connection, Sequence[T]], None]
+# Service code for `Database.write`: given the transaction's session, never commits.
+Work = Callable[[AsyncSession], Awaitable[T]]
 
 
 class Database:
@@ -79,7 +91,8 @@ class Database:
         self._reads = async_sessionmaker(self._read_engine or self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock()
         self._groups: dict[object, GroupCommit[Any]] = {}
-        self._writer: _SqliteWriter | None = None
+        # The writer thread of a SQLite file (its thread starts with the first write).
+        self._writer = _SqliteWriter(url, echo=echo) if self.is_sqlite and _is_file(url) else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -92,9 +105,12 @@ class Database:
                 yield session
 
     @property
-    def engines(self) -> tuple[AsyncEngine, ...]:
-        """Every engine this database opens connections with (writes first, then reads)."""
-        return (self.engine,) if self._read_engine is None else (self.engine, self._read_engine)
+    def engines(self) -> tuple[Engine, ...]:
+        """Every engine this database opens connections with, as the synchronous engines
+        their events are listened on: the writes', the writer thread's, the reads'."""
+        writer = () if self._writer is None else (self._writer.engine,)
+        reads = () if self._read_engine is None else (self._read_engine.sync_engine,)
+        return (self.engine.sync_engine, *writer, *reads)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -117,15 +133,24 @@ class Database:
 
     async def run_write(self, write: Callable[[Connection], None]) -> None:
         """Run a synchronous write in a transaction of its own, committed on return."""
-        if self.is_sqlite and _is_file(self.url):
-            if self._writer is None:
-                self._writer = _SqliteWriter(self.url, echo=self.engine.echo)
+        if self._writer is not None:
             async with self._write_lock:
                 await self._writer.run(write)
             return
         async with self.transaction() as session:
             connection = await session.connection()
             await connection.run_sync(write)
+
+    async def write(self, work: Work[T]) -> T:
+        """`await work(session)` in a transaction of its own, committed on return (rolled
+        back if it raises, its exception raised here). On a SQLite file it runs on the
+        writer thread (the module's docstring says why), so `work` must only use its
+        session and plain values: nothing bound to the caller's event loop."""
+        if self._writer is not None:
+            async with self._write_lock:
+                return await self._writer.run_work(work)
+        async with self.transaction() as session:
+            return await work(session)
 
     async def commit_together(self, write: BatchWrite[T], item: T) -> None:
         """Apply `item` with `write`, in one transaction shared with the callers of the same
@@ -138,7 +163,8 @@ class Database:
     async def dispose(self) -> None:
         if self._writer is not None:
             self._writer.dispose()
-            self._writer = None
+            # A fresh one, should this database be used again (its thread starts on use).
+            self._writer = _SqliteWriter(self.url, echo=self.engine.echo)
         if self._read_engine is not None:
             await self._read_engine.dispose()
         await self.engine.dispose()
@@ -163,11 +189,20 @@ class _SqliteWriter:
         )
         _configure_sqlite(self.engine)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clippost-sqlite")
+        # The thread's own event loop, made there by the first `run_work`: service code is
+        # async, but on the synchronous connection it never waits on it.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def run(self, write: Callable[[Connection], None]) -> None:
-        future = asyncio.get_running_loop().run_in_executor(self._thread, self._commit, write)
+        await self._on_thread(self._commit, write)
+
+    async def run_work(self, work: Work[T]) -> T:
+        return await self._on_thread(self._run_work, work)
+
+    async def _on_thread(self, call: Callable[[Any], T], argument: Any) -> T:
+        future = asyncio.get_running_loop().run_in_executor(self._thread, call, argument)
         try:
-            await asyncio.shield(future)
+            return await asyncio.shield(future)
         except asyncio.CancelledError:
             # A thread cannot be interrupted: let the transaction end (commit or roll back)
             # before the caller gives up the write lock.
@@ -178,7 +213,30 @@ class _SqliteWriter:
         with self.engine.begin() as connection:
             write(connection)
 
+    def _run_work(self, work: Work[T]) -> T:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(self._in_session(work))
+
+    async def _in_session(self, work: Work[T]) -> T:
+        # An AsyncSession over a synchronous Session: every statement runs at once on this
+        # thread's connection (SQLAlchemy's greenlet bridge never has to wait for a driver).
+        engine = self.engine
+
+        def bound(**options: Any) -> Session:
+            options.pop("bind", None)
+            options.pop("binds", None)
+            return Session(engine, **options)
+
+        session = AsyncSession(
+            sync_session_class=cast(type[Session], bound), expire_on_commit=False
+        )
+        async with session, session.begin():
+            return await work(session)
+
     def dispose(self) -> None:
+        if self._loop is not None:
+            self._thread.submit(self._loop.close).result()
         self._thread.shutdown(wait=True)
         self.engine.dispose()
 

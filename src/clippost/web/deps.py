@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -26,12 +27,14 @@ from starlette.types import Message
 from clippost.clippings.models import Library
 from clippost.config import Settings
 from clippost.context import ServiceContext
+from clippost.db.engine import Work
 from clippost.errors import BadInput, PayloadTooLarge
 from clippost.library.upload import ImportLimits, parse_upload
 from clippost.links import Links
 from clippost.rendering.plaintext import plain
 from clippost.runtime import Runtime
 from clippost.subscriptions import pending
+from clippost.web.choices import form_choices
 from clippost.web.inbox import request_allowed
 from clippost.web.security import CSRF_FIELD, CsrfTokens, csrf_cookie_name
 from clippost.web.textmarks import mark_terms
@@ -64,7 +67,15 @@ def _environment() -> Environment:
     # Where a reader's text cannot be isolated (<title>, <option>), its bidi controls go;
     # everywhere else it sits in <bdi> or an element with dir="auto".
     env.filters["plain"] = plain
+    # The ~500 options of the timezone list, escaped once: every landing and manage page
+    # carries them, and a refused sign-up (a flood of them, say) is that page again.
+    env.globals["timezone_options"] = _timezone_options()
     return env
+
+
+def _timezone_options() -> Markup:
+    zones = form_choices().timezones
+    return Markup("").join(Markup('<option value="{}">').format(zone) for zone in zones)
 
 
 def runtime(request: Request) -> Runtime:
@@ -93,6 +104,14 @@ def today() -> date:
 async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
     async with runtime(request).db.transaction() as session:
         yield session
+
+
+async def write(request: Request, work: Work[T]) -> T:
+    """`await work(session)` in a write transaction of its own, committed before it returns
+    (`Database.write`: on SQLite, run whole on the writer thread, so that a busy event loop
+    neither slows it nor keeps the write lock held). For the small writes of requests any
+    stranger can send; `work` uses its session and plain values only."""
+    return await runtime(request).db.write(work)
 
 
 @asynccontextmanager
@@ -203,7 +222,7 @@ async def uploaded_library(request: Request, form: FormData) -> Library:
     call = functools.partial(
         parse_upload, data, max_bytes=settings(request).max_upload_bytes, limits=_limits(request)
     )
-    return await _parsers(request).run(call)
+    return await _parsers(request).run(call, size=len(data))
 
 
 async def uploaded_import(request: Request, form: FormData) -> pending.EncodedLibrary:
@@ -215,7 +234,7 @@ async def uploaded_import(request: Request, form: FormData) -> pending.EncodedLi
     data = await _uploaded_bytes(form)
     limit = settings(request).max_upload_bytes
     call = functools.partial(pending.prepare_upload, data, max_bytes=limit, limits=_limits(request))
-    return await _parsers(request).run(call)
+    return await _parsers(request).run(call, size=len(data))
 
 
 def _limits(request: Request) -> ImportLimits:

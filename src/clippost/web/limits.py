@@ -3,12 +3,14 @@ done.
 
 A sign-up is counted against its client's network before its body is read, and against its
 address before its upload is parsed, each in a transaction of its own, so a refused request
-costs a single upsert, whatever it carries. An upload refused afterwards gives its address
-count back (no email follows). Page loads of a reader's library (the manage page, its
-searches) are counted per client network in this process's memory (`PageLoads`): a page of
-a big library costs tens of milliseconds of the event loop, and reloading it without end
-must not take the loop from everyone else; a write per page view would cost more than the
-page.
+costs a single upsert, whatever it carries. Those transactions run whole on the database's
+writer thread (`deps.write`): a flood of refused requests costs the event loop one round
+trip each, and holds the write lock only while SQLite works. An upload refused afterwards
+gives its address count back (no email follows). Page loads of a reader's library (the
+manage page, its searches) are counted per client network in this process's memory
+(`PageLoads`): a page of a big library costs tens of milliseconds of the event loop, and
+reloading it without end must not take the loop from everyone else; a write per page view
+would cost more than the page.
 """
 
 from __future__ import annotations
@@ -43,22 +45,22 @@ _TRACKED_CLIENTS = 10_000
 
 async def client(request: Request, action: str) -> None:
     """Count one `action` from the request's client; RateLimited past the limit."""
-    async with deps.transaction(request) as session:
-        await limit_client(session, deps.context(request), action, deps.client_ip(request))
+    ctx, client_ip = deps.context(request), deps.client_ip(request)
+    await deps.write(request, lambda session: limit_client(session, ctx, action, client_ip))
 
 
 async def address(request: Request, email: str) -> Admission:
     """Count one email to `email`, under the owner's allowance when this browser is
     theirs; RateLimited past the limit."""
-    async with deps.transaction(request) as session:
-        return await admit_address(
-            session, deps.context(request), email, browser_reader=reader_of(request)
-        )
+    ctx, reader = deps.context(request), reader_of(request)
+    return await deps.write(
+        request, lambda session: admit_address(session, ctx, email, browser_reader=reader)
+    )
 
 
 async def give_back(request: Request, admission: Admission) -> None:
-    async with deps.transaction(request) as session:
-        await refund(session, deps.context(request), admission)
+    ctx = deps.context(request)
+    await deps.write(request, lambda session: refund(session, ctx, admission))
 
 
 def body_unread(response: Response) -> Response:

@@ -1,4 +1,5 @@
-"""Where uploads are parsed: a few worker processes beside the web process, or a thread.
+"""Where uploads are parsed: a few worker processes beside the web process, or a thread;
+small uploads in a lane of their own.
 
 Parsing is pure Python, so in a thread the GIL still serialises it with everything the
 event loop does; in processes it runs on the other cores and the loop stays free. The app's
@@ -13,7 +14,7 @@ import logging
 import multiprocessing
 import signal
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
 from typing import TypeVar
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # What a shed upload is told to wait: about one upload's parse on a busy machine.
 RETRY_AFTER_SECONDS = 5
+# Uploads this size or under are parsed in the small lane (a thread): a Kindle file of a
+# few hundred highlights, parsed and encoded in a few milliseconds.
+SMALL_UPLOAD_BYTES = 64 * 1024
 
 
 class UploadParsers:
@@ -39,6 +43,11 @@ class UploadParsers:
     worker), the upload is parsed in a thread instead: slower under load, never refused.
     The queue is bounded: past `queue_limit` uploads in hand, the next is refused at once
     (503 with Retry-After) rather than left to wait behind them while its client times out.
+
+    Small uploads (`SMALL_UPLOAD_BYTES` at most, a few milliseconds of parsing) have a lane
+    of their own, a thread with its own bound: they never wait behind big parses nor are
+    shed because of them, and they skip the round trips through the pool's threads and
+    pipes, which cost more than their parse when the machine is busy.
     """
 
     def __init__(self, processes: int, *, queue_limit: int = 8) -> None:
@@ -46,6 +55,8 @@ class UploadParsers:
         # Uploads parsing or waiting for a process at most; one more is shed at once (503).
         self._queue_limit = queue_limit
         self._queued = 0
+        self._small_queued = 0
+        self._small = ThreadPoolExecutor(1, thread_name_prefix="clippost-small-uploads")
         self._pool = self._new_pool()
         self._pool_worked = False  # a pool that breaks before any result is not replaced
 
@@ -59,16 +70,14 @@ class UploadParsers:
         pool = self._pool
         return [] if pool is None else sorted(pool._processes or {})
 
-    async def run(self, call: Callable[[], T]) -> T:
+    async def run(self, call: Callable[[], T], *, size: int | None = None) -> T:
         """`call()` off the event loop: a module-level function (a process gets it by name)
         with its arguments bound; what it raises (a ClippostError for a refused upload)
-        is raised here; Overloaded, before any work, when `queue_limit` calls are in hand."""
-        if self._queued >= self._queue_limit:
-            raise Overloaded(
-                "Many uploads are being read right now. Nothing was stored: please send "
-                "the form again in a few seconds.",
-                retry_after=RETRY_AFTER_SECONDS,
-            )
+        is raised here; Overloaded, before any work, when `queue_limit` calls are in hand
+        in its lane. `size`: the upload's bytes; up to `SMALL_UPLOAD_BYTES`, the small lane."""
+        if size is not None and size <= SMALL_UPLOAD_BYTES:
+            return await self._run_small(call)
+        self._check_room(self._queued)
         self._queued += 1
         try:
             return await self._run(call)
@@ -77,8 +86,29 @@ class UploadParsers:
 
     @property
     def queued(self) -> int:
-        """Calls parsing or waiting for a process now."""
+        """Calls parsing or waiting for a process now (the small lane's apart)."""
         return self._queued
+
+    @property
+    def small_queued(self) -> int:
+        """Calls parsing or waiting in the small lane now."""
+        return self._small_queued
+
+    def _check_room(self, in_hand: int) -> None:
+        if in_hand >= self._queue_limit:
+            raise Overloaded(
+                "Many uploads are being read right now. Nothing was stored: please send "
+                "the form again in a few seconds.",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
+
+    async def _run_small(self, call: Callable[[], T]) -> T:
+        self._check_room(self._small_queued)
+        self._small_queued += 1
+        try:
+            return await asyncio.wrap_future(self._small.submit(call))
+        finally:
+            self._small_queued -= 1
 
     async def _run(self, call: Callable[[], T]) -> T:
         pool = self._pool
@@ -96,10 +126,12 @@ class UploadParsers:
         return await anyio.to_thread.run_sync(call)
 
     async def aclose(self) -> None:
-        """Stop the processes (an upload still being parsed is waited for)."""
+        """Stop the processes and the small lane (an upload still being parsed is waited
+        for)."""
         pool, self._pool = self._pool, None
         if pool is not None:
             await anyio.to_thread.run_sync(functools.partial(pool.shutdown, cancel_futures=True))
+        await anyio.to_thread.run_sync(functools.partial(self._small.shutdown, cancel_futures=True))
 
     def _new_pool(self) -> ProcessPoolExecutor | None:
         if self._processes < 1:

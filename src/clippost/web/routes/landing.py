@@ -78,15 +78,14 @@ async def signup(request: Request) -> Response:
         await limits.give_back(request, admission)
         state.add("file", error)
         return _landing(request, state)
+    ctx = deps.context(request)
     try:
-        async with deps.transaction(request) as session:
-            await sign_up(
-                session,
-                deps.context(request),
-                email=email,
-                preferences=preferences,
-                library=library,
-            )
+        await deps.write(
+            request,
+            lambda session: sign_up(
+                session, ctx, email=email, preferences=preferences, library=library
+            ),
+        )
     except PayloadTooLarge as error:  # parsed, but more than a pending import may keep
         state.add("file", error)
         return _landing(request, state)
