@@ -98,6 +98,19 @@ class TestDigest:
         headers = RENDER(row, NOW).headers
         assert headers["List-Unsubscribe"].startswith(f"<{row.payload['unsubscribe_url']}>")
 
+    def test_mailto_is_the_links_mailto_at_every_moment(self) -> None:
+        """The mailto link, signed with a signer kept per moment, is Links.mailto_unsubscribe's
+        at that moment, for each reader, when the moment changes and when it comes back."""
+        renderer = MessageRenderer(
+            links=LINKS, from_address="news@clippost.example.org", from_name="clippost"
+        )
+        later = NOW + timedelta(seconds=3)
+        for moment, subscriber_id in ((NOW, 42), (NOW, 43), (later, 42), (NOW, 9_000_001)):
+            row = digest_row(subscriber_id=subscriber_id)
+            mailto = LINKS.mailto_unsubscribe(subscriber_id, now=moment)
+            header = renderer(row, moment).headers["List-Unsubscribe"]
+            assert header.endswith(f", <{mailto}>")
+
     def test_hostile_book_title_cannot_add_a_header(self) -> None:
         """A title with CRLF and a header after it stays inside the Subject."""
         message = parsed(digest_row(title="Evil\r\nBcc: victim@example.org"))

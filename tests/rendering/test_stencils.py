@@ -18,7 +18,14 @@ from clippost.rendering.html import lines
 from clippost.rendering.messages import render_payload
 from clippost.rendering.plaintext import one_line, wrap
 from clippost.rendering.site import Site
-from clippost.rendering.stencils import HOLE, StencilError, Stencils, flatten, html_escape
+from clippost.rendering.stencils import (
+    HOLE,
+    StencilError,
+    Stencils,
+    _replacing_escape,
+    flatten,
+    html_escape,
+)
 
 from .conftest import make_highlight, make_v2
 
@@ -124,6 +131,8 @@ class TestFill:
     def test_escaping_is_markupsafes(self, text: str) -> None:
         """html_escape writes exactly what markupsafe's escape writes."""
         assert html_escape(text) == str(escape(text))
+        assert type(html_escape(text)) is str
+        assert _replacing_escape(text) == str(escape(text))  # the fallback
 
 
 class TestShapes:

@@ -67,9 +67,12 @@ def wrap(text: str, width: int = WIDTH, prefix: str = "") -> str:
 
 
 def _wrap_line(line: str, width: int) -> list[str]:
-    if len(line) <= width // 2 or (len(line) <= width and not _IS_WIDE.search(line)):
+    # str.isascii() reads a flag the string already has: no scan for wide characters in
+    # the common case of an ASCII passage, where the regex walked it twice.
+    wide = not line.isascii() and _IS_WIDE.search(line) is not None
+    if len(line) <= width // 2 or (len(line) <= width and not wide):
         return [line]
-    if _IS_WIDE.search(line):
+    if wide:
         return _wrap_wide(line, width // 2)
     lines: list[str] = []
     while len(line) > width:
