@@ -39,6 +39,7 @@ from clippost.models import (
     Subscriber,
     SubscriberStatus,
 )
+from clippost.planner.payload import Content
 from clippost.planner.rotation import Placed, Stored
 from clippost.selection import month_days
 
@@ -265,25 +266,27 @@ async def book_weights(connection: AsyncConnection, book_ids: Sequence[int]) -> 
     return found
 
 
-async def contents(connection: AsyncConnection, ids: Sequence[int]) -> dict[int, Row[Any]]:
-    """What the payload shows of each chosen highlight, with its book."""
-    query = select(
-        highlights.c.id,
-        highlights.c.text,
-        highlights.c.note,
-        highlights.c.page,
-        highlights.c.location_start,
-        highlights.c.location_end,
-        highlights.c.highlighted_at,
-        highlights.c.favourite,
-        books.c.title,
-        books.c.author,
-    ).join(books, books.c.id == highlights.c.book_id)
-    found: dict[int, Row[Any]] = {}
+async def contents(connection: AsyncConnection, ids: Sequence[int]) -> dict[int, Content]:
+    """What the payload shows of each chosen highlight, with its book, as plain tuples."""
+    found: dict[int, Content] = {}
     for matched, params in ids_match(connection, highlights.c.id, list(ids)):
-        for row in (await connection.execute(query.where(matched), params)).all():
-            found[row.id] = cast("Row[Any]", row)
+        for row in await connection.execute(_CONTENTS.where(matched), params):
+            found[row[0]] = cast(Content, tuple(row))
     return found
+
+
+_CONTENTS = select(
+    highlights.c.id,
+    highlights.c.text,
+    highlights.c.note,
+    highlights.c.page,
+    highlights.c.location_start,
+    highlights.c.location_end,
+    highlights.c.highlighted_at,
+    highlights.c.favourite,
+    books.c.title,
+    books.c.author,
+).join(books, books.c.id == highlights.c.book_id)
 
 
 async def mark_sent(

@@ -34,7 +34,7 @@ from clippost.errors import BadInput
 from clippost.models import SkipReason
 from clippost.outbox.repository import Queued, enqueue_many
 from clippost.planner import repository as repo
-from clippost.planner.payload import PayloadMaker
+from clippost.planner.payload import Content, PayloadMaker
 from clippost.planner.rotation import entries, lay_out, span
 from clippost.planner.slots import Cadence, Schedule, next_slot, slot_key, to_local
 from clippost.planner.timing import Timing, timing
@@ -241,7 +241,7 @@ def _message(
     reader: Row[Any],
     slot: datetime,
     digest: Digest,
-    rows: dict[int, Row[Any]],
+    rows: dict[int, Content],
     maker: PayloadMaker,
 ) -> Queued:
     payload = maker.digest(
