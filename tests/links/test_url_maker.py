@@ -50,7 +50,7 @@ class TestUrlsMaker:
     def test_the_same_urls_as_url(self, subject: int, extra: str, purposes: list[Purpose]) -> None:
         """Each URL of the shared-payload signer is `url`'s for its purpose, byte for byte."""
         urls = LINKS.urls_maker(purposes, now=NOW)(subject, extra)
-        assert urls == tuple(LINKS.url(p, subject, now=NOW, extra=extra) for p in purposes)
+        assert urls == [LINKS.url(p, subject, now=NOW, extra=extra) for p in purposes]
 
     def test_refuses_links_that_expire(self) -> None:
         """A purpose whose links expire cannot share a never-expiring payload."""
@@ -72,9 +72,7 @@ class TestTokenSigner:
         token is `make_token`'s for its purpose."""
         purposes = [Purpose.MANAGE, Purpose.FAVOURITE]
         signer = TokenSigner(secret, purposes, now=NOW, ttl=ttl)
-        expected = tuple(
-            make_token(secret, p, subject, now=NOW, ttl=ttl, extra=extra) for p in purposes
-        )
+        expected = [make_token(secret, p, subject, now=NOW, ttl=ttl, extra=extra) for p in purposes]
         assert signer.tokens(subject, extra) == expected
         assert signer.token(subject, extra) == expected[0]
 

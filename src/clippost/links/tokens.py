@@ -117,14 +117,12 @@ class TokenSigner:
         encoded = self._encoded(subject, extra)
         return (encoded + b"." + self._signature(encoded, *self._pads[0])).decode("ascii")
 
-    def tokens(self, subject: str, extra: str = "") -> tuple[str, ...]:
+    def tokens(self, subject: str, extra: str = "") -> list[str]:
         """One token per purpose, in the order given, over the same payload."""
         encoded = self._encoded(subject, extra)
         head = encoded + b"."
-        return tuple(
-            (head + self._signature(encoded, inner, outer)).decode("ascii")
-            for inner, outer in self._pads
-        )
+        signature = self._signature
+        return [(head + signature(encoded, *pads)).decode("ascii") for pads in self._pads]
 
     def _encoded(self, subject: str, extra: str) -> bytes:
         if not subject or _SEPARATOR in subject:

@@ -56,7 +56,7 @@ class Links:
 
     def urls_maker(
         self, purposes: Sequence[Purpose], *, now: datetime
-    ) -> Callable[[int, str], tuple[str, ...]]:
+    ) -> Callable[[int, str], list[str]]:
         """`url(purpose, subject, now=now, extra=extra)` of each of `purposes` (all of them
         links that never expire) at once: their tokens share one payload, encoded once."""
         if any(self._ttl(purpose) is not None for purpose in purposes):
@@ -64,9 +64,9 @@ class Links:
         signer = TokenSigner(self.secret_key, purposes, now=now, ttl=None)
         prefixes = tuple(f"{self.base_url}/{_PATHS[purpose]}/" for purpose in purposes)
 
-        def urls(subject: int, extra: str) -> tuple[str, ...]:
+        def urls(subject: int, extra: str) -> list[str]:
             tokens = signer.tokens(str(subject), extra)
-            return tuple(prefix + token for prefix, token in zip(prefixes, tokens, strict=True))
+            return [prefix + token for prefix, token in zip(prefixes, tokens, strict=True)]
 
         return urls
 

@@ -192,16 +192,17 @@ async def write_layout(
 _WINDOW_COLUMNS = ("id", "subscriber_id", "book_id", "turn", "favourite", "highlighted_at")
 
 
-# highlight id, book id, turn, favourite, highlighted at
-Window = tuple[int, int, int, bool, datetime | None]
+# highlight id, reader id, book id, turn, favourite, highlighted at
+Window = tuple[int, int, int, int, bool, datetime | None]
 
 
 async def windows(
     connection: AsyncConnection, subscriber_ids: Sequence[int], *, limit: int
-) -> dict[int, list[Window]]:
-    """The first `limit` highlights in rotation of each reader, in rotation order, as
-    plain tuples (a batch reads about twenty rows per reader)."""
-    found: dict[int, list[Window]] = defaultdict(list)
+) -> list[Window]:
+    """The first `limit` highlights in rotation of each reader, each reader's in rotation
+    order, as the driver's rows (a batch reads about twenty rows per reader: grouping them
+    is left to the one pass that turns them into entries)."""
+    found: list[Window] = []
     for chunk in _chunks(subscriber_ids, BATCH):
         statement, params = first_rows_per_key(
             connection,
@@ -215,15 +216,13 @@ async def windows(
         )
         # Typed by the table's columns: SQLite gives back highlighted_at as text otherwise.
         typed = statement.columns(*(highlights.c[name] for name in _WINDOW_COLUMNS))
-        rows = (await connection.execute(typed, params)).all()
-        for hid, sid, book, turn, favourite, made in rows:
-            found[sid].append((hid, book, turn, favourite, made))
+        found += cast("list[Window]", (await connection.execute(typed, params)).all())
     return found
 
 
 async def on_this_day(
     connection: AsyncConnection, subscriber_ids: Sequence[int], *, today: date
-) -> dict[int, list[Window]]:
+) -> list[Window]:
     """Each reader's highlights in rotation made on this month-day (`selection.month_days`)
     of an earlier year: the candidates of the on-this-day slot, for readers who asked for
     it. Portable EXTRACT (strftime on SQLite); an index range of the reader's rows."""
@@ -248,12 +247,10 @@ async def on_this_day(
         made < datetime(today.year, 1, 1),  # noqa: DTZ001 - the device wrote naive local time
         same_day,
     )
-    found: dict[int, list[Window]] = defaultdict(list)
+    found: list[Window] = []
     for matched, params in ids_match(connection, highlights.c.subscriber_id, subscriber_ids):
-        for hid, sid, book, turn, favourite, at in (
-            await connection.execute(query.where(matched), params)
-        ).all():
-            found[sid].append((hid, book, turn, favourite, at))
+        rows = (await connection.execute(query.where(matched), params)).all()
+        found += cast("list[Window]", rows)
     return found
 
 
