@@ -14,8 +14,9 @@ is one statement for the whole batch (a few, in chunks, for SQLite's parameter l
   per reader (`db.dialect.first_rows_per_key`), whatever the library's size.
 - `library`: every highlight of the stale readers only (their rotation is laid out again).
 - `contents`: the text and book of the chosen highlights only.
-- the writes: `enqueue_many` (outbox/repository.py: one multi-row INSERT ... ON CONFLICT
-  DO NOTHING RETURNING), `mark_sent` and `advance` (db/bulk.py's per-row UPDATE), and
+- the writes: `enqueue_many` (outbox/repository.py through db/bulk.py's `insert_rows`:
+  INSERT ... ON CONFLICT DO NOTHING RETURNING of the whole batch), `mark_sent` and
+  `advance` (db/bulk.py's `update_rows`), and
   `record_skipped` (one multi-row INSERT ... ON CONFLICT DO NOTHING).
 """
 
