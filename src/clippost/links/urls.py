@@ -10,7 +10,7 @@ or "sign out my links" revokes every one of them at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
@@ -53,6 +53,22 @@ class Links:
             return prefix + signer.token(str(subject), extra)
 
         return url
+
+    def urls_maker(
+        self, purposes: Sequence[Purpose], *, now: datetime
+    ) -> Callable[[int, str], list[str]]:
+        """`url(purpose, subject, now=now, extra=extra)` of each of `purposes` (all of them
+        links that never expire) at once: their tokens share one payload, encoded once."""
+        if any(self._ttl(purpose) is not None for purpose in purposes):
+            raise ValueError("urls_maker signs links that never expire")
+        signer = TokenSigner(self.secret_key, purposes, now=now, ttl=None)
+        prefixes = tuple(f"{self.base_url}/{_PATHS[purpose]}/" for purpose in purposes)
+
+        def urls(subject: int, extra: str) -> list[str]:
+            tokens = signer.tokens(str(subject), extra)
+            return [prefix + token for prefix, token in zip(prefixes, tokens, strict=True)]
+
+        return urls
 
     def _ttl(self, purpose: Purpose) -> timedelta | None:
         return {

@@ -33,6 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from clippost.addresses import address_hash
+from clippost.db.base import utcnow
+from clippost.db.bulk import insert_rows
 from clippost.db.dialect import insert_or_ignore
 from clippost.db.engine import Database
 from clippost.models import OutboxMessage, OutboxState
@@ -104,31 +106,50 @@ async def enqueue_many(
     connection: AsyncConnection, messages: Sequence[Queued], *, domain: str
 ) -> set[str]:
     """Queue many messages (the planner's digests) with INSERT ... ON CONFLICT DO NOTHING
-    RETURNING, executed for all rows at once: SQLAlchemy sends them as multi-row VALUES
-    batches ("insertmanyvalues") from one cached compiled statement, where a `.values(rows)`
-    statement would be compiled anew for every batch. Returns the idempotency keys actually
-    inserted, so the caller counts as sent only what it queued."""
+    RETURNING (`db.bulk.insert_rows`: the batch as arrays on PostgreSQL, multi-row VALUES
+    through the driver on SQLite), not an executemany whose every value SQLAlchemy
+    processes in Python. Returns the idempotency keys actually inserted, so the
+    caller counts as sent only what it queued."""
     if not messages:
         return set()
-    statement = insert_or_ignore(connection, OutboxMessage, keys=["idempotency_key"])
+    created = utcnow()
     rows = [
-        {
-            "idempotency_key": message.idempotency_key,
-            "message_id": new_message_id(domain),
-            "kind": message.kind,
-            "requested": False,
-            "recipient": message.recipient,
-            "recipient_hash": address_hash(message.recipient),
-            "subscriber_id": message.subscriber_id,
-            "payload": message.payload,
-            "state": OutboxState.PENDING.value,
-            "due_at": message.due_at,
-            "attempts": 0,
-        }
+        (
+            message.idempotency_key,
+            new_message_id(domain),
+            message.kind,
+            False,
+            message.recipient,
+            address_hash(message.recipient),
+            message.subscriber_id,
+            message.payload,
+            OutboxState.PENDING.value,
+            message.due_at,
+            0,
+            created,
+        )
         for message in messages
     ]
-    result = await connection.execute(statement.returning(outbox.c.idempotency_key), rows)
-    return set(result.scalars())
+    inserted = await insert_rows(
+        connection, outbox, _ENQUEUED, rows, keys=["idempotency_key"], returning="idempotency_key"
+    )
+    return set(inserted)
+
+
+_ENQUEUED = (
+    "idempotency_key",
+    "message_id",
+    "kind",
+    "requested",
+    "recipient",
+    "recipient_hash",
+    "subscriber_id",
+    "payload",
+    "state",
+    "due_at",
+    "attempts",
+    "created_at",
+)
 
 
 # A cancelled digest's key with `:obsolete:<id>` appended (`digest:7:2026-11-23T06:00Z:

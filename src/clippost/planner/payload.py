@@ -18,38 +18,43 @@ from sqlalchemy import Row
 from clippost.links import Links, Purpose
 from clippost.selection import RoundStatus
 
+# What the payload shows of one chosen highlight, with its book (`repository.contents`):
+# id, text, note, page, location start and end, highlighted at, favourite, title, author.
+Content = tuple[
+    int, str, str | None, str | None, int | None, int | None, datetime | None, bool, str, str | None
+]
+_HIGHLIGHT_LINKS = (Purpose.FAVOURITE, Purpose.DISCARD, Purpose.PASSAGE)
+
 
 class PayloadMaker:
-    """Digest payloads at one moment: the per-highlight and unsubscribe links are signed
-    with keys prepared once (`Links.url_maker`), the same URLs `Links.url` writes."""
+    """Digest payloads at one moment: every link is signed with keys prepared once
+    (`Links.url_maker`, `Links.urls_maker`), the same URLs `Links.url` writes."""
 
     def __init__(self, links: Links, *, now: datetime) -> None:
-        self._links, self._now = links, now
-        self._favourite = links.url_maker(Purpose.FAVOURITE, now=now)
-        self._discard = links.url_maker(Purpose.DISCARD, now=now)
-        self._passage = links.url_maker(Purpose.PASSAGE, now=now)
+        self._highlight_links = links.urls_maker(_HIGHLIGHT_LINKS, now=now)
         self._unsubscribe = links.url_maker(Purpose.UNSUBSCRIBE, now=now)
+        # `Links.email_manage_url`, prepared.
+        self._manage = links.url_maker(Purpose.MANAGE, now=now, ttl=links.email_manage_ttl)
 
     def digest(
         self,
         reader: Row[Any],
         *,
         slot: datetime,
-        chosen: Sequence[Row[Any]],
+        chosen: Sequence[Content],
         round_status: RoundStatus,
     ) -> dict[str, Any]:
         """The payload of `reader`'s digest for `slot`, showing the `chosen` rows in order."""
+        generation = str(reader.link_generation)
         payload: dict[str, Any] = {
             "v": 2,
             "timezone": reader.timezone,
             "slot": slot.isoformat(),
             "schedule": schedule_of(reader),
             "per_email": reader.per_email,
-            "highlights": [self._highlight(row, str(reader.link_generation)) for row in chosen],
+            "highlights": [self._highlight(row, generation) for row in chosen],
             "round_status": {"position": round_status.position, "total": round_status.total},
-            "manage_url": self._links.email_manage_url(
-                reader.id, reader.link_generation, now=self._now
-            ),
+            "manage_url": self._manage(reader.id, generation),
             "unsubscribe_url": self._unsubscribe(reader.id),
         }
         language = reader.locale or reader.library_locale
@@ -57,24 +62,25 @@ class PayloadMaker:
             payload["locale"] = language
         return payload
 
-    def _highlight(self, row: Row[Any], generation: str) -> dict[str, Any]:
+    def _highlight(self, row: Content, generation: str) -> dict[str, Any]:
         # The links name the reader's link generation, as manage links do: "sign out all my
         # links" revokes them too (library.service checks it).
-        made = row.highlighted_at
+        hid, text, note, page, start, end, made, favourite, title, author = row
+        favourite_url, discard_url, passage_url = self._highlight_links(hid, generation)
         return {
-            "id": row.id,  # not shown: the reader's export lists what each digest held
-            "text": row.text,
-            "book_title": row.title,
-            "book_author": row.author,
-            "note": row.note,
-            "page": row.page,
-            "location_start": row.location_start,
-            "location_end": row.location_end,
+            "id": hid,  # not shown: the reader's export lists what each digest held
+            "text": text,
+            "book_title": title,
+            "book_author": author,
+            "note": note,
+            "page": page,
+            "location_start": start,
+            "location_end": end,
             "highlighted_on": made.date().isoformat() if made is not None else None,
-            "favourite": bool(row.favourite),
-            "favourite_url": self._favourite(row.id, generation),
-            "discard_url": self._discard(row.id, generation),
-            "passage_url": self._passage(row.id, generation),
+            "favourite": bool(favourite),
+            "favourite_url": favourite_url,
+            "discard_url": discard_url,
+            "passage_url": passage_url,
         }
 
 

@@ -14,8 +14,9 @@ is one statement for the whole batch (a few, in chunks, for SQLite's parameter l
   per reader (`db.dialect.first_rows_per_key`), whatever the library's size.
 - `library`: every highlight of the stale readers only (their rotation is laid out again).
 - `contents`: the text and book of the chosen highlights only.
-- the writes: `enqueue_many` (outbox/repository.py: one multi-row INSERT ... ON CONFLICT
-  DO NOTHING RETURNING), `mark_sent` and `advance` (db/bulk.py's per-row UPDATE), and
+- the writes: `enqueue_many` (outbox/repository.py through db/bulk.py's `insert_rows`:
+  INSERT ... ON CONFLICT DO NOTHING RETURNING of the whole batch), `mark_sent` and
+  `advance` (db/bulk.py's `update_rows`), and
   `record_skipped` (one multi-row INSERT ... ON CONFLICT DO NOTHING).
 """
 
@@ -39,6 +40,7 @@ from clippost.models import (
     Subscriber,
     SubscriberStatus,
 )
+from clippost.planner.payload import Content
 from clippost.planner.rotation import Placed, Stored
 from clippost.selection import month_days
 
@@ -191,16 +193,17 @@ async def write_layout(
 _WINDOW_COLUMNS = ("id", "subscriber_id", "book_id", "turn", "favourite", "highlighted_at")
 
 
-# highlight id, book id, turn, favourite, highlighted at
-Window = tuple[int, int, int, bool, datetime | None]
+# highlight id, reader id, book id, turn, favourite, highlighted at
+Window = tuple[int, int, int, int, bool, datetime | None]
 
 
 async def windows(
     connection: AsyncConnection, subscriber_ids: Sequence[int], *, limit: int
-) -> dict[int, list[Window]]:
-    """The first `limit` highlights in rotation of each reader, in rotation order, as
-    plain tuples (a batch reads about twenty rows per reader)."""
-    found: dict[int, list[Window]] = defaultdict(list)
+) -> list[Window]:
+    """The first `limit` highlights in rotation of each reader, each reader's in rotation
+    order, as the driver's rows (a batch reads about twenty rows per reader: grouping them
+    is left to the one pass that turns them into entries)."""
+    found: list[Window] = []
     for chunk in _chunks(subscriber_ids, BATCH):
         statement, params = first_rows_per_key(
             connection,
@@ -214,15 +217,13 @@ async def windows(
         )
         # Typed by the table's columns: SQLite gives back highlighted_at as text otherwise.
         typed = statement.columns(*(highlights.c[name] for name in _WINDOW_COLUMNS))
-        rows = (await connection.execute(typed, params)).all()
-        for hid, sid, book, turn, favourite, made in rows:
-            found[sid].append((hid, book, turn, favourite, made))
+        found += cast("list[Window]", (await connection.execute(typed, params)).all())
     return found
 
 
 async def on_this_day(
     connection: AsyncConnection, subscriber_ids: Sequence[int], *, today: date
-) -> dict[int, list[Window]]:
+) -> list[Window]:
     """Each reader's highlights in rotation made on this month-day (`selection.month_days`)
     of an earlier year: the candidates of the on-this-day slot, for readers who asked for
     it. Portable EXTRACT (strftime on SQLite); an index range of the reader's rows."""
@@ -247,12 +248,10 @@ async def on_this_day(
         made < datetime(today.year, 1, 1),  # noqa: DTZ001 - the device wrote naive local time
         same_day,
     )
-    found: dict[int, list[Window]] = defaultdict(list)
+    found: list[Window] = []
     for matched, params in ids_match(connection, highlights.c.subscriber_id, subscriber_ids):
-        for hid, sid, book, turn, favourite, at in (
-            await connection.execute(query.where(matched), params)
-        ).all():
-            found[sid].append((hid, book, turn, favourite, at))
+        rows = (await connection.execute(query.where(matched), params)).all()
+        found += cast("list[Window]", rows)
     return found
 
 
@@ -265,25 +264,27 @@ async def book_weights(connection: AsyncConnection, book_ids: Sequence[int]) -> 
     return found
 
 
-async def contents(connection: AsyncConnection, ids: Sequence[int]) -> dict[int, Row[Any]]:
-    """What the payload shows of each chosen highlight, with its book."""
-    query = select(
-        highlights.c.id,
-        highlights.c.text,
-        highlights.c.note,
-        highlights.c.page,
-        highlights.c.location_start,
-        highlights.c.location_end,
-        highlights.c.highlighted_at,
-        highlights.c.favourite,
-        books.c.title,
-        books.c.author,
-    ).join(books, books.c.id == highlights.c.book_id)
-    found: dict[int, Row[Any]] = {}
+async def contents(connection: AsyncConnection, ids: Sequence[int]) -> dict[int, Content]:
+    """What the payload shows of each chosen highlight, with its book, as plain tuples."""
+    found: dict[int, Content] = {}
     for matched, params in ids_match(connection, highlights.c.id, list(ids)):
-        for row in (await connection.execute(query.where(matched), params)).all():
-            found[row.id] = cast("Row[Any]", row)
+        for row in await connection.execute(_CONTENTS.where(matched), params):
+            found[row[0]] = cast(Content, tuple(row))
     return found
+
+
+_CONTENTS = select(
+    highlights.c.id,
+    highlights.c.text,
+    highlights.c.note,
+    highlights.c.page,
+    highlights.c.location_start,
+    highlights.c.location_end,
+    highlights.c.highlighted_at,
+    highlights.c.favourite,
+    books.c.title,
+    books.c.author,
+).join(books, books.c.id == highlights.c.book_id)
 
 
 async def mark_sent(

@@ -34,7 +34,7 @@ from clippost.errors import BadInput
 from clippost.models import SkipReason
 from clippost.outbox.repository import Queued, enqueue_many
 from clippost.planner import repository as repo
-from clippost.planner.payload import PayloadMaker
+from clippost.planner.payload import Content, PayloadMaker
 from clippost.planner.rotation import entries, lay_out, span
 from clippost.planner.slots import Cadence, Schedule, next_slot, slot_key, to_local
 from clippost.planner.timing import Timing, timing
@@ -191,18 +191,18 @@ async def _on_this_day(
 
 
 async def _entries(
-    connection: AsyncConnection, rows: dict[int, list[repo.Window]]
+    connection: AsyncConnection, rows: Sequence[repo.Window]
 ) -> dict[int, list[Entry]]:
-    weights = await repo.book_weights(
-        connection, [book for found in rows.values() for _, book, _, _, _ in found]
-    )
-    return {
-        rid: [
-            Entry(hid, book, turn, weights.get(book, 1.0), bool(favourite), made)
-            for hid, book, turn, favourite, made in found
-        ]
-        for rid, found in rows.items()
-    }
+    """The rows as each reader's entries, in the order read, weighted by their books."""
+    weights = await repo.book_weights(connection, [row[2] for row in rows])
+    found: dict[int, list[Entry]] = {}
+    for hid, rid, book, turn, favourite, made in rows:
+        entry = Entry(hid, book, turn, weights.get(book, 1.0), bool(favourite), made)
+        if (entries_of := found.get(rid)) is None:
+            found[rid] = [entry]
+        else:
+            entries_of.append(entry)
+    return found
 
 
 async def _write(
@@ -241,7 +241,7 @@ def _message(
     reader: Row[Any],
     slot: datetime,
     digest: Digest,
-    rows: dict[int, Row[Any]],
+    rows: dict[int, Content],
     maker: PayloadMaker,
 ) -> Queued:
     payload = maker.digest(

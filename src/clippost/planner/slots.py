@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from clippost.errors import BadInput
@@ -184,8 +184,10 @@ def due_slots(
     return found
 
 
+@lru_cache(maxsize=4096)
 def slot_key(slot: datetime) -> str:
-    """A canonical string for a slot, e.g. "2026-11-23T08:00Z" (seconds only when nonzero)."""
+    """A canonical string for a slot, e.g. "2026-11-23T08:00Z" (seconds only when nonzero).
+    Cached: a planner's batch names a handful of slots, each for hundreds of readers."""
     utc = _as_utc(slot)
     text = utc.strftime("%Y-%m-%dT%H:%M")
     if utc.second or utc.microsecond:
