@@ -249,6 +249,15 @@ class Settings(ProviderSettings):
             "megabytes (compressed); a sign-up past it is refused with 413."
         ),
     )
+    merge_in_worker_over: int = Field(
+        2000,
+        ge=0,
+        description=(
+            "Imports of more highlights than this are merged by the worker, not by the "
+            "confirm or add click: the page says they are importing and updates until they "
+            "are done (0: every import goes to the worker)."
+        ),
+    )
     unconfirmed_retention_hours: float = Field(
         24.0,
         ge=0,

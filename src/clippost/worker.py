@@ -1,4 +1,5 @@
-"""A worker: the planner every 30 seconds and the send loop, until told to stop.
+"""A worker: the planner every 30 seconds, the send loop, the sweeper, and the merge of big
+imports (subscriptions/background_merge.py), until told to stop.
 
 It wires the two halves of the data flow that meet in the outbox, the planner (which
 queues digests) and the sender (which sends what is queued), so neither imports the other.
@@ -25,6 +26,7 @@ from clippost.outbox import claims
 from clippost.outbox.sender import BatchReport, Sender, SenderConfig, sleep_unless_stopped
 from clippost.planner.service import plan_due
 from clippost.runtime import Runtime
+from clippost.subscriptions.background_merge import merge_one
 from clippost.subscriptions.sweep import sweep
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ async def run_worker(runtime: Runtime, stop: asyncio.Event, *, owner: str | None
     log.info("worker %s started (transport %s)", owner, sender.transport.name)
     planner = asyncio.create_task(_plan_forever(runtime, stop))
     sweeper = asyncio.create_task(_sweep_forever(runtime, stop))
+    merger = asyncio.create_task(_merge_forever(runtime, stop, owner=owner))
     sending = asyncio.create_task(sender.run(stop))
     await stop.wait()
     planner.cancel()
@@ -91,7 +94,9 @@ async def run_worker(runtime: Runtime, stop: asyncio.Event, *, owner: str | None
         )
     except Exception:
         log.exception("worker %s: send loop ended with an error", owner)
-    await asyncio.gather(planner, sweeper, return_exceptions=True)
+    # The merger stops between chunks by itself and gives its import back (no cancel: a
+    # cancelled chunk would keep its lease until it expired).
+    await asyncio.gather(planner, sweeper, merger, return_exceptions=True)
     released = await claims.release(runtime.db, owner=owner)
     log.info("worker %s stopped (%d rows released)", owner, released)
 
@@ -105,6 +110,23 @@ async def _plan_forever(runtime: Runtime, stop: asyncio.Event) -> None:
         except Exception:
             log.exception("planner error; trying again in %.0fs", PLAN_EVERY)
         await sleep_unless_stopped(stop, PLAN_EVERY)
+
+
+async def _merge_forever(runtime: Runtime, stop: asyncio.Event, *, owner: str) -> None:
+    """Merge big imports waiting for a worker, one after another; look again when idle."""
+    while not stop.is_set():
+        if not await merge_once(runtime, owner=owner, stop=stop):
+            await sleep_unless_stopped(stop, runtime.settings.worker_poll_interval)
+
+
+async def merge_once(runtime: Runtime, *, owner: str, stop: asyncio.Event) -> bool:
+    """Merge one waiting import; False when none waits or the merge failed (logged)."""
+    lease = timedelta(seconds=runtime.settings.lease_seconds)
+    try:
+        return await merge_one(runtime.db, runtime.context, owner=owner, lease=lease, stop=stop)
+    except Exception:
+        log.exception("import merge error; its lease expires and it is tried again then")
+        return False
 
 
 async def _sweep_forever(runtime: Runtime, stop: asyncio.Event) -> None:
@@ -138,6 +160,9 @@ async def send_due(runtime: Runtime, *, at: datetime) -> SendDueReport:
     planned = await plan_due(runtime.db, runtime.context(at))
     await sweep_once(runtime, at=at)  # cron set-ups have no worker to sweep for them
     owner = new_owner()
+    # ... nor to merge their big imports.
+    while await merge_once(runtime, owner=owner, stop=asyncio.Event()):
+        pass
     sender = build_sender(runtime, owner=owner)
     total = BatchReport()
     tried: set[int] = set()

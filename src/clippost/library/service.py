@@ -6,6 +6,7 @@ to the subscriber, so an id from one reader's page never reaches another reader'
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,20 +233,37 @@ async def check_room(
     """Refuse (413), before anything is merged, an import that would take the reader's
     library past `max_books_per_reader` or `max_highlights_per_reader`. Only what is new
     counts: uploading the same file again always fits."""
+    identities = [h.identity for b in library.books for h in b.highlights]
+    await check_room_for(session, ctx, subscriber_id, books=library, identities=identities)
+
+
+async def check_room_for(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    subscriber_id: int,
+    *,
+    books: Library,
+    identities: Sequence[str],
+) -> None:
+    """`check_room` for an import given as its books (their highlights not needed) and its
+    highlights' identities: what the worker has of an upload it merges chunk by chunk."""
     settings = ctx.settings
-    books = await repo.book_count(session, subscriber_id)
-    books += len(
-        {b.identity for b in library.books}
-        - await repo.known_books(session, subscriber_id, library)
+    book_total = await repo.book_count(session, subscriber_id)
+    book_total += len(
+        {b.identity for b in books.books} - await repo.known_books(session, subscriber_id, books)
     )
-    known = await repo.known_identities(session, subscriber_id, library)
+    known = await repo.identities_in(session, subscriber_id, identities)
     highlights = await repo.highlight_count(session, subscriber_id)
-    highlights += sum(1 for b in library.books for h in b.highlights if h.identity not in known)
-    if books > settings.max_books_per_reader or highlights > settings.max_highlights_per_reader:
+    highlights += sum(1 for identity in identities if identity not in known)
+    if (
+        book_total > settings.max_books_per_reader
+        or highlights > settings.max_highlights_per_reader
+    ):
         raise PayloadTooLarge(
-            f"With this file your library would hold {highlights:,} highlights in {books:,} "
-            f"books; a library holds up to {settings.max_highlights_per_reader:,} highlights "
-            f"in {settings.max_books_per_reader:,} books. Nothing was added: set books you "
+            f"With this file your library would hold {highlights:,} highlights in "
+            f"{book_total:,} books; a library holds up to "
+            f"{settings.max_highlights_per_reader:,} highlights in "
+            f"{settings.max_books_per_reader:,} books. Nothing was added: set books you "
             "no longer want to never, or upload fewer books."
         )
 

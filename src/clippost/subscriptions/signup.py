@@ -324,6 +324,24 @@ async def add_import(
     return ImportResult(applied.new_books, applied.new_highlights, total)
 
 
+async def apply_merged(
+    session: AsyncSession, ctx: ServiceContext, plan: MergePlan, purpose: Purpose
+) -> bool:
+    """Apply an import whose chunks the worker merged (subscriptions/background_merge.py),
+    as the confirm or add click that asked for it would have; False when it is gone (its
+    reader erased) or was applied already. StillImporting while a chunk is unmerged."""
+    subscriber = await repo.by_id(session, plan.subscriber_id)
+    if subscriber is None:
+        return False
+    pending = await repo.pending_import(session, plan.pending_id, subscriber.id)
+    if pending is None or pending.applied_at is not None:
+        return False
+    if purpose == Purpose.CONFIRM:
+        await _apply_confirmation(session, ctx, subscriber, pending, plan)
+        return True
+    return await _applied(session, ctx, pending, plan) is not None
+
+
 async def _merged_here(
     session: AsyncSession, ctx: ServiceContext, pending: PendingImport
 ) -> MergePlan | None:

@@ -145,7 +145,9 @@ async def manage_page(
         )
     preview = None
     if subscriber.status == "confirmed":
-        preview = await next_digest(deps.runtime(request), subscriber.id, ctx.now)
+        preview = await next_digest(
+            deps.runtime(request), subscriber.id, ctx.now, library_size=library.highlight_count
+        )
     values = {
         "token": token,
         "subscriber": subscriber,

@@ -1,41 +1,163 @@
 """Confirmation and add-highlights links: GET shows one button (link scanners that follow
-every URL in an email change nothing); POST does it and shows what was imported. A big
-import is merged a chunk per transaction before the one that applies it, so no other
-request waits for the whole merge."""
+every URL in an email change nothing); POST does it and shows what was imported.
+
+An import of up to `merge_in_worker_over` highlights is merged by the POST, a chunk per
+transaction before the one that applies it, so no other request waits for the whole merge.
+A bigger one is handed to the worker (subscriptions/background_merge.py): the POST records
+the request and redirects to `.../importing`, a page that refreshes itself (a meta
+refresh: no script needed) with how far the merge has come, and shows the subscribed or
+added page once it is done. Nothing of the upload's size runs in the request.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+from datetime import timedelta
 
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from clippost.context import ServiceContext
+from clippost.errors import PayloadTooLarge
+from clippost.library.chunks import MERGE_CHUNK
 from clippost.links import Purpose
-from clippost.subscriptions.merging import MergePlan, merge_next, plan_merge
-from clippost.subscriptions.signup import add_import, confirm
+from clippost.subscriptions.merge_queue import MergeStatus
+from clippost.subscriptions.merging import (
+    MergePlan,
+    for_the_worker,
+    merge_next,
+    merge_status,
+    plan_merge,
+    request_merge,
+)
+from clippost.subscriptions.signup import ConfirmResult, add_import, confirm
 from clippost.web import deps, reader_cookie
 from clippost.web.previews import next_digest
 
 router = APIRouter()
 
+# The importing page reloads itself this often; less often once nothing has moved for
+# `STALLED` (no worker may be running: the page says so rather than spin for ever).
+REFRESH_SECONDS = 2
+STALLED = timedelta(minutes=1)
+STALLED_REFRESH_SECONDS = 15
+
 
 @router.get("/confirm/{token}")
 async def confirm_page(request: Request, token: str) -> Response:
-    deps.links(request).read(Purpose.CONFIRM, token, now=datetime.now(UTC))
-    return deps.render(request, "confirm.html", {"action": f"/confirm/{token}"})
+    return await _button_page(request, Purpose.CONFIRM, token, "confirm.html")
 
 
 @router.post("/confirm/{token}")
 async def confirm_submit(request: Request, token: str) -> Response:
     await deps.read_form(request, limit=deps.SMALL_FORM_BYTES)
     ctx = deps.context(request)
+    if await _handed_to_worker(request, ctx, Purpose.CONFIRM, token):
+        return _to_progress(token, "confirm")
     plan = await _merge_in_chunks(request, ctx, Purpose.CONFIRM, token)
     async with deps.transaction(request) as session:
         result = await confirm(session, ctx, token, plan)
+    return await _confirmed_page(request, ctx, result)
+
+
+@router.get("/confirm/{token}/importing")
+async def confirm_progress(request: Request, token: str) -> Response:
+    ctx = deps.context(request)
+    async with deps.read(request) as session:
+        status = await merge_status(session, ctx, Purpose.CONFIRM, token)
+        if status.applied:
+            result = await confirm(session, ctx, token)
+    if status.applied:
+        return await _confirmed_page(request, ctx, result)
+    return _progress_page(request, ctx, status, "confirm", token)
+
+
+@router.get("/add/{token}")
+async def add_page(request: Request, token: str) -> Response:
+    return await _button_page(request, Purpose.ADD_IMPORT, token, "add.html")
+
+
+@router.post("/add/{token}")
+async def add_submit(request: Request, token: str) -> Response:
+    await deps.read_form(request, limit=deps.SMALL_FORM_BYTES)
+    ctx = deps.context(request)
+    if await _handed_to_worker(request, ctx, Purpose.ADD_IMPORT, token):
+        return _to_progress(token, "add")
+    plan = await _merge_in_chunks(request, ctx, Purpose.ADD_IMPORT, token)
+    async with deps.transaction(request) as session:
+        result = await add_import(session, ctx, token, plan)
+    return deps.render(request, "added.html", {"result": result, "manage_url": None})
+
+
+@router.get("/add/{token}/importing")
+async def add_progress(request: Request, token: str) -> Response:
+    ctx = deps.context(request)
+    async with deps.read(request) as session:
+        status = await merge_status(session, ctx, Purpose.ADD_IMPORT, token)
+        if status.applied:
+            result = await add_import(session, ctx, token)
+            return deps.render(request, "added.html", {"result": result, "manage_url": None})
+    return _progress_page(request, ctx, status, "add", token)
+
+
+async def _button_page(request: Request, purpose: Purpose, token: str, template: str) -> Response:
+    """The link's one button; the progress page instead once the worker has the import."""
+    ctx = deps.context(request)
+    async with deps.read(request) as session:
+        status = await merge_status(session, ctx, purpose, token)
+    if not status.applied and status.requested_at is not None:
+        return _to_progress(token, "confirm" if purpose == Purpose.CONFIRM else "add")
+    action = f"/{'confirm' if purpose == Purpose.CONFIRM else 'add'}/{token}"
+    return deps.render(request, template, {"action": action})
+
+
+async def _handed_to_worker(
+    request: Request, ctx: ServiceContext, purpose: Purpose, token: str
+) -> bool:
+    """Record the import for the worker when it is too big to merge here; whether it was."""
+    async with deps.read(request) as session:
+        status = await merge_status(session, ctx, purpose, token)
+    if not for_the_worker(ctx, status):
+        return False
+    async with deps.transaction(request) as session:
+        await request_merge(session, ctx, purpose, status)
+    return True
+
+
+def _to_progress(token: str, path: str) -> Response:
+    return RedirectResponse(f"/{path}/{token}/importing", status_code=303)
+
+
+def _progress_page(
+    request: Request, ctx: ServiceContext, status: MergeStatus, path: str, token: str
+) -> Response:
+    """How far the worker has come; the failure it met (413) instead, if it could not."""
+    if status.failure is not None:
+        raise PayloadTooLarge(status.failure)
+    if status.requested_at is None:  # never asked for: the button asks
+        return RedirectResponse(f"/{path}/{token}", status_code=303)
+    quiet = ctx.now - max(status.requested_at, status.progressed_at or status.requested_at)
+    stalled = quiet >= STALLED
+    total = status.total_chunks or max(1, math.ceil(status.highlight_count / MERGE_CHUNK))
+    values = {
+        "purpose": path,
+        "highlight_count": status.highlight_count,
+        "done": min(status.merged_chunks, total),
+        "total": total,
+        "stalled": stalled,
+        "stalled_minutes": max(1, int(quiet.total_seconds() // 60)),
+        "refresh_seconds": STALLED_REFRESH_SECONDS if stalled else REFRESH_SECONDS,
+        "here": f"/{path}/{token}/importing",
+    }
+    return deps.render(request, "importing.html", values)
+
+
+async def _confirmed_page(request: Request, ctx: ServiceContext, result: ConfirmResult) -> Response:
     # After the commit: the first digest exactly as the planner will choose it.
-    preview = await next_digest(deps.runtime(request), result.subscriber_id, ctx.now)
+    preview = await next_digest(
+        deps.runtime(request), result.subscriber_id, ctx.now, library_size=result.highlight_count
+    )
     manage_url = ctx.links.email_manage_url(
         result.subscriber_id, result.link_generation, now=ctx.now
     )
@@ -43,22 +165,6 @@ async def confirm_submit(request: Request, token: str) -> Response:
     page = deps.render(request, "confirmed.html", values)
     reader_cookie.remember(request, page, result.subscriber_id)
     return page
-
-
-@router.get("/add/{token}")
-async def add_page(request: Request, token: str) -> Response:
-    deps.links(request).read(Purpose.ADD_IMPORT, token, now=datetime.now(UTC))
-    return deps.render(request, "add.html", {"action": f"/add/{token}"})
-
-
-@router.post("/add/{token}")
-async def add_submit(request: Request, token: str) -> Response:
-    await deps.read_form(request, limit=deps.SMALL_FORM_BYTES)
-    ctx = deps.context(request)
-    plan = await _merge_in_chunks(request, ctx, Purpose.ADD_IMPORT, token)
-    async with deps.transaction(request) as session:
-        result = await add_import(session, ctx, token, plan)
-    return deps.render(request, "added.html", {"result": result, "manage_url": None})
 
 
 async def _merge_in_chunks(
