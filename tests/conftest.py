@@ -20,13 +20,11 @@ import asyncpg
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import text
 
 import factories
 from clippost.clippings.models import Library
 from clippost.config import Settings
 from clippost.context import ServiceContext
-from clippost.db.base import Base
 from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
 from clippost.db.migrate import upgrade
@@ -108,14 +106,36 @@ def fresh_sqlite_url(template: Path, folder: Path) -> str:
     return f"sqlite:///{target}"
 
 
+# Per test database: the statements that empty it (found once, from the catalogue).
+_EMPTYING: dict[str, str] = {}
+
+
 async def empty_postgres(url: str) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    db = Database(normalise_database_url(url))
+    """Empty every table and restart every sequence, as `TRUNCATE ... RESTART IDENTITY`
+    would, in one round trip over one plain connection. DELETE of a test's few rows costs a
+    fraction of TRUNCATE's new files for every table (about 30 ms against 150 ms a test, a
+    minute of the whole suite); foreign keys are not checked while every table empties."""
+    conn = await asyncpg.connect(url)
     try:
-        async with db.transaction() as session:
-            await session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        if url not in _EMPTYING:
+            tables = await conn.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                " AND tablename <> 'alembic_version'"
+            )
+            sequences = await conn.fetch(
+                "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"
+            )
+            _EMPTYING[url] = "".join(
+                [
+                    "BEGIN; SET LOCAL session_replication_role = replica;",
+                    *(f'DELETE FROM "{row[0]}";' for row in tables),  # noqa: S608 (catalogue names)
+                    *(f'ALTER SEQUENCE "{row[0]}" RESTART;' for row in sequences),
+                    "COMMIT;",
+                ]
+            )
+        await conn.execute(_EMPTYING[url])
     finally:
-        await db.dispose()
+        await conn.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
