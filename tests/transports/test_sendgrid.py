@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -98,3 +99,44 @@ class TestSendgridTransport:
         results = await transport.send_many([message_factory(1)])
         await transport.close()
         assert isinstance(results[0], Transient)
+
+
+def counting_app(most: list[int]) -> Starlette:
+    """Accepts every message after a pause, answering with its recipient as the id;
+    `most[0]` is the most requests it ever held at once."""
+    in_flight = [0]
+
+    async def send(request: Request) -> Response:
+        payload = await request.json()
+        in_flight[0] += 1
+        most[0] = max(most[0], in_flight[0])
+        await asyncio.sleep(0.05)
+        in_flight[0] -= 1
+        to = payload["personalizations"][0]["to"][0]["email"]
+        return Response(status_code=202, headers={"X-Message-Id": to})
+
+    return Starlette(routes=[Route("/v3/mail/send", send, methods=["POST"])])
+
+
+class TestOneRequestEach:
+    async def test_requests_in_flight_are_bounded_and_results_keep_order(
+        self, serve_app: Callable[[Any], str], message_factory: Callable[..., Message]
+    ) -> None:
+        """At most `concurrency` requests are in flight at once, and the results come back
+        in the order of the messages."""
+        most = [0]
+        transport = SendgridTransport(
+            **transport_options(
+                "sendgrid_",
+                api_key=KEY,
+                endpoint=serve_app(counting_app(most)),
+                concurrency=2,
+            )
+        )
+        recipients = [f"reader{n}@a.org" for n in range(6)]
+        results = await transport.send_many(
+            [message_factory(n, to=to) for n, to in enumerate(recipients)]
+        )
+        await transport.close()
+        assert results == [Sent(provider_id=to) for to in recipients]
+        assert most[0] == 2

@@ -11,11 +11,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 from datetime import datetime
 from typing import Any
 
 from clippost.bounces.events import DeliveryEvent, EventKind, Provider
+from clippost.bounces.posted import posted_json
 from clippost.errors import BadInput, ClippostError
 
 _HARD = frozenset({"HardBounce", "BadEmailAddress", "ManuallyDeactivated"})
@@ -48,12 +48,7 @@ def check_basic_auth(header: str | None, *, username: str, password: str) -> Non
 
 def events_from_webhook(body: bytes) -> list[DeliveryEvent]:
     """The event in one Postmark webhook post ([] for a record type not about delivery)."""
-    try:
-        record = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadInput("The body is not JSON.") from exc
-    if not isinstance(record, dict):
-        raise BadInput("A Postmark webhook posts one JSON object.")
+    record = posted_json(body, dict, refusal="A Postmark webhook posts one JSON object.")
     kind = _kind(str(record.get("Type") or record.get("RecordType") or ""))
     if kind is None or record.get("RecordType") not in ("Bounce", "SpamComplaint"):
         return []

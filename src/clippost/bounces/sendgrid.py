@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
 
 from clippost.bounces.events import DeliveryEvent, EventKind, Provider
-from clippost.errors import BadInput, ClippostError, ConfigurationError
+from clippost.bounces.posted import posted_json
+from clippost.errors import ClippostError, ConfigurationError
 
 SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"
 TIMESTAMP_HEADER = "x-twilio-email-event-webhook-timestamp"
@@ -83,12 +84,7 @@ def verify(
 
 
 def events_from_webhook(body: bytes) -> list[DeliveryEvent]:
-    try:
-        posted = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadInput("The body is not JSON.") from exc
-    if not isinstance(posted, list):
-        raise BadInput("SendGrid's event webhook posts a JSON array.")
+    posted = posted_json(body, list, refusal="SendGrid's event webhook posts a JSON array.")
     events = []
     for item in posted:
         if isinstance(item, dict) and (kind := _kind(item)) is not None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 import re
 import ssl
 from collections import OrderedDict
@@ -31,8 +30,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from clippost.bounces.posted import posted_json
 from clippost.errors import BadInput, ClippostError
 
+_NOT_SNS = "This is not an SNS notification or subscription message."
 _SNS_HOST = re.compile(r"sns\.[a-z0-9-]{1,40}\.amazonaws\.com(\.cn)?")
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
 # The fields each message type signs, in the order SNS concatenates them.
@@ -95,12 +96,9 @@ class SnsMessage:
 
 def parse_message(body: bytes) -> SnsMessage:
     """The JSON envelope SNS posts; BadInput when it is not one (nothing else is read)."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadInput("The body is not JSON.") from exc
-    if not isinstance(data, dict) or data.get("Type") not in _SIGNED:
-        raise BadInput("This is not an SNS notification or subscription message.")
+    data = posted_json(body, dict, refusal=_NOT_SNS)
+    if data.get("Type") not in _SIGNED:
+        raise BadInput(_NOT_SNS)
     fields = {key: value for key, value in data.items() if isinstance(value, str)}
     missing = sorted(_REQUIRED - fields.keys())
     if missing:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from clippost.addresses import normalise_email
 from clippost.cli.common import cli_runtime
@@ -25,7 +24,7 @@ from clippost.errors import BadInput, NotFound
 from clippost.library.upload import parse_upload
 from clippost.mail import Message
 from clippost.models import Subscriber, SubscriberStatus
-from clippost.outbox.repository import next_planned_digest
+from clippost.outbox.repository import PlannedDigest, next_planned_digest
 from clippost.planner.service import preview_digest
 from clippost.planner.slots import to_local
 from clippost.runtime import Runtime
@@ -105,19 +104,6 @@ def _said(result: Imported) -> str:
     return said
 
 
-@dataclass(frozen=True, slots=True)
-class _Unplanned:
-    """The next digest, not planned yet, as the renderer reads a stored one."""
-
-    id: int
-    message_id: str
-    kind: str
-    recipient: str
-    subscriber_id: int | None
-    payload: dict[str, Any]
-    due_at: datetime
-
-
 async def preview(
     settings: Settings, email: str, *, html: Path | None, text: bool, out: TextIO
 ) -> int:
@@ -154,12 +140,16 @@ async def preview(
     return 0
 
 
-async def _unplanned(runtime: Runtime, reader: Subscriber, now: datetime) -> _Unplanned | None:
+async def _unplanned(runtime: Runtime, reader: Subscriber, now: datetime) -> PlannedDigest | None:
+    """The digest the planner would choose now, shaped as a planned one (id 0, no key: it is
+    stored nowhere), so the renderer reads it the same way."""
     payload = await preview_digest(runtime.db, reader.id, runtime.context(now))
     if payload is None:
         return None
     due = reader.next_slot_at or now
-    return _Unplanned(0, "<not planned yet>", "digest", reader.email, reader.id, payload, due)
+    return PlannedDigest(
+        0, "<not planned yet>", "digest", reader.email, reader.id, payload, due, idempotency_key=""
+    )
 
 
 def _print(out: TextIO, message: Message, *, planned: bool, due_at: datetime) -> None:

@@ -13,11 +13,11 @@ from typing import Any, TextIO
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.admin import actions
+from clippost.cli.common import in_one_transaction
 from clippost.config import Settings
 from clippost.db.base import utcnow
 from clippost.errors import BadInput
 from clippost.outbox import operator
-from clippost.runtime import open_runtime
 
 
 async def command(args: argparse.Namespace) -> int:
@@ -26,11 +26,7 @@ async def command(args: argparse.Namespace) -> int:
 
 async def run(settings: Settings, args: argparse.Namespace, *, out: TextIO) -> int:
     action = _ACTIONS[args.outbox_command]
-    async with (
-        open_runtime(settings, with_transport=False) as runtime,
-        runtime.db.transaction() as session,
-    ):
-        return await action(session, args, utcnow(), out)
+    return await in_one_transaction(settings, lambda session: action(session, args, utcnow(), out))
 
 
 async def _list(session: AsyncSession, args: argparse.Namespace, now: datetime, out: TextIO) -> int:

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost import suppressions
 from clippost.admin import actions
+from clippost.cli.common import in_one_transaction
 from clippost.config import Settings
 from clippost.db.base import utcnow
-from clippost.runtime import open_runtime
 
 
 async def command(args: argparse.Namespace) -> int:
@@ -27,11 +27,7 @@ async def command(args: argparse.Namespace) -> int:
 
 async def run(settings: Settings, args: argparse.Namespace, *, out: TextIO) -> int:
     action = _ACTIONS[args.suppressions_command]
-    async with (
-        open_runtime(settings, with_transport=False) as runtime,
-        runtime.db.transaction() as session,
-    ):
-        return await action(session, args, out)
+    return await in_one_transaction(settings, lambda session: action(session, args, out))
 
 
 async def _list(session: AsyncSession, args: argparse.Namespace, out: TextIO) -> int:

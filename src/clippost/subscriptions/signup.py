@@ -35,6 +35,8 @@ from clippost.subscriptions.preferences import Preferences
 # stored for them is bounded too, whatever the upload's titles hold.
 _BOOKS_LISTED = 3
 _TITLE_STORED = 200
+# The name each import link goes by in its email's payload (the templates read it).
+_LINK_FIELDS = {Purpose.CONFIRM: "confirm_url", Purpose.ADD_IMPORT: "add_url"}
 # Uploads that may wait for their confirm or add link at once, per address (each link
 # confirms its own: a newer sign-up never replaces an older one).
 _MAX_WAITING = 5
@@ -167,15 +169,7 @@ async def _ask_confirmation(
     pending_id = await _store_pending(session, ctx, subscriber.id, library, preferences)
     if pending_id is None:
         return
-    payload = {
-        "confirm_url": ctx.links.url(
-            Purpose.CONFIRM, subscriber.id, now=ctx.now, extra=str(pending_id)
-        ),
-        "expires_in": ctx.links.confirm_ttl.total_seconds(),
-        "highlight_count": library.highlight_count,
-        "book_count": library.book_count,
-        "books": _book_summaries(library.books),
-    }
+    payload = _import_link_payload(ctx, Purpose.CONFIRM, subscriber.id, pending_id, library.books)
     await send_requested(session, ctx, subscriber, "confirm", f"confirm:{pending_id}", payload)
 
 
@@ -190,17 +184,28 @@ async def _offer_import(
     pending_id = await _store_pending(session, ctx, subscriber.id, upload, None)
     if pending_id is None:
         return
-    payload = {
-        "add_url": ctx.links.url(
-            Purpose.ADD_IMPORT, subscriber.id, now=ctx.now, extra=str(pending_id)
-        ),
-        "expires_in": ctx.links.confirm_ttl.total_seconds(),
-        "highlight_count": sum(book.highlight_count for book in new),
-        "book_count": len(new),
-        "books": _book_summaries(new),
-    }
+    payload = _import_link_payload(ctx, Purpose.ADD_IMPORT, subscriber.id, pending_id, new)
     key = f"add:{pending_id}"
     await send_requested(session, ctx, subscriber, "already_subscribed_import", key, payload)
+
+
+def _import_link_payload(
+    ctx: ServiceContext,
+    purpose: Purpose,
+    subscriber_id: int,
+    pending_id: int,
+    books: Sequence[BookCount],
+) -> dict[str, Any]:
+    """What an email whose link applies a pending import shows: the link (under the name
+    its template reads), how long it works, and the books and highlights it brings."""
+    link = ctx.links.url(purpose, subscriber_id, now=ctx.now, extra=str(pending_id))
+    return {
+        _LINK_FIELDS[purpose]: link,
+        "expires_in": ctx.links.confirm_ttl.total_seconds(),
+        "highlight_count": sum(book.highlight_count for book in books),
+        "book_count": len(books),
+        "books": _book_summaries(books),
+    }
 
 
 def _book_summaries(books: Sequence[BookCount]) -> list[dict[str, Any]]:

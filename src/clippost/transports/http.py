@@ -1,4 +1,5 @@
-"""What the HTTP API transports share: one lazy httpx client, and how a status reads.
+"""What the HTTP API transports share: one lazy httpx client, how a status reads, and the
+sending of one message a request.
 
 HTTP 429, 408 and 5xx, and every network error, are transient (the server's Retry-After is
 kept); 401 and 403 are too, because bad credentials are the operator's to fix while the
@@ -91,3 +92,20 @@ async def each_bounded(
             return await send(message)
 
     return list(await asyncio.gather(*(one(message) for message in messages)))
+
+
+class OneRequestEach:
+    """An HTTP API transport that sends each message in a request of its own, at most
+    `_concurrency` in flight. The subclass makes `_http` and `_concurrency` and sends one."""
+
+    _http: LazyClient
+    _concurrency: int
+
+    async def send_many(self, messages: Sequence[Message]) -> list[SendResult]:
+        return await each_bounded(messages, self._send_one, self._concurrency)
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    async def _send_one(self, message: Message) -> SendResult:
+        raise NotImplementedError

@@ -6,7 +6,6 @@ or refused as a whole. Our Message-ID and custom headers travel in `headers`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from clippost.mail import Message, SendResult, Sent
@@ -15,14 +14,14 @@ from clippost.rendering.mime import refusal
 from clippost.transports.http import (
     NETWORK_ERRORS,
     LazyClient,
+    OneRequestEach,
     classify_status,
-    each_bounded,
     network_failure,
 )
 from clippost.transports.ratelimit import RateLimiter, Unlimited
 
 
-class SendgridTransport:
+class SendgridTransport(OneRequestEach):
     name = "sendgrid"
 
     def __init__(
@@ -38,12 +37,6 @@ class SendgridTransport:
         self._http = LazyClient(endpoint, timeout)
         self._concurrency = concurrency
         self._limiter = limiter or Unlimited()
-
-    async def send_many(self, messages: Sequence[Message]) -> list[SendResult]:
-        return await each_bounded(messages, self._send_one, self._concurrency)
-
-    async def close(self) -> None:
-        await self._http.close()
 
     async def _send_one(self, message: Message) -> SendResult:
         try:

@@ -12,7 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
@@ -21,8 +21,8 @@ from clippost.rendering.mime import build_mime, refusal
 from clippost.transports.http import (
     NETWORK_ERRORS,
     LazyClient,
+    OneRequestEach,
     classify_status,
-    each_bounded,
     json_object,
     network_failure,
     retry_after,
@@ -90,7 +90,7 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class SesTransport:
+class SesTransport(OneRequestEach):
     name = "ses"
 
     def __init__(
@@ -113,12 +113,6 @@ class SesTransport:
         self._concurrency = concurrency
         self._limiter = limiter or Unlimited()
         self._clock = clock
-
-    async def send_many(self, messages: Sequence[Message]) -> list[SendResult]:
-        return await each_bounded(messages, self._send_one, self._concurrency)
-
-    async def close(self) -> None:
-        await self._http.close()
 
     async def _send_one(self, message: Message) -> SendResult:
         try:
