@@ -3,8 +3,9 @@ record, and the garbage collector, per digest.
 
 Seeds R readers x H highlights as bench/send.py's whole digests do (bench/plan.py's seed),
 plans them all (not measured: planning is the planner's), then sends them into `smtp-sink`
-with the worker's own Sender, one batch at a time, timing each stage with perf_counter
-and the process's CPU time around the whole send. `--profile` adds a cProfile of the send
+with the worker's own Sender on the worker's event loop, one batch at a time, timing each
+stage with perf_counter and the process's CPU time (process_time, every thread: SQLite's
+work runs on threads of its own). `--profile` adds a cProfile of the send
 (which slows it: read its shares, not its times).
 
     python bench/send_split.py [--readers 5000] [--highlights 50] [--database URL]
@@ -30,6 +31,7 @@ from typing import Any
 
 import plan as plan_bench
 import send as send_bench
+from clippost.cli import _loop_factory
 from clippost.config import Settings
 from clippost.db.dialect import normalise_database_url
 from clippost.outbox import claims
@@ -171,7 +173,9 @@ def main() -> None:
     sink = send_bench.start_sink(port)
     folder = Path(tempfile.mkdtemp(prefix="clippost-split-"))
     try:
-        asyncio.run(run(args, port, folder))
+        # The worker's own event loop (uvloop where installed), as `clippost worker` runs.
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(run(args, port, folder))
     finally:
         sink.terminate()
         sink.wait()
