@@ -22,7 +22,7 @@ recorded, so planning counts in full; each run checks one digest per reader.
 
     python bench/send.py [--n 20000] [--quick] [--profile] [--no-postgres] [--no-dkim]
                          [--readers 5000] [--highlights 50] [--no-digests] [--only-digests]
-                         [--stale]
+                         [--stale] [--postgres-database NAME]
 """
 
 from __future__ import annotations
@@ -656,16 +656,19 @@ async def digest_runs(port: int, args: argparse.Namespace, folder: Path) -> list
     runs = [await whole_digests("digests, 1 worker, SQLite", url, 1, args, port, folder)]
     if args.no_postgres or not await postgres_reachable():
         return runs
-    name = f"clippost_bench_{uuid.uuid4().hex[:8]}"
+    own = args.postgres_database
+    name = own or f"clippost_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    if not own:
+        await admin.execute(f'CREATE DATABASE "{name}"')
     pg_url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
         for processes in (1, 2):
             label = f"digests, {processes} worker{'s' if processes > 1 else ''}, PostgreSQL"
             runs.append(await whole_digests(label, pg_url, processes, args, port, folder))
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not own:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
     return runs
 
@@ -821,6 +824,11 @@ async def main() -> None:
     parser.add_argument("--readers", type=int, default=5000, help="readers for whole digests")
     parser.add_argument("--highlights", type=int, default=50, help="highlights per reader")
     parser.add_argument("--no-digests", action="store_true", help="skip whole digests")
+    parser.add_argument(
+        "--postgres-database",
+        help="whole digests: an existing database of yours to wipe and use (default: a "
+        "throwaway one, created and dropped)",
+    )
     parser.add_argument("--only-digests", action="store_true", help="smtp-source + whole digests")
     parser.add_argument(
         "--stale",

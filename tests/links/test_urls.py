@@ -9,6 +9,7 @@ import pytest
 
 from clippost.errors import InvalidLink
 from clippost.links import Links, Purpose
+from clippost.links.urls import unsubscribe_mailto
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 LINKS = Links(
@@ -76,3 +77,19 @@ class TestLinks:
         word, token = unquote(query).split(" ")
         assert word == "unsubscribe"
         assert LINKS.read(Purpose.UNSUBSCRIBE, token, now=NOW).subject == "9"
+
+    def test_mailto_maker_writes_mailto_unsubscribe(self) -> None:
+        """The batch form (one prepared signer) writes each reader's mailto link exactly as
+        mailto_unsubscribe does at that moment."""
+        mailto = LINKS.mailto_unsubscribe_maker(now=NOW)
+        for subscriber_id in (1, 9, 42, 9_000_001):
+            assert mailto(subscriber_id) == LINKS.mailto_unsubscribe(subscriber_id, now=NOW)
+
+    def test_mailto_subject_is_quoted_when_it_must_be(self) -> None:
+        """A token `quote` would change (none is made so today) is quoted, not pasted."""
+        assert unsubscribe_mailto("a@b.org", "x/y z") == (
+            "mailto:a@b.org?subject=unsubscribe%20x/y%20z"
+        )
+        assert unsubscribe_mailto("a@b.org", "A-z_0.9~") == (
+            "mailto:a@b.org?subject=unsubscribe%20A-z_0.9~"
+        )

@@ -311,6 +311,28 @@ class TestRoundTrip:
         assert parse(raw)["List-Id"] == clean(value)
 
 
+def _whole_part(body: str) -> bytes:
+    """The HTML part as encoding the whole canonical body writes it (7bit, quoted-printable
+    or base64, chosen as build_mime chooses)."""
+    canonical = canonical_lines(body)
+    data = canonical.encode("utf-8", "replace")
+    head = 'Content-Type: text/html; charset="utf-8"\r\nContent-Transfer-Encoding: {}\r\n\r\n'
+    seven_bit = (
+        canonical.isascii()
+        and b"=_" not in data
+        and max(map(len, canonical.split("\r\n"))) < 998
+        and not data.translate(None, mime._7BIT_OK)
+    )
+    if seven_bit:
+        return head.format("7bit").encode("ascii") + data
+    if canonical.isascii() or (len(data) - len(canonical)) * 6 < len(data):
+        encoded = binascii.b2a_qp(data, istext=True)
+        if b"\n" not in data:
+            encoded = encoded.replace(b"\n", b"\r\n")
+        return head.format("quoted-printable").encode("ascii") + encoded
+    return head.format("base64").encode("ascii") + mime._base64(data)
+
+
 qp_lines = st.lists(
     st.sampled_from(["", ".", " ", "\t", "=", "x" * 75, "x" * 76, "é" * 30, "a b ", "<p>", "\x00"]),
     max_size=40,
@@ -330,6 +352,20 @@ class TestQuotedPrintable:
             assert _qp(data) == expected
             assert _qp(data, lines) == expected
             assert _qp(data, lines) == expected  # the second time from the cache
+
+    @given(texts=st.lists(any_text | line_starts | qp_lines, min_size=1, max_size=6))
+    def test_html_part_is_the_whole_body_encoded(self, texts: list[str]) -> None:
+        """An HTML part, split at its LFs without being made canonical first and its lines
+        taken from a cache shared by several bodies (small enough to turn over), is what
+        encoding its canonical body whole writes, in whichever transfer encoding it gets."""
+        shared = mime._LineCache(4)
+        original, mime._HTML_LINES = mime._HTML_LINES, shared
+        try:
+            for text in texts:
+                for body in (text, text + "\n", "é\n" + text + "\n"):
+                    assert mime._part("html", body) == _whole_part(body)
+        finally:
+            mime._HTML_LINES = original
 
     def test_cache_of_lines_stays_bounded(self) -> None:
         """Lines that never recur (the readers' own) do not grow the cache without end."""

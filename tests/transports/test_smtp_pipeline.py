@@ -26,6 +26,12 @@ def as_server_reads(block: bytes) -> tuple[bytes, bytes]:
 
 
 class TestDataBlock:
+    @given(st.lists(st.sampled_from([b".", b"..", b"x", b" ", b"\r\n"])).map(b"".join))
+    def test_canonical_wire_skips_only_the_counts(self, wire: bytes) -> None:
+        """For a wire whose every CR and LF is a CRLF (what build_mime writes), the block
+        without the line-ending check is the block with it."""
+        assert data_block(wire, canonical=True) == data_block(wire)
+
     def test_leading_dots_are_doubled(self) -> None:
         """A line starting with "." gets a second one, the first line included."""
         assert data_block(b".a\r\nb\r\n.\r\n..c\r\n") == b"..a\r\nb\r\n..\r\n...c\r\n.\r\n"

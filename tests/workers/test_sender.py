@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -109,3 +110,34 @@ class TestRetries:
         assert report.failed == 1
         assert row.state == "failed"
         assert "gave up" in (row.last_error or "")
+
+
+class TestWarmUp:
+    async def test_the_collector_freezes_what_the_first_batch_made(
+        self, sqlite_url: str, helpers: Any, smtp_server: Any
+    ) -> None:
+        """Once the send loop has sent its first batch, what the process holds then is
+        frozen (gc.freeze), so full collections stop walking it; before it, nothing is."""
+
+        await helpers.seed_outbox(sqlite_url, 3)
+        server = smtp_server()
+        db = Database(normalise_database_url(sqlite_url))
+        loop = sender(db, server.port, owner="w", lanes=1, poll_interval=0.05)
+        stop = asyncio.Event()
+        gc.unfreeze()
+        try:
+            assert gc.get_freeze_count() == 0
+            running = asyncio.create_task(loop.run(stop))
+            for _ in range(100):
+                if len(server.received) == 3 and gc.get_freeze_count():
+                    break
+                await asyncio.sleep(0.05)
+            stop.set()
+            await running
+            frozen = gc.get_freeze_count()
+        finally:
+            gc.unfreeze()
+            await loop.transport.close()
+            await db.dispose()
+        assert len(server.received) == 3
+        assert frozen > 0

@@ -122,12 +122,28 @@ class Links:
 
     def mailto_unsubscribe(self, subscriber_id: int, *, now: datetime) -> str:
         token = self.token(Purpose.UNSUBSCRIBE, subscriber_id, now=now)
-        # A token is base64url and dots, which `quote` leaves as they are: checked in C
-        # rather than quoted character by character (every digest's header carries one).
-        words = (
-            _SUBJECT + token if not token.translate(_UNQUOTED) else quote("unsubscribe " + token)
+        return unsubscribe_mailto(self.unsubscribe_mailbox, token)
+
+    def mailto_unsubscribe_maker(self, *, now: datetime) -> Callable[[int], str]:
+        """`mailto_unsubscribe(subscriber_id, now=now)` for many readers, signed with a
+        prepared key (a tenth of a fresh HMAC each): the same links, for a batch."""
+        signer = TokenSigner(
+            self.secret_key, Purpose.UNSUBSCRIBE, now=now, ttl=self._ttl(Purpose.UNSUBSCRIBE)
         )
-        return f"mailto:{self.unsubscribe_mailbox}?subject={words}"
+        mailbox = self.unsubscribe_mailbox
+
+        def mailto(subscriber_id: int) -> str:
+            return unsubscribe_mailto(mailbox, signer.token(str(subscriber_id), ""))
+
+        return mailto
+
+
+def unsubscribe_mailto(mailbox: str, token: str) -> str:
+    """The `mailto:` unsubscribe link (RFC 8058's other half) carrying `token` in its
+    subject. A token is base64url and dots, which `quote` leaves as they are: checked in C
+    rather than quoted character by character (every digest's header carries one)."""
+    words = _SUBJECT + token if not token.translate(_UNQUOTED) else quote("unsubscribe " + token)
+    return f"mailto:{mailbox}?subject={words}"
 
 
 _SUBJECT = "unsubscribe%20"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import random
 import time
@@ -101,6 +102,7 @@ class Sender:
         self.clock = clock
         self.rng = rng or random.Random()
         self.observer = observer
+        self._warm = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; a batch in flight is finished, then the lanes return."""
@@ -120,6 +122,12 @@ class Sender:
                 backoff = min(backoff * 2, _MAX_BACKOFF)
                 continue
             backoff = _FIRST_BACKOFF
+            if report.claimed and not self._warm:
+                # After the first batch, what the process keeps for its life is made (the
+                # compiled templates and stencils, the connections, the caches): frozen,
+                # the collector stops walking it in every full collection.
+                self._warm = True
+                gc.freeze()
             if report.claimed < self.config.batch_size:
                 # A short batch means the queue is drained: look again shortly. After a full
                 # batch there is probably more, so claim again at once.

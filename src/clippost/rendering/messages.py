@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from clippost import verp
 from clippost.links import Links, Purpose
@@ -28,12 +28,6 @@ from clippost.rendering.site import DEFAULT_SITE, Site
 # Kinds sent because of a schedule, not because the reader just did something: they carry
 # the bulk-mail headers (RFC 2369 / RFC 8058 unsubscribe, List-Id, Precedence).
 BULK_KINDS = frozenset({"digest"})
-# The mailto unsubscribe link's subject, as links.urls writes it: a token is base64url and
-# dots, which `quote` leaves as they are (the test compares it with Links.mailto_unsubscribe).
-_SUBJECT = "unsubscribe%20"
-_UNQUOTED = str.maketrans(
-    dict.fromkeys("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
-)
 
 
 class StoredMessage(Protocol):
@@ -80,10 +74,10 @@ class MessageRenderer:
             "Auto-Submitted": "auto-generated",
             "X-Auto-Response-Suppress": "OOF, AutoReply",
         }
-        # The mailto unsubscribe token of the moment last rendered at: a batch is rendered
+        # The mailto unsubscribe links of the moment last rendered at: a batch is rendered
         # at one `now`, and a prepared signer costs a tenth of a fresh HMAC per message.
         self._mailto_at: datetime | None = None
-        self._mailto_url: Callable[[int], str] = str
+        self._mailto_of: Callable[[int], str] = str
 
     def __call__(self, row: StoredMessage, now: datetime) -> Message:
         rendered = render_payload(row.kind, row.payload, site=self.site, due_at=row.due_at)
@@ -122,18 +116,11 @@ class MessageRenderer:
         }
 
     def _mailto(self, subscriber_id: int, now: datetime) -> str:
-        """`Links.mailto_unsubscribe(subscriber_id, now=now)`, from a signer prepared for
-        `now` (the same token: links.tokens.TokenSigner writes what make_token writes)."""
+        """`Links.mailto_unsubscribe(subscriber_id, now=now)`, from its maker for `now`."""
         if now != self._mailto_at:
-            self._mailto_url = self.links.url_maker(Purpose.UNSUBSCRIBE, now=now)
+            self._mailto_of = self.links.mailto_unsubscribe_maker(now=now)
             self._mailto_at = now
-        prefix_length = len(self.links.base_url) + len("/unsubscribe/")
-        token = self._mailto_url(subscriber_id)[prefix_length:]
-        if token.translate(_UNQUOTED):
-            return f"mailto:{self.links.unsubscribe_mailbox}?subject=" + quote(
-                "unsubscribe " + token
-            )
-        return f"mailto:{self.links.unsubscribe_mailbox}?subject={_SUBJECT}{token}"
+        return self._mailto_of(subscriber_id)
 
 
 def render_payload(

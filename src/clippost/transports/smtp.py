@@ -261,7 +261,8 @@ class _Session:
                 return await work.take()
             carry = work.takes_at_once and self._used < self._reconnect_every
             following = await work.take() if carry else None
-            body = data_block(item.wire)
+            # Built by build_mime in smtp_work.Work.take: CRLF lines only (see data_block).
+            body = data_block(item.wire, canonical=True)
             try:
                 await channel.send(body if following is None else body + following.envelope)
                 (final,) = await channel.read(1)

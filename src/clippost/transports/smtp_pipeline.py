@@ -177,17 +177,20 @@ class Channel(asyncio.Protocol):
             self._fail("timed out writing to the server")
 
 
-def data_block(wire: bytes) -> bytes:
+def data_block(wire: bytes, *, canonical: bool = False) -> bytes:
     """The message as sent after DATA's 354: dot-stuffed, ending in CRLF "." CRLF.
 
-    `wire` comes from rendering.mime, whose every line ends in CRLF (its tests hold it to
-    that), so stuffing is one replace. A bare CR or LF would let a lenient server read an
-    end of data inside the message: as many CR, LF and CRLF means there is none, and a
-    message with one is first normalised as a mail server would read it.
+    A bare CR or LF would let a lenient server read an end of data inside the message: as
+    many CR, LF and CRLF means there is none, and a message with one is first normalised
+    as a mail server would read it. `canonical` says the caller knows already: the wire
+    comes from rendering.mime.build_mime (DKIM-signed or not), whose every line ends in
+    CRLF and which writes no other CR or LF (its property tests hold it to that), so the
+    three counts over the whole message, a third of this function's time, are skipped.
     """
-    lf = wire.count(b"\n")
-    if wire.count(b"\r") != lf or wire.count(b"\r\n") != lf:
-        wire = wire.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+    if not canonical:
+        lf = wire.count(b"\n")
+        if wire.count(b"\r") != lf or wire.count(b"\r\n") != lf:
+            wire = wire.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
     if not wire.endswith(b"\r\n"):
         wire += b"\r\n"
     if wire.startswith(b"."):

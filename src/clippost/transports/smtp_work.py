@@ -61,7 +61,8 @@ class Work:
             except SigningFailed as exc:
                 self.results[index] = Transient(str(exc))
                 continue
-            await self._limiter.acquire()
+            if not self.takes_at_once:  # no await at all without a limit
+                await self._limiter.acquire()
             sender, recipient = message.return_path or message.from_address, message.to
             return Item(index, sender.encode("ascii"), recipient.encode("ascii"), wire)
         return None
