@@ -118,6 +118,26 @@ class TestLimitsBeforeWork:
             assert sent <= 8192
             assert await web.counts() == before
 
+    async def test_a_refused_client_is_refused_again_without_a_database_write(
+        self, web_app, web_settings
+    ):
+        """Once refused, a client is refused until its window ends without a write (it
+        would roll back anyway): a flood of refusals never takes the write lock from the
+        other clients' requests, and still says when to come back."""
+        async with web_app(_limited(web_settings, signups_per_client_per_hour=1)) as web:
+            assert (await web.sign_up("one@example.org")).status_code == 303
+            assert (await web.sign_up("two@example.org")).status_code == 429
+            with _statements(web.db) as seen:
+                again = await web.sign_up("three@example.org")
+            assert again.status_code == 429
+            assert "Too many requests" in again.text
+            assert 0 < int(again.headers["retry-after"]) <= 3600
+            writes = [s for s in seen if s.split(None, 1)[0].upper() in {"INSERT", "UPDATE"}]
+            assert writes == []
+            async with _browser(web, "192.0.2.9") as other:  # another network: counted
+                response = await _post(other, "/signup", {"email": "x@example.org"})
+                assert response.status_code != 429
+
     async def test_an_over_limit_address_is_refused_before_its_upload_is_parsed(
         self, web_app, web_settings
     ):
