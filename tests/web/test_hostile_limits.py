@@ -19,7 +19,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from ipaddress import IPv6Address
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from clippost.models import (
     SubscriberStatus,
 )
 from clippost.subscriptions.merging import merge_next, plan_merge
-from clippost.web.limits import PageLoads
+from clippost.web.limits import PageLoads, Refusals
 from clippost.web.upload_parsers import SMALL_UPLOAD_BYTES, UploadParsers
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
@@ -248,6 +248,24 @@ class TestPageLoads:
         with pytest.raises(RateLimited):
             loads.take("192.0.2.1", now=101.7)
         loads.take("2001:db8::1", now=101.7)
+
+
+class TestRefusals:
+    def test_a_refusal_holds_until_its_window_ends(self):
+        """A key is refused until the moment remembered, and not from then on."""
+        refusals, now = Refusals(), datetime(2026, 1, 1, tzinfo=UTC)
+        refusals.remember("signup-client:203.0.113.0", now + timedelta(minutes=30))
+        assert refusals.until("signup-client:203.0.113.0", now=now) == now + timedelta(minutes=30)
+        assert refusals.until("signup-client:198.51.100.0", now=now) is None
+        assert refusals.until("signup-client:203.0.113.0", now=now + timedelta(minutes=30)) is None
+
+    def test_the_oldest_are_forgotten_past_the_bound(self):
+        """However many networks are refused, memory holds a bounded number of them."""
+        refusals, now = Refusals(), datetime(2026, 1, 1, tzinfo=UTC)
+        for n in range(10_001):
+            refusals.remember(f"k{n}", now + timedelta(hours=1))
+        assert refusals.until("k0", now=now) is None
+        assert refusals.until("k10000", now=now) is not None
 
 
 class TestBoundedPages:
@@ -493,7 +511,7 @@ async def _distinct_highlights(web: Any) -> tuple[int, int]:
 # transaction (its rows written, not committed) until it is killed.
 _MERGER = """
 import asyncio, sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 import factories
 from clippost.db.engine import Database
