@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -20,6 +23,20 @@ def _alive(pid: int) -> bool:
     # A terminated child not yet reaped is a zombie: dead for every purpose here.
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+# A process that starts a warm process, says its id, and waits to be killed.
+_OWNER = """
+import asyncio, os, time
+from clippost import apart
+
+async def main():
+    with apart.held():
+        print(await apart.in_a_process(os.getpid), flush=True)
+        time.sleep(600)
+
+asyncio.run(main())
+"""
 
 
 def _slow_pid(seconds: float) -> int:
@@ -57,3 +74,19 @@ class TestWarmProcesses:
             assert await apart.in_a_process(os.getpid) == pid
         assert not _alive(pid)
         assert apart.process_ids() == []
+
+    async def test_a_warm_process_ends_with_an_owner_killed_outright(self) -> None:
+        """An owner killed with SIGKILL (no chance to kill its pool) leaves no warm
+        process behind: it sees its owner gone and exits."""
+        owner = subprocess.Popen([sys.executable, "-c", _OWNER], stdout=subprocess.PIPE, text=True)
+        try:
+            assert owner.stdout is not None
+            warm = int(await asyncio.to_thread(owner.stdout.readline))
+            assert _alive(warm)
+        finally:
+            owner.send_signal(signal.SIGKILL)
+            owner.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while _alive(warm):
+            assert time.monotonic() < deadline, "the warm process outlived its owner"
+            await asyncio.sleep(0.1)

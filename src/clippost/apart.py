@@ -12,8 +12,9 @@ Now `PROCESSES` processes serve every call of this process, in turn (more calls 
 each replaced after `TASKS_PER_PROCESS` calls so that what a big library left in its heap
 is given back. They live as long as a runtime holds them (`held()`: `open_runtime` does,
 so `clippost serve` and `clippost worker` hold them while they run) and are killed when
-the last one lets go; a server killed outright takes them with it (a pool process exits
-when its parent's end of the pipe closes).
+the last one lets go. A server killed outright (SIGKILL) cannot kill them: each watches
+the process that started it (`_watch_owner`) and exits when it is gone, since the pool's
+own pipes never tell it (the process holds both ends of its call queue).
 
 forkserver where the platform has it (a fork of this process would copy the locks its
 other threads hold, the database's among them), else spawn.
@@ -24,7 +25,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
+import select
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -39,6 +43,8 @@ T = TypeVar("T")
 
 PROCESSES = 1
 TASKS_PER_PROCESS = 50
+# Where a process cannot be waited on (no pidfd), how often a warm one looks for its owner.
+OWNER_POLL_SECONDS = 1.0
 
 
 async def in_a_process(call: Callable[..., T], *args: object) -> T:
@@ -105,6 +111,8 @@ class _Pool:
                 self._executor = ProcessPoolExecutor(
                     max_workers=PROCESSES,
                     mp_context=_context(),
+                    initializer=_watch_owner,
+                    initargs=(os.getpid(),),
                     max_tasks_per_child=TASKS_PER_PROCESS,
                 )
             return self._executor
@@ -127,6 +135,35 @@ class _Pool:
 
 
 _POOL = _Pool()
+
+
+def _watch_owner(owner: int) -> None:
+    """In a warm process: exit as soon as process `owner` (the one whose pool this is) has
+    ended, however it ended."""
+    threading.Thread(target=_exit_after, args=(owner,), name="clippost-owner", daemon=True).start()
+
+
+def _exit_after(owner: int) -> None:
+    try:
+        handle = os.pidfd_open(owner)  # Linux: readable once the process has ended
+    except (AttributeError, OSError):
+        handle = None
+    if handle is not None:
+        select.select([handle], [], [])
+    else:
+        while _running(owner):
+            time.sleep(OWNER_POLL_SECONDS)
+    os._exit(0)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _context() -> BaseContext:
