@@ -10,7 +10,10 @@ ceiling, with httpx.AsyncClient and keep-alive:
      sign-up limit keep sending 12 MB uploads, a bystander's sign-up and one-click
      unsubscribe p50/p95 (target p95 < 300 ms), with the attack's own figures beside them;
      then the bystander's figures by phase: alone (before any attacker starts), with the
-     manage reloads and the floods, and once the big confirm runs too.
+     manage reloads and the floods, and once the big confirm runs too; beside each phase,
+     a /healthz probe (the web's event-loop lag: the floor under every request), the CPU
+     the server's and the worker's processes used, and the machine's load average, so
+     that a slow phase shows whether the server waited on a lock or for a CPU.
 
 The server runs without its in-process worker (`--no-worker`): the figures are the web
 path's (parse, store, queue), not the sender's (bench/send.py measures that). For the
@@ -38,8 +41,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -257,13 +261,15 @@ async def main(args: argparse.Namespace) -> int:
         server = start_server(Path(folder), port)
         try:
             await wait_until_up(base_url)
-            return await measure(args, base_url, upload, Path(folder))
+            return await measure(args, base_url, upload, Path(folder), server.pid)
         finally:
             server.terminate()
             server.wait(timeout=15)
 
 
-async def measure(args: argparse.Namespace, base_url: str, upload: bytes, folder: Path) -> int:
+async def measure(
+    args: argparse.Namespace, base_url: str, upload: bytes, folder: Path, server: int
+) -> int:
     clients = args.clients
     print(f"clippost web bench: {base_url}, SQLite, upload {len(upload) / 1e6:.2f} MB")
     # Warm-up: imports, the first parse, SQLite pages.
@@ -300,7 +306,9 @@ async def measure(args: argparse.Namespace, base_url: str, upload: bytes, folder
     if args.attack:
         worker = start_worker(folder, int(base_url.rsplit(":", 1)[1]))
         try:
-            failed = await measure_attack(base_url, folder, paths, big=args.big_import) or failed
+            pids = {"server": server, "worker": worker.pid}
+            attack = measure_attack(base_url, folder, paths, big=args.big_import, pids=pids)
+            failed = await attack or failed
         finally:
             worker.terminate()
             worker.wait(timeout=30)
@@ -384,6 +392,7 @@ MANAGE = "manage page (1,000 books)"
 FLOOD = "over-limit 12 MB upload"
 SIGN_UP = "bystander sign-up"
 UNSUBSCRIBE = "bystander one-click unsubscribe"
+HEALTHZ = "/healthz (the event loop's lag)"
 
 
 def attacker(kind: str, base_url: str, path: str, clients: int, stop: Any, results: Any) -> None:
@@ -437,6 +446,53 @@ async def timed(result: Result, call: Awaitable[bool]) -> None:
     result.failures += 0 if ok else 1
 
 
+@dataclass
+class Phase:
+    """The bystander's figures over one phase of the attack, with what the server and the
+    worker processes spent of the CPU meanwhile (their own, not their children's), the
+    machine's load, and a /healthz probe: an endpoint with no I/O, whose latency is the
+    web process's event-loop lag, the floor under every request."""
+
+    results: dict[str, Result]
+    seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)
+    load: float = 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds process `pid` has used (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@asynccontextmanager
+async def phase(base_url: str, pids: dict[str, int]) -> AsyncIterator[Phase]:
+    """Measure a phase: the bystander's results go into the phase's `results`."""
+    measured = Phase({name: Result(name, [], 0.0, 0) for name in (SIGN_UP, UNSUBSCRIBE, HEALTHZ)})
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    began = time.perf_counter()
+    stop = asyncio.Event()
+    prober = asyncio.create_task(probe(stop, base_url, measured.results[HEALTHZ]))
+    try:
+        yield measured
+    finally:
+        stop.set()
+        await prober
+    measured.seconds = time.perf_counter() - began
+    measured.cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    measured.load = os.getloadavg()[0]
+
+
+async def probe(stop: asyncio.Event, base_url: str, result: Result) -> None:
+    async with httpx.AsyncClient(base_url=base_url, timeout=600) as session:
+        while not stop.is_set():
+            await timed(result, healthz(session, 0))
+            await asyncio.sleep(0.05)
+
+
 async def bystand(
     stop: asyncio.Event, base_url: str, unsubscribes: list[str], results: dict[str, Result]
 ) -> None:
@@ -460,7 +516,9 @@ async def ok_if(response: Awaitable[httpx.Response], status: int) -> bool:
     return (await response).status_code == status
 
 
-async def measure_attack(base_url: str, folder: Path, unsubscribes: list[str], *, big: int) -> bool:
+async def measure_attack(
+    base_url: str, folder: Path, unsubscribes: list[str], *, big: int, pids: dict[str, int]
+) -> bool:
     print(f"\nbystander under attack: 1,000-book manage page, {big:,}-highlight confirm, 4 x 12 MB")
     async with httpx.AsyncClient(base_url=base_url, timeout=600) as setup:
         shelf = library_file(1000, 1)
@@ -483,22 +541,26 @@ async def measure_attack(base_url: str, folder: Path, unsubscribes: list[str], *
         ]
         # The bystander alone first, before any attacker starts: the same figures without
         # the attack, on this machine as loaded as it is now.
-        quiet = await bystand_for(QUIET_SECONDS, base_url, unsubscribes)
+        quiet = await bystand_for(QUIET_SECONDS, base_url, unsubscribes, pids)
         began = time.perf_counter()
         for process in processes:
             process.start()
         # Then with the manage reloads and the floods under way, before the big confirm.
-        flooded = await bystand_for(FLOOD_SECONDS, base_url, unsubscribes)
-        stop_bystander = asyncio.Event()
-        during = {name: Result(name, [], 0.0, 0) for name in (SIGN_UP, UNSUBSCRIBE)}
-        bystander = asyncio.create_task(bystand(stop_bystander, base_url, unsubscribes, during))
-        confirm_seconds = await confirm(setup, big_confirm)
-        stop.set()
-        stop_bystander.set()
-        await bystander
+        flooded = await bystand_for(FLOOD_SECONDS, base_url, unsubscribes, pids)
+        async with phase(base_url, pids) as during:
+            stop_bystander = asyncio.Event()
+            bystander = asyncio.create_task(
+                bystand(stop_bystander, base_url, unsubscribes, during.results)
+            )
+            confirm_seconds = await confirm(setup, big_confirm)
+            stop.set()
+            stop_bystander.set()
+            await bystander
         for name in (SIGN_UP, UNSUBSCRIBE):
-            results[name].latencies = flooded[name].latencies + during[name].latencies
-            results[name].failures = flooded[name].failures + during[name].failures
+            results[name].latencies = (
+                flooded.results[name].latencies + during.results[name].latencies
+            )
+            results[name].failures = flooded.results[name].failures + during.results[name].failures
         outcomes = [queue.get(timeout=120) for _ in processes]
         for process in processes:
             process.join(timeout=30)
@@ -513,21 +575,23 @@ async def measure_attack(base_url: str, folder: Path, unsubscribes: list[str], *
     )
 
 
-async def bystand_for(seconds: float, base_url: str, unsubscribes: list[str]) -> dict[str, Result]:
+async def bystand_for(
+    seconds: float, base_url: str, unsubscribes: list[str], pids: dict[str, int]
+) -> Phase:
     """The bystander's figures over `seconds`."""
-    results = {name: Result(name, [], 0.0, 0) for name in (SIGN_UP, UNSUBSCRIBE)}
-    stop = asyncio.Event()
-    task = asyncio.create_task(bystand(stop, base_url, unsubscribes, results))
-    await asyncio.sleep(seconds)
-    stop.set()
-    await task
-    return results
+    async with phase(base_url, pids) as measured:
+        stop = asyncio.Event()
+        task = asyncio.create_task(bystand(stop, base_url, unsubscribes, measured.results))
+        await asyncio.sleep(seconds)
+        stop.set()
+        await task
+    return measured
 
 
 def report_attack(
     results: dict[str, Result],
     statuses: dict[str, dict[int, int]],
-    phases: dict[str, dict[str, Result]],
+    phases: dict[str, Phase],
     folder: Path,
     *,
     big: int,
@@ -550,19 +614,29 @@ def report_attack(
     for name, seen in statuses.items():
         print(f"  {name} answers (0: connection closed on refusal): {dict(sorted(seen.items()))}")
     met = True
-    for name in (SIGN_UP, UNSUBSCRIBE):
-        p95, alone = results[name].percentile(0.95), phases["alone"][name].percentile(0.95)
-        met = met and p95 < 300 and not results[name].failures
-        print(
-            f"  {name} p95 {p95:.0f} ms under attack (target < 300): "
-            f"{'met' if p95 < 300 else 'NOT met'}; alone {alone:.0f} ms, {p95 / alone:.1f}x"
-        )
-        for phase, figures in phases.items():
-            measured = figures[name]
+    for name in (SIGN_UP, UNSUBSCRIBE, HEALTHZ):
+        p95 = results[name].percentile(0.95) if name in results else 0.0
+        alone = phases["alone"].results[name].percentile(0.95)
+        if name in results:
+            met = met and p95 < 300 and not results[name].failures
             print(
-                f"    {phase:<17} p50 {measured.percentile(0.5):6.0f} ms  p95 "
-                f"{measured.percentile(0.95):6.0f} ms  ({len(measured.latencies)} requests)"
+                f"  {name} p95 {p95:.0f} ms under attack (target < 300): "
+                f"{'met' if p95 < 300 else 'NOT met'}; alone {alone:.0f} ms, {p95 / alone:.1f}x"
             )
+        else:
+            print(f"  {name}, beside the bystander:")
+        for label, measured in phases.items():
+            figures = measured.results[name]
+            print(
+                f"    {label:<17} p50 {figures.percentile(0.5):6.0f} ms  p95 "
+                f"{figures.percentile(0.95):6.0f} ms  ({len(figures.latencies)} requests)"
+            )
+    print("  CPU by phase (share of one core: the server's process, the worker's; load average)")
+    for label, measured in phases.items():
+        shares = "  ".join(
+            f"{name} {spent / measured.seconds:4.0%}" for name, spent in measured.cpu.items()
+        )
+        print(f"    {label:<17} {measured.seconds:5.1f} s  {shares}  load {measured.load:.1f}")
     return not met
 
 

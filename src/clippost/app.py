@@ -95,6 +95,7 @@ def create_app(
     app.state.gauge_cache = GaugeCache(settings.metrics_cache_seconds)
     app.state.dev_inbox = inbox_enabled(settings, bound_host)
     app.state.page_loads = limits.PageLoads(settings.page_loads_per_client_per_minute)
+    app.state.refusals = limits.Refusals()
     app.mount("/static", StaticFiles(directory=deps.TEMPLATES.parent / "static"), name="static")
     app.add_middleware(SecurityMiddleware, https=settings.base_url.startswith("https://"))
     app.add_middleware(AccessLogMiddleware)  # outermost: it sees what the client gets

@@ -258,6 +258,15 @@ class Settings(ProviderSettings):
             "are done (0: every import goes to the worker)."
         ),
     )
+    merge_lease_seconds: int = Field(
+        30,
+        ge=5,
+        description=(
+            "How long a worker's hold on a big import lasts without news from it; the worker "
+            "renews it every third of that while it merges, so another worker resumes the "
+            "import this long after the first one died."
+        ),
+    )
     unconfirmed_retention_hours: float = Field(
         24.0,
         ge=0,

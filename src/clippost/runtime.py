@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+from clippost import apart
 from clippost.config import Settings
 from clippost.context import ServiceContext
 from clippost.db.engine import Database
@@ -56,21 +57,22 @@ async def open_runtime(
         site=Site.from_settings(settings),
     )
     transport: Transport | None = None
-    try:
-        if migrate:
-            await upgrade(db)
-        if with_transport:
-            transport = transport_from_settings(settings, db)
-        yield Runtime(
-            settings=settings,
-            db=db,
-            secret_key=secret_key,
-            links=links,
-            mail_domain=settings.mail_domain,
-            renderer=renderer,
-            transport=transport,
-        )
-    finally:
-        if transport is not None:
-            await transport.close()
-        await db.dispose()
+    with apart.held():  # the warm processes live as long as the runtime
+        try:
+            if migrate:
+                await upgrade(db)
+            if with_transport:
+                transport = transport_from_settings(settings, db)
+            yield Runtime(
+                settings=settings,
+                db=db,
+                secret_key=secret_key,
+                links=links,
+                mail_domain=settings.mail_domain,
+                renderer=renderer,
+                transport=transport,
+            )
+        finally:
+            if transport is not None:
+                await transport.close()
+            await db.dispose()

@@ -121,7 +121,7 @@ async def _merge_forever(runtime: Runtime, stop: asyncio.Event, *, owner: str) -
 
 async def merge_once(runtime: Runtime, *, owner: str, stop: asyncio.Event) -> bool:
     """Merge one waiting import; False when none waits or the merge failed (logged)."""
-    lease = timedelta(seconds=runtime.settings.lease_seconds)
+    lease = timedelta(seconds=runtime.settings.merge_lease_seconds)
     try:
         return await merge_one(runtime.db, runtime.context, owner=owner, lease=lease, stop=stop)
     except Exception:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 from sqlalchemy import func, select
@@ -102,6 +103,33 @@ class TestWriteOnSqlite:
             time.sleep(1.0)  # the event loop blocked, as by a long page render
             await task
             assert ended[-1] - blocked_from < 0.9
+        finally:
+            await db.dispose()
+
+    async def test_queued_writes_follow_each_other_without_the_loop(self, sqlite_url: str) -> None:
+        """Writes queued together begin one after another as each commits, on the writer
+        thread: a blocked event loop does not hold the next one back (the write lock is
+        not given on by the loop)."""
+        db = Database(normalise_database_url(sqlite_url))
+        began: list[float] = []
+
+        def work(number: int) -> Callable[[AsyncSession], Awaitable[int]]:
+            async def run(session: AsyncSession) -> int:
+                began.append(time.perf_counter())
+                return await factories.add_pending_reader(session, email=f"r{number}@example.org")
+
+            return run
+
+        try:
+            await db.write(work(0))  # the thread and its connection are warm from here on
+            tasks = [asyncio.create_task(db.write(work(n))) for n in range(1, 4)]
+            await asyncio.sleep(0)  # each is handed to the thread
+            time.sleep(1.0)  # the event loop blocked, as by a long page render
+            unblocked = time.perf_counter()
+            await asyncio.gather(*tasks)
+            assert len(began) == 4
+            assert all(start < unblocked for start in began)
+            assert await _count(db) == 4
         finally:
             await db.dispose()
 

@@ -19,7 +19,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from ipaddress import IPv6Address
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from clippost.models import (
     SubscriberStatus,
 )
 from clippost.subscriptions.merging import merge_next, plan_merge
-from clippost.web.limits import PageLoads
+from clippost.web.limits import PageLoads, Refusals
 from clippost.web.upload_parsers import SMALL_UPLOAD_BYTES, UploadParsers
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
@@ -117,6 +117,26 @@ class TestLimitsBeforeWork:
             assert response.headers["connection"] == "close"  # the rest is never received
             assert sent <= 8192
             assert await web.counts() == before
+
+    async def test_a_refused_client_is_refused_again_without_a_database_write(
+        self, web_app, web_settings
+    ):
+        """Once refused, a client is refused until its window ends without a write (it
+        would roll back anyway): a flood of refusals never takes the write lock from the
+        other clients' requests, and still says when to come back."""
+        async with web_app(_limited(web_settings, signups_per_client_per_hour=1)) as web:
+            assert (await web.sign_up("one@example.org")).status_code == 303
+            assert (await web.sign_up("two@example.org")).status_code == 429
+            with _statements(web.db) as seen:
+                again = await web.sign_up("three@example.org")
+            assert again.status_code == 429
+            assert "Too many requests" in again.text
+            assert 0 < int(again.headers["retry-after"]) <= 3600
+            writes = [s for s in seen if s.split(None, 1)[0].upper() in {"INSERT", "UPDATE"}]
+            assert writes == []
+            async with _browser(web, "192.0.2.9") as other:  # another network: counted
+                response = await _post(other, "/signup", {"email": "x@example.org"})
+                assert response.status_code != 429
 
     async def test_an_over_limit_address_is_refused_before_its_upload_is_parsed(
         self, web_app, web_settings
@@ -228,6 +248,24 @@ class TestPageLoads:
         with pytest.raises(RateLimited):
             loads.take("192.0.2.1", now=101.7)
         loads.take("2001:db8::1", now=101.7)
+
+
+class TestRefusals:
+    def test_a_refusal_holds_until_its_window_ends(self):
+        """A key is refused until the moment remembered, and not from then on."""
+        refusals, now = Refusals(), datetime(2026, 1, 1, tzinfo=UTC)
+        refusals.remember("signup-client:203.0.113.0", now + timedelta(minutes=30))
+        assert refusals.until("signup-client:203.0.113.0", now=now) == now + timedelta(minutes=30)
+        assert refusals.until("signup-client:198.51.100.0", now=now) is None
+        assert refusals.until("signup-client:203.0.113.0", now=now + timedelta(minutes=30)) is None
+
+    def test_the_oldest_are_forgotten_past_the_bound(self):
+        """However many networks are refused, memory holds a bounded number of them."""
+        refusals, now = Refusals(), datetime(2026, 1, 1, tzinfo=UTC)
+        for n in range(10_001):
+            refusals.remember(f"k{n}", now + timedelta(hours=1))
+        assert refusals.until("k0", now=now) is None
+        assert refusals.until("k10000", now=now) is not None
 
 
 class TestBoundedPages:
@@ -473,7 +511,7 @@ async def _distinct_highlights(web: Any) -> tuple[int, int]:
 # transaction (its rows written, not committed) until it is killed.
 _MERGER = """
 import asyncio, sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 import factories
 from clippost.db.engine import Database

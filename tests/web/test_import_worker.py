@@ -27,11 +27,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from clippost import apart
 from clippost.db.engine import Database
 from clippost.library import chunks
 from clippost.links import Purpose
 from clippost.models import Highlight, ImportProgress, PendingImport, SubscriberStatus
 from clippost.subscriptions.background_merge import MergeJob, merge_one, take_job
+from clippost.web.previews import ON_THE_LOOP
 
 LEASE = timedelta(minutes=5)
 REFRESH = re.compile(r'<meta http-equiv="refresh" content="(\d+)">')
@@ -169,6 +171,30 @@ class TestTheClick:
         page = await web.client.get(f"{link}/importing")
         assert "Highlights added" in page.text
         assert f"{2 * chunks.MERGE_CHUNK} new highlights" in page.text
+
+    async def test_a_big_upload_on_the_manage_page_goes_to_the_worker(self, web):
+        """A manage-page upload of more than `merge_in_worker_over` highlights merges
+        nothing in its request: it redirects to the same importing page, which the
+        worker's merge brings to the added page; a small one is still merged at once."""
+        await web.confirmed_reader("reader@example.org")
+        manage = await web.manage_link("reader@example.org")
+        before = await _highlights(web)
+        files = {"file": ("My Clippings.txt", _many(web, 2, chunks.MERGE_CHUNK), "text/plain")}
+        response = await web.post_form(f"{manage}/upload", files=files, csrf_from=manage)
+        assert response.status_code == 303, response.text
+        progress = response.headers["location"]
+        assert re.fullmatch(r"/add/[^/]+/importing", progress)
+        assert "Importing your highlights" in (await web.client.get(progress)).text
+        assert await _highlights(web) == before
+        assert await merge_one(web.db, _contexts(web), owner="w", lease=LEASE, stop=asyncio.Event())
+        page = await web.client.get(progress)
+        assert "Highlights added" in page.text
+        assert f"{2 * chunks.MERGE_CHUNK} new highlights" in page.text
+        three = web.clippings_file(("Dune", "Frank Herbert", [f"Line {n}." for n in range(3)]))
+        small = {"file": ("My Clippings.txt", three, "text/plain")}
+        added = await web.post_form(f"{manage}/upload", files=small, csrf_from=manage)
+        assert added.status_code == 200
+        assert "3 new highlights" in added.text
 
     async def test_without_a_worker_the_page_says_so(self, web):
         """After a minute without progress the page says no worker may be running, that the
@@ -362,6 +388,106 @@ class TestKilledWorker:
         assert await _highlights(web) == (3 * chunks.MERGE_CHUNK,) * 2
         assert (await _progress(web)).merged_highlights == 3 * chunks.MERGE_CHUNK
         assert (await web.subscriber("big@example.org")).status == SubscriberStatus.CONFIRMED
+
+
+# A worker that takes the waiting import under a short lease, merges a chunk, then stalls
+# (longer than the lease) with its heartbeat running, until it is killed.
+_STALLED_WORKER = """
+import asyncio, sys
+from datetime import timedelta
+from pathlib import Path
+import factories
+from clippost.db.engine import Database
+from clippost.subscriptions.background_merge import take_job
+
+async def main(url, data_dir, lease):
+    settings = factories.make_settings(data_dir=Path(data_dir), database_url=url)
+    context = lambda now: factories.service_context(settings, now=now)
+    db = Database(settings.resolved_database_url)
+    job = await take_job(db, context, owner="doomed", lease=timedelta(seconds=float(lease)))
+    async with job.heartbeat():
+        assert await job.prepare()
+        assert await job.merge_next()
+        print("merged a chunk", flush=True)
+        await asyncio.sleep(600)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+SHORT_LEASE = 6.0
+
+
+class TestTheLeaseHeartbeat:
+    @pytest.mark.timeout(180)
+    async def test_a_live_worker_keeps_its_import_and_a_killed_one_loses_it_soon(
+        self, web, tmp_path
+    ):
+        """A worker stalled past its lease keeps the import (its heartbeat renews the
+        lease); killed with SIGKILL, another worker takes the import over once the short
+        lease runs out, with nothing set by hand, and completes it with every highlight
+        once."""
+        await _requested(web, "big@example.org")
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _STALLED_WORKER,
+                web.settings.database_url,
+                str(tmp_path),
+                str(SHORT_LEASE),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+        )
+        try:
+            assert child.stdout is not None
+            line = await asyncio.to_thread(child.stdout.readline)
+            assert line.strip() == "merged a chunk"
+            await asyncio.sleep(SHORT_LEASE * 1.5)
+            assert await _drain(web.db, web, "next") == 0  # renewed: still the first's
+            assert (await _progress(web)).lease_owner == "doomed"
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+        killed = time.monotonic()
+        while not await _drain(web.db, web, "next"):
+            assert time.monotonic() - killed < SHORT_LEASE * 4, "the lease never ran out"
+            await asyncio.sleep(0.5)
+        assert await _highlights(web) == (3 * chunks.MERGE_CHUNK,) * 2
+        assert (await web.subscriber("big@example.org")).status == SubscriberStatus.CONFIRMED
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a terminated child not yet reaped is a zombie
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+class TestWarmPreviews:
+    @pytest.mark.timeout(300)
+    async def test_big_library_previews_share_a_warm_process_that_dies_with_the_app(
+        self, web_app, web_settings
+    ):
+        """Each manage view of a library too big to preview on the loop previews it in the
+        same warm process (none started per view), which is killed when the app stops."""
+        assert 11 * chunks.MERGE_CHUNK > ON_THE_LOOP
+        settings = web_settings.model_copy(update={"merge_in_worker_over": 10_000})
+        async with web_app(settings) as web:
+            await web.confirmed_reader("big@example.org", _many(web, 11, chunks.MERGE_CHUNK))
+            manage = await web.manage_link("big@example.org")
+            seen = []
+            for _ in range(3):
+                page = await web.client.get(manage)
+                assert page.status_code == 200
+                assert "What your next email holds" in page.text
+                assert page.text.count('class="highlight"') >= 3
+                seen.append(tuple(apart.process_ids()))
+            assert len(set(seen)) == 1
+            assert len(seen[0]) == 1
+        assert not _alive(seen[0][0])
 
 
 @dataclass

@@ -3,8 +3,10 @@
 SQLite (embedded default) runs in WAL mode with a busy timeout, and every transaction starts
 with `BEGIN IMMEDIATE`: writers are serialized by SQLite itself, so a read-then-write (a
 claim, a rate-limit check) can never interleave with another writer, in this process or
-another. Within one process an asyncio lock queues writers before they reach SQLite, so they
-wait in order instead of sleeping in SQLite's busy handler.
+another. Within one process writers queue before they reach SQLite, so they wait in order
+instead of sleeping in SQLite's busy handler: on a file, on its writer thread
+(db/writer.py), which takes the next the moment one commits, without the event loop; in
+memory, on an asyncio lock.
 PostgreSQL runs with a connection pool; claiming uses `FOR UPDATE SKIP LOCKED`
 (see outbox/claims.py). Any other database URL is refused here, at start-up (db/dialect.py).
 
@@ -12,7 +14,7 @@ Group commit (`Database.commit_together`): small writes of one kind that arrive 
 burst of one-click unsubscribes) share one write transaction instead of queueing for the
 write lock one by one; each caller still returns only after its own change has committed.
 On a SQLite file that transaction runs on a writer thread with a plain sqlite3 connection
-(same pragmas, same BEGIN IMMEDIATE, under the same write lock): through aiosqlite every
+(same pragmas, same BEGIN IMMEDIATE, in the same queue): through aiosqlite every
 statement is several round trips between the event loop and the driver's thread.
 
 `Database.write(work)`: a transaction run whole on that writer thread, `work` being the same
@@ -20,9 +22,14 @@ async service code a `transaction()` block runs. On the thread its session sits 
 synchronous connection, so no statement waits for the event loop: the request pays one
 round trip to the thread for the whole transaction, where through aiosqlite it pays several
 per statement, each queued behind whatever else the loop is doing (under load, tens of
-milliseconds each), and holds the write lock all that time. The small, hot writes of
+milliseconds each), and holds the write lock all that time; and the next write begins
+on the thread as this one commits, not when the loop comes round to it. The small, hot writes of
 requests any stranger can send (sign-up and its rate limits) go this way, so that neither
 their cost nor their time under the lock grows with the load on the loop.
+
+Between processes SQLite's busy handler is no queue: a job that writes transaction after
+transaction (a big merge, the planner) calls `Database.give_way` between them, and yields
+to the writers other processes have queued (db/turns.py).
 
 Reads (`Database.read`) never take the write lock: on a SQLite file they run on a second
 engine whose transactions begin DEFERRED on `query_only` connections, so a page reads a WAL
@@ -34,11 +41,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -49,10 +55,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from clippost.db.dialect import SQLITE, supported_dialect
+from clippost.db.turns import WriteTurns, turn_for
+from clippost.db.writer import SqliteWriter, T, Work
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Items one group-commit transaction takes at most; the rest wait for the next one. Batch
@@ -64,13 +71,10 @@ GROUP_COMMIT_LIMIT = 500
 # never fail for serialization.
 _PG_READ = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
-T = TypeVar("T")
 # Applies a batch of items inside the transaction whose connection it is given; never
 # commits. Synchronous, so that one function runs on the SQLite writer thread and, through
 # `AsyncConnection.run_sync`, on PostgreSQL.
 BatchWrite = Callable[[Connection, Sequence[T]], None]
-# Service code for `Database.write`: given the transaction's session, never commits.
-Work = Callable[[AsyncSession], Awaitable[T]]
 
 
 class Database:
@@ -91,20 +95,51 @@ class Database:
             else None
         )
         self._reads = async_sessionmaker(self._read_engine or self.engine, expire_on_commit=False)
+        # In-memory SQLite's writers queue here; a file's on its writer thread (db/writer.py),
+        # where other processes see them queued (db/turns.py).
         self._write_lock = asyncio.Lock()
         self._groups: dict[object, GroupCommit[Any]] = {}
-        # The writer thread of a SQLite file (its thread starts with the first write).
-        self._writer = _SqliteWriter(url, echo=echo) if self.is_sqlite and _is_file(url) else None
+        self._writer = _sqlite_writer(url, echo=echo) if self.is_sqlite and _is_file(url) else None
+        self._turns = WriteTurns(_sqlite_path(url))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits when the block ends, or rolls back on error."""
         if self.is_sqlite:
-            async with self._write_lock, self._session() as session:
+            async with self._write_turn(), self._session() as session:
                 yield session
         else:
             async with self._session() as session:
                 yield session
+
+    @asynccontextmanager
+    async def _write_turn(self) -> AsyncIterator[None]:
+        """This process's turn at the write lock for a transaction run on the event loop:
+        on a file, the writer thread reserved for it, in order with every other write."""
+        if self._writer is None:
+            async with self._write_lock:
+                yield
+            return
+        async with self._announced(), self._writer.reserved():
+            yield
+
+    @asynccontextmanager
+    async def _announced(self) -> AsyncIterator[None]:
+        """Seen by other processes' long jobs as a writer queued or running (db/turns.py)."""
+        self._turns.enter()
+        try:
+            yield
+        finally:
+            self._turns.leave()
+
+    async def give_way(self) -> float:
+        """Between two transactions of a long job: let the writers queued meanwhile (of any
+        process) go first, for a turn sized from how long this process's last write
+        transaction took (db/turns.py); the seconds waited. On PostgreSQL (row locks:
+        nobody waits for the database) and in-memory SQLite, at once."""
+        if self._writer is None:
+            return 0.0
+        return await self._turns.give_way(longest=turn_for(self._writer.last_hold))
 
     @property
     def engines(self) -> tuple[Engine, ...]:
@@ -136,7 +171,7 @@ class Database:
     async def run_write(self, write: Callable[[Connection], None]) -> None:
         """Run a synchronous write in a transaction of its own, committed on return."""
         if self._writer is not None:
-            async with self._write_lock:
+            async with self._announced():
                 await self._writer.run(write)
             return
         async with self.transaction() as session:
@@ -149,7 +184,7 @@ class Database:
         writer thread (the module's docstring says why), so `work` must only use its
         session and plain values: nothing bound to the caller's event loop."""
         if self._writer is not None:
-            async with self._write_lock:
+            async with self._announced():
                 return await self._writer.run_work(work)
         async with self.transaction() as session:
             return await work(session)
@@ -166,82 +201,10 @@ class Database:
         if self._writer is not None:
             self._writer.dispose()
             # A fresh one, should this database be used again (its thread starts on use).
-            self._writer = _SqliteWriter(self.url, echo=self.engine.echo)
+            self._writer = _sqlite_writer(self.url, echo=self.engine.echo)
         if self._read_engine is not None:
             await self._read_engine.dispose()
         await self.engine.dispose()
-
-
-class _SqliteWriter:
-    """Runs whole write transactions on one thread, with a synchronous sqlite3 connection.
-
-    One round trip to the thread per transaction, where aiosqlite makes three or four per
-    statement (cursor, execute, fetch, close), each paid on the event loop and often spent
-    waiting for the GIL. Callers hold `Database._write_lock`, so in this process it never
-    competes with the async engine's writers; other processes wait in BEGIN IMMEDIATE.
-    """
-
-    def __init__(self, url: str, *, echo: bool) -> None:
-        sync_url = make_url(url).set(drivername="sqlite")
-        self.engine: Engine = create_engine(
-            sync_url,
-            echo=echo,
-            pool_size=1,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            json_deserializer=json_loads,
-        )
-        _configure_sqlite(self.engine)
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clippost-sqlite")
-        # The thread's own event loop, made there by the first `run_work`: service code is
-        # async, but on the synchronous connection it never waits on it.
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def run(self, write: Callable[[Connection], None]) -> None:
-        await self._on_thread(self._commit, write)
-
-    async def run_work(self, work: Work[T]) -> T:
-        return await self._on_thread(self._run_work, work)
-
-    async def _on_thread(self, call: Callable[[Any], T], argument: Any) -> T:
-        future = asyncio.get_running_loop().run_in_executor(self._thread, call, argument)
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            # A thread cannot be interrupted: let the transaction end (commit or roll back)
-            # before the caller gives up the write lock.
-            await asyncio.wait([future])
-            raise
-
-    def _commit(self, write: Callable[[Connection], None]) -> None:
-        with self.engine.begin() as connection:
-            write(connection)
-
-    def _run_work(self, work: Work[T]) -> T:
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-        return self._loop.run_until_complete(self._in_session(work))
-
-    async def _in_session(self, work: Work[T]) -> T:
-        # An AsyncSession over a synchronous Session: every statement runs at once on this
-        # thread's connection (SQLAlchemy's greenlet bridge never has to wait for a driver).
-        engine = self.engine
-
-        def bound(**options: Any) -> Session:
-            options.pop("bind", None)
-            options.pop("binds", None)
-            return Session(engine, **options)
-
-        session = AsyncSession(
-            sync_session_class=cast(type[Session], bound), expire_on_commit=False
-        )
-        async with session, session.begin():
-            return await work(session)
-
-    def dispose(self) -> None:
-        if self._loop is not None:
-            self._thread.submit(self._loop.close).result()
-        self._thread.shutdown(wait=True)
-        self.engine.dispose()
 
 
 class GroupCommit(Generic[T]):
@@ -370,6 +333,24 @@ def _create_sqlite_engine(url: str, *, echo: bool, read_only: bool = False) -> A
     )
     _configure_sqlite(engine.sync_engine, read_only=read_only)
     return engine
+
+
+def _sqlite_writer(url: str, *, echo: bool) -> SqliteWriter:
+    """The writer thread's engine: the same pragmas, one synchronous connection."""
+    sync_url = make_url(url).set(drivername="sqlite")
+    engine = create_engine(
+        sync_url,
+        echo=echo,
+        pool_size=1,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        json_deserializer=json_loads,
+    )
+    _configure_sqlite(engine)
+    return SqliteWriter(engine)
+
+
+def _sqlite_path(url: str) -> Path:
+    return Path(make_url(url).database or "")
 
 
 def _is_file(url: str) -> bool:

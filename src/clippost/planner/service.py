@@ -77,6 +77,7 @@ async def plan_due(db: Database, ctx: ServiceContext) -> int:
         planned += queued
         if claimed < repo.BATCH:
             return planned
+        await db.give_way()  # other processes' writers go between batches (db/turns.py)
 
 
 async def _plan_batch(db: Database, ctx: ServiceContext) -> tuple[int, int]:

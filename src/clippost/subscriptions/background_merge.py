@@ -13,17 +13,32 @@ finds nothing to claim, and nothing is added.
 `clippost serve` runs the worker on the web's event loop, so every step here is short on
 the loop: the upload is decoded and cut in a process of its own (`merging.cut_upload`:
 in a thread, its `json.loads` would hold the GIL, and the loop, for most of a second),
-which hands back each chunk encoded apart; a chunk is decoded just before it is merged,
-in one transaction of `library/chunks.py`'s size, with other requests' turns between them.
+which hands back each chunk encoded apart; the next chunk is decoded before its
+transaction begins, and the transaction runs whole on the database's writer thread
+(`Database.write`), so the write lock is held for the chunk's statements only, not for
+the decoding nor for round trips through a busy event loop. Between chunks the job gives
+way (`Database.give_way`): writers of other processes queued meanwhile go first, where
+SQLite's busy handler alone would let this loop take the lock again the instant it
+commits (db/turns.py). How long each chunk held the lock, and how long the job gave way,
+is logged when the import is done.
+
+The lease is short (`merge_lease_seconds`) and renewed by a heartbeat while the job runs,
+decoding and applying included; a worker killed mid-import leaves it to expire within
+that, not within the sender's lease of minutes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+import statistics
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.apart import in_a_process
 from clippost.clippings.merge import gc_paused
@@ -58,6 +73,10 @@ class MergeJob:
     pending_id: int
     purpose: Purpose
     plan: MergePlan | None = None
+    # Seconds each chunk's transaction held the write lock, and the job gave way in all.
+    holds: list[float] = field(default_factory=list)
+    gave_way: float = 0.0
+    _next: int = 0  # the chunk expected next, decoded before its transaction
 
     async def prepare(self) -> bool:
         """Decode and cut the upload, check it against the reader's limits; False when
@@ -110,20 +129,63 @@ class MergeJob:
             return await self._merge_chunk(now)
 
     async def _merge_chunk(self, now: datetime) -> bool:
-        assert self.plan is not None  # checked by merge_next
-        async with self.db.transaction() as session:
+        plan = self.plan
+        assert plan is not None  # checked by merge_next
+        if isinstance(plan.chunks, EncodedChunks):
+            plan.chunks.prefetch(self._next)
+        locked = 0.0
+
+        async def merge(session: AsyncSession) -> int | None:
+            nonlocal locked
             index = await merge_queue.claim_chunk(
                 session,
                 self.pending_id,
                 owner=self.owner,
-                total=len(self.plan.chunks),
+                total=len(plan.chunks),
                 now=now,
                 until=now + self.lease,
             )
-            if index is None:
-                return False
-            await merge_chunk(session, self.context(now), self.plan, index)
+            locked = time.perf_counter()  # BEGIN IMMEDIATE is behind: the lock is held
+            if index is not None:
+                await merge_chunk(session, self.context(now), plan, index)
+            return index
+
+        index = await self.db.write(merge)
+        if index is None:
+            return False
+        self.holds.append(time.perf_counter() - locked)
+        self._next = index + 1
         return True
+
+    async def give_way(self) -> None:
+        """Let writers that queued during the chunk go before the next one."""
+        self.gave_way += await self.db.give_way()
+
+    @contextlib.asynccontextmanager
+    async def heartbeat(self) -> AsyncIterator[None]:
+        """The lease renewed (`keep_alive`) for as long as the block runs."""
+        beating = asyncio.create_task(self.keep_alive(), name=f"clippost-lease-{self.pending_id}")
+        try:
+            yield
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+
+    async def keep_alive(self) -> None:
+        """Renew the lease every third of it until cancelled, or until it is not this
+        job's any more (then the next claim finds that out and the job stops)."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                if not await self.db.write(self._renew):
+                    return
+            except Exception:
+                log.exception("import %d: the lease could not be renewed", self.pending_id)
+
+    async def _renew(self, session: AsyncSession) -> bool:
+        until = utcnow() + self.lease
+        return await merge_queue.renew(session, self.pending_id, owner=self.owner, until=until)
 
     async def apply(self) -> bool:
         """Apply the merged import and settle the request; False when there was nothing to
@@ -141,10 +203,13 @@ class MergeJob:
             await merge_queue.finish(session, self.pending_id)
         if applied:
             log.info(
-                "import %d merged by worker %s (%d chunks)",
+                "import %d merged by worker %s (%d chunks; write lock held %s ms a chunk "
+                "(median, most); gave way %.1f s)",
                 self.pending_id,
                 self.owner,
                 len(self.plan.chunks),
+                _median_and_most(self.holds),
+                self.gave_way,
             )
         return applied
 
@@ -186,15 +251,22 @@ async def merge_one(
     job = await take_job(db, context, owner=owner, lease=lease)
     if job is None:
         return False
-    if not await job.prepare():
-        return True
-    # Between chunks the write lock goes to whoever waits for it (asyncio.Lock is FIFO;
-    # other processes wait in BEGIN IMMEDIATE), so the web's writes go between them.
-    merging = True
-    while merging and not stop.is_set():
-        merging = await job.merge_next()
-    if stop.is_set():
-        await job.release()
-    else:
-        await job.apply()
+    async with job.heartbeat():
+        if not await job.prepare():
+            return True
+        merging = True
+        while merging and not stop.is_set():
+            merging = await job.merge_next()
+            if merging:
+                await job.give_way()
+        if stop.is_set():
+            await job.release()
+        else:
+            await job.apply()
     return True
+
+
+def _median_and_most(seconds: list[float]) -> str:
+    if not seconds:
+        return "-"
+    return f"{statistics.median(seconds) * 1000:.0f}/{max(seconds) * 1000:.0f}"

@@ -53,18 +53,21 @@ async def send_requested(
     )
 
 
-async def limit_client(
-    session: AsyncSession, ctx: ServiceContext, action: str, client_ip: str
-) -> None:
-    """Count one `action` from this client's network (an IPv6 client by its /64);
-    RateLimited past the hourly limit."""
-    limit = ratelimit.Limit(
+def client_limit(ctx: ServiceContext, action: str, client_ip: str) -> ratelimit.Limit:
+    """The hourly limit of `action` for this client's network (an IPv6 client by its /64)."""
+    return ratelimit.Limit(
         key=f"{action}-client:{client_network(client_ip)}",
         allowed=ctx.settings.signups_per_client_per_hour,
         window=_HOUR,
         refusal="Too many requests have come from your network in the last hour.",
     )
-    await ratelimit.hit(session, limit, now=ctx.now)
+
+
+async def limit_client(
+    session: AsyncSession, ctx: ServiceContext, action: str, client_ip: str
+) -> None:
+    """Count one `action` from this client's network; RateLimited past the hourly limit."""
+    await ratelimit.hit(session, client_limit(ctx, action, client_ip), now=ctx.now)
 
 
 def address_limit_key(address: str, *, owner: bool = False) -> str:

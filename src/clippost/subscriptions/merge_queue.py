@@ -176,6 +176,18 @@ async def claim_chunk(
     return None if claimed is None else int(claimed) - 1
 
 
+async def renew(session: AsyncSession, pending_id: int, *, owner: str, until: datetime) -> bool:
+    """Move `owner`'s lease on to `until` (the heartbeat of a worker merging the import);
+    False when the import is no longer theirs (taken over, settled, or gone)."""
+    renewed = await session.scalar(
+        update(ImportProgress)
+        .where(ImportProgress.pending_import_id == pending_id, ImportProgress.lease_owner == owner)
+        .values(lease_until=until)
+        .returning(ImportProgress.pending_import_id)
+    )
+    return renewed is not None
+
+
 async def finish(session: AsyncSession, pending_id: int, *, failure: str | None = None) -> None:
     """The request is settled: applied, or refused with `failure` for the reader."""
     await session.execute(

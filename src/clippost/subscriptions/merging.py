@@ -132,6 +132,13 @@ class EncodedChunks(Sequence[Library]):
 
     def __init__(self, encoded: tuple[bytes, ...]) -> None:
         self._encoded = encoded
+        self._decoded: tuple[int, Library] | None = None
+
+    def prefetch(self, index: int) -> None:
+        """Decode chunk `index` now (before its transaction takes the write lock), for the
+        next `self[index]`; an index past the end is nothing to decode."""
+        if 0 <= index < len(self._encoded):
+            self._decoded = (index, self._decode(index))
 
     def __len__(self) -> int:
         return len(self._encoded)
@@ -145,6 +152,13 @@ class EncodedChunks(Sequence[Library]):
     def __getitem__(self, index: int | slice) -> Library | Sequence[Library]:
         if isinstance(index, slice):
             return [self[i] for i in range(len(self))[index]]
+        if self._decoded is not None and self._decoded[0] == index:
+            library = self._decoded[1]
+            self._decoded = None
+            return library
+        return self._decode(index)
+
+    def _decode(self, index: int) -> Library:
         library = pending_codec.decode(self._encoded[index]).library
         if library is None:  # pragma: no cover - `cut_upload` encodes a library in each
             raise ValueError("a merge chunk without its library")

@@ -93,6 +93,12 @@ def encode_library(library: Library) -> EncodedLibrary:
     return EncodedLibrary(blob=_pack(rows), books=book_counts(library), identities=identities)
 
 
+def decode_library(library: EncodedLibrary) -> Library:
+    """The library an `EncodedLibrary` holds (a small one: decoding takes a moment a
+    thousand highlights)."""
+    return _unpack_library(library.blob)
+
+
 def book_counts(library: Library) -> tuple[BookCount, ...]:
     return tuple(BookCount(b.title, b.author, len(b.highlights)) for b in library.books)
 

@@ -10,6 +10,7 @@ it, so only events that really happened are counted.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -39,8 +40,16 @@ async def hit(session: AsyncSession, limit: Limit, *, now: datetime) -> None:
     """Count one event under `limit`; raises RateLimited when it is one too many."""
     counted = await count_event(session, limit.key, window=limit.window, now=now)
     if counted.count > limit.allowed:
-        retry_at = counted.window_start + limit.window
-        raise RateLimited(f"{limit.refusal} Please try again after {_minutes(retry_at, now)}.")
+        raise refusal(limit, retry_at=counted.window_start + limit.window, now=now)
+
+
+def refusal(limit: Limit, *, retry_at: datetime, now: datetime) -> RateLimited:
+    """What a request refused under `limit` until `retry_at` is told (and its
+    Retry-After). A window only fills up until it ends, so a refusal holds until then."""
+    seconds = max(1, math.ceil((retry_at - now).total_seconds()))
+    return RateLimited(
+        f"{limit.refusal} Please try again after {_minutes(retry_at, now)}.", retry_after=seconds
+    )
 
 
 async def count_event(

@@ -24,6 +24,7 @@ from clippost.library.views import ImportResult
 from clippost.links import Purpose
 from clippost.models import PendingImport, Subscriber, SubscriberStatus
 from clippost.planner.slots import next_slot
+from clippost.subscriptions import merge_queue
 from clippost.subscriptions import pending as pending_codec
 from clippost.subscriptions import repository as repo
 from clippost.subscriptions.common import GONE, REPLACED, reloaded, send_requested
@@ -206,6 +207,24 @@ def _import_link_payload(
         "book_count": len(books),
         "books": _book_summaries(books),
     }
+
+
+async def upload_for_the_worker(
+    session: AsyncSession, ctx: ServiceContext, subscriber_id: int, upload: EncodedLibrary
+) -> str:
+    """A manage-page upload too big to merge in its request (`merge_in_worker_over`):
+    stored as a pending import of the reader's and asked of the worker at once, as a click
+    on an emailed add link asks it; that add link's token, whose importing page follows
+    the merge. The worker checks it against the reader's limits (a 413 on that page)."""
+    _check_stored_size(ctx, upload)
+    pending_id = await _store_pending(session, ctx, subscriber_id, upload, None)
+    if pending_id is None:
+        raise BadInput(
+            "As many of your uploads are waiting to be imported as may wait at once; "
+            "please let them finish first."
+        )
+    await merge_queue.request(session, pending_id, purpose=Purpose.ADD_IMPORT.value, now=ctx.now)
+    return ctx.links.token(Purpose.ADD_IMPORT, subscriber_id, now=ctx.now, extra=str(pending_id))
 
 
 def _book_summaries(books: Sequence[BookCount]) -> list[dict[str, Any]]:

@@ -24,12 +24,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.types import Message
 
-from clippost.clippings.models import Library
 from clippost.config import Settings
 from clippost.context import ServiceContext
-from clippost.db.engine import Work
+from clippost.db.writer import Work
 from clippost.errors import BadInput, PayloadTooLarge
-from clippost.library.upload import ImportLimits, parse_upload
+from clippost.library.upload import ImportLimits
 from clippost.links import Links
 from clippost.rendering.plaintext import plain
 from clippost.runtime import Runtime
@@ -214,15 +213,6 @@ def text_field(form: FormData, name: str) -> str:
     if not isinstance(value, str):
         raise BadInput(f"The field {name!r} must be text, not a file.")
     return value
-
-
-async def uploaded_library(request: Request, form: FormData) -> Library:
-    """The uploaded file as a merged library (the manage page merges it at once)."""
-    data = await _uploaded_bytes(form)
-    call = functools.partial(
-        parse_upload, data, max_bytes=settings(request).max_upload_bytes, limits=_limits(request)
-    )
-    return await _parsers(request).run(call, size=len(data))
 
 
 async def uploaded_import(request: Request, form: FormData) -> pending.EncodedLibrary:

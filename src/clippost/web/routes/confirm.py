@@ -15,12 +15,14 @@ import math
 from datetime import timedelta
 
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from clippost.context import ServiceContext
 from clippost.errors import PayloadTooLarge
 from clippost.library.chunks import MERGE_CHUNK
+from clippost.library.views import ImportResult
 from clippost.links import Purpose
 from clippost.subscriptions.merge_queue import MergeStatus
 from clippost.subscriptions.merging import (
@@ -44,6 +46,10 @@ STALLED = timedelta(minutes=1)
 STALLED_REFRESH_SECONDS = 15
 
 
+# Each link's path: the two links share every step but the one that applies the import.
+_PATHS = {Purpose.CONFIRM: "confirm", Purpose.ADD_IMPORT: "add"}
+
+
 @router.get("/confirm/{token}")
 async def confirm_page(request: Request, token: str) -> Response:
     return await _button_page(request, Purpose.CONFIRM, token, "confirm.html")
@@ -51,26 +57,12 @@ async def confirm_page(request: Request, token: str) -> Response:
 
 @router.post("/confirm/{token}")
 async def confirm_submit(request: Request, token: str) -> Response:
-    await deps.read_form(request, limit=deps.SMALL_FORM_BYTES)
-    ctx = deps.context(request)
-    if await _handed_to_worker(request, ctx, Purpose.CONFIRM, token):
-        return _to_progress(token, "confirm")
-    plan = await _merge_in_chunks(request, ctx, Purpose.CONFIRM, token)
-    async with deps.transaction(request) as session:
-        result = await confirm(session, ctx, token, plan)
-    return await _confirmed_page(request, ctx, result)
+    return await _submit(request, Purpose.CONFIRM, token)
 
 
 @router.get("/confirm/{token}/importing")
 async def confirm_progress(request: Request, token: str) -> Response:
-    ctx = deps.context(request)
-    async with deps.read(request) as session:
-        status = await merge_status(session, ctx, Purpose.CONFIRM, token)
-        if status.applied:
-            result = await confirm(session, ctx, token)
-    if status.applied:
-        return await _confirmed_page(request, ctx, result)
-    return _progress_page(request, ctx, status, "confirm", token)
+    return await _progress(request, Purpose.CONFIRM, token)
 
 
 @router.get("/add/{token}")
@@ -80,25 +72,54 @@ async def add_page(request: Request, token: str) -> Response:
 
 @router.post("/add/{token}")
 async def add_submit(request: Request, token: str) -> Response:
-    await deps.read_form(request, limit=deps.SMALL_FORM_BYTES)
-    ctx = deps.context(request)
-    if await _handed_to_worker(request, ctx, Purpose.ADD_IMPORT, token):
-        return _to_progress(token, "add")
-    plan = await _merge_in_chunks(request, ctx, Purpose.ADD_IMPORT, token)
-    async with deps.transaction(request) as session:
-        result = await add_import(session, ctx, token, plan)
-    return deps.render(request, "added.html", {"result": result, "manage_url": None})
+    return await _submit(request, Purpose.ADD_IMPORT, token)
 
 
 @router.get("/add/{token}/importing")
 async def add_progress(request: Request, token: str) -> Response:
+    return await _progress(request, Purpose.ADD_IMPORT, token)
+
+
+async def _submit(request: Request, purpose: Purpose, token: str) -> Response:
+    """The button: hand a big import to the worker (and follow it), or merge it here in
+    chunks and show what it did."""
+    await deps.read_form(request, limit=deps.SMALL_FORM_BYTES)
+    ctx = deps.context(request)
+    if await _handed_to_worker(request, ctx, purpose, token):
+        return _to_progress(token, _PATHS[purpose])
+    plan = await _merge_in_chunks(request, ctx, purpose, token)
+    async with deps.transaction(request) as session:
+        result = await _apply(session, ctx, purpose, token, plan)
+    return await _done_page(request, ctx, result)
+
+
+async def _progress(request: Request, purpose: Purpose, token: str) -> Response:
+    """The importing page; the done page once the worker has applied the import (read
+    only: applying it again changes nothing, it reports what it did)."""
     ctx = deps.context(request)
     async with deps.read(request) as session:
-        status = await merge_status(session, ctx, Purpose.ADD_IMPORT, token)
+        status = await merge_status(session, ctx, purpose, token)
         if status.applied:
-            result = await add_import(session, ctx, token)
-            return deps.render(request, "added.html", {"result": result, "manage_url": None})
-    return _progress_page(request, ctx, status, "add", token)
+            result = await _apply(session, ctx, purpose, token, None)
+    if status.applied:
+        return await _done_page(request, ctx, result)
+    return _progress_page(request, ctx, status, _PATHS[purpose], token)
+
+
+async def _apply(
+    session: AsyncSession, ctx: ServiceContext, purpose: Purpose, token: str, plan: MergePlan | None
+) -> ConfirmResult | ImportResult:
+    if purpose == Purpose.CONFIRM:
+        return await confirm(session, ctx, token, plan)
+    return await add_import(session, ctx, token, plan)
+
+
+async def _done_page(
+    request: Request, ctx: ServiceContext, result: ConfirmResult | ImportResult
+) -> Response:
+    if isinstance(result, ConfirmResult):
+        return await _confirmed_page(request, ctx, result)
+    return deps.render(request, "added.html", {"result": result, "manage_url": None})
 
 
 async def _button_page(request: Request, purpose: Purpose, token: str, template: str) -> Response:
@@ -107,8 +128,8 @@ async def _button_page(request: Request, purpose: Purpose, token: str, template:
     async with deps.read(request) as session:
         status = await merge_status(session, ctx, purpose, token)
     if not status.applied and status.requested_at is not None:
-        return _to_progress(token, "confirm" if purpose == Purpose.CONFIRM else "add")
-    action = f"/{'confirm' if purpose == Purpose.CONFIRM else 'add'}/{token}"
+        return _to_progress(token, _PATHS[purpose])
+    action = f"/{_PATHS[purpose]}/{token}"
     return deps.render(request, template, {"action": action})
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 
+import anyio.to_thread
 from fastapi import APIRouter
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from clippost.db.base import row_id
 from clippost.errors import BadInput, ClippostError, NotFound
@@ -22,6 +23,8 @@ from clippost.library.service import (
 )
 from clippost.subscriptions.export import export_everything
 from clippost.subscriptions.manage import subscriber_from_manage_token
+from clippost.subscriptions.pending import decode_library
+from clippost.subscriptions.signup import upload_for_the_worker
 from clippost.web import deps, limits
 from clippost.web.manage_page import EXPORT_FORMATS, Listing, Refused, manage_page
 from clippost.web.routes.manage import back
@@ -84,7 +87,9 @@ def _listing(form: FormData) -> Listing:
 @router.post("/manage/{token}/upload")
 async def upload(request: Request, token: str) -> Response:
     """Counted before the body is read; merged a chunk per transaction, so a big file never
-    holds the write lock long (library/chunks.py)."""
+    holds the write lock long (library/chunks.py); one of more than `merge_in_worker_over`
+    highlights is merged by the worker, as an emailed add link's is, and the page follows
+    it (web/routes/confirm.py)."""
     limit = deps.settings(request).max_upload_bytes + deps.FORM_OVERHEAD_BYTES
     ctx = deps.context(request)
     async with deps.read(request) as session:
@@ -94,9 +99,16 @@ async def upload(request: Request, token: str) -> Response:
     try:
         await limits.client(request, "upload")  # before the body is read
         form = await deps.read_form(request, limit=limit)
-        library = await deps.uploaded_library(request, form)
+        encoded = await deps.uploaded_import(request, form)
         async with deps.read(request) as session:
             subscriber = await subscriber_from_manage_token(session, ctx, token)
+        if encoded.highlight_count > ctx.settings.merge_in_worker_over:
+            add = await deps.write(
+                request, lambda session: upload_for_the_worker(session, ctx, subscriber.id, encoded)
+            )
+            return RedirectResponse(f"/add/{add}/importing", status_code=303)
+        library = await anyio.to_thread.run_sync(decode_library, encoded)
+        async with deps.read(request) as session:
             pieces = await plan_upload(session, ctx, subscriber.id, library)
     except CsrfRejected:
         raise  # a stale form: the error page says to reload
