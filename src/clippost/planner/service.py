@@ -34,6 +34,7 @@ from clippost.errors import BadInput
 from clippost.models import SkipReason
 from clippost.outbox.repository import Queued, enqueue_many
 from clippost.planner import repository as repo
+from clippost.planner.gc_pause import collector_paused
 from clippost.planner.payload import Content, PayloadMaker
 from clippost.planner.rotation import entries, lay_out, span
 from clippost.planner.slots import Cadence, Schedule, next_slot, slot_key, to_local
@@ -82,16 +83,17 @@ async def plan_due(db: Database, ctx: ServiceContext) -> int:
 async def _plan_batch(db: Database, ctx: ServiceContext) -> tuple[int, int]:
     """Claim, plan and write one batch in one transaction: (readers claimed, digests queued)."""
     horizon = ctx.now + timedelta(minutes=ctx.settings.plan_ahead_minutes)
-    async with db.transaction() as session:
-        connection = await session.connection()
-        readers = await repo.claim(connection, horizon=horizon, limit=repo.BATCH)
-        if not readers:
-            return 0, 0
-        batch = _timings(readers, ctx)
-        await _drop_suppressed(connection, batch, ctx.now)
-        digests = await _choose(connection, batch)
-        queued = await _write(connection, batch, digests, ctx)
-        return len(readers), queued
+    with collector_paused():  # planner/gc_pause.py: a quarter of the CPU otherwise
+        async with db.transaction() as session:
+            connection = await session.connection()
+            readers = await repo.claim(connection, horizon=horizon, limit=repo.BATCH)
+            if not readers:
+                return 0, 0
+            batch = _timings(readers, ctx)
+            await _drop_suppressed(connection, batch, ctx.now)
+            digests = await _choose(connection, batch)
+            queued = await _write(connection, batch, digests, ctx)
+            return len(readers), queued
 
 
 def _timings(readers: Sequence[Row[Any]], ctx: ServiceContext) -> _Batch:
@@ -152,7 +154,7 @@ async def _choose(connection: AsyncConnection, batch: _Batch) -> dict[int, Diges
     specials: dict[int, list[Entry]] = {}
     if fresh:
         limit = window_size(max(readers[rid].per_email for rid in fresh))
-        libraries.update(await _windows(connection, fresh, limit))
+        libraries.update(await repo.windows(connection, fresh, limit=limit))
         wanted = [rid for rid in fresh if readers[rid].on_this_day]
         specials = await _on_this_day(connection, wanted, days)
     return {
@@ -169,12 +171,6 @@ async def _choose(connection: AsyncConnection, batch: _Batch) -> dict[int, Diges
     }
 
 
-async def _windows(
-    connection: AsyncConnection, reader_ids: Sequence[int], limit: int
-) -> dict[int, list[Entry]]:
-    return await _entries(connection, await repo.windows(connection, reader_ids, limit=limit))
-
-
 async def _on_this_day(
     connection: AsyncConnection, reader_ids: Sequence[int], days: dict[int, date]
 ) -> dict[int, list[Entry]]:
@@ -185,23 +181,7 @@ async def _on_this_day(
         by_day.setdefault(days[rid], []).append(rid)
     found: dict[int, list[Entry]] = {}
     for day, ids in sorted(by_day.items()):
-        rows = await repo.on_this_day(connection, ids, today=day)
-        found.update(await _entries(connection, rows))
-    return found
-
-
-async def _entries(
-    connection: AsyncConnection, rows: Sequence[repo.Window]
-) -> dict[int, list[Entry]]:
-    """The rows as each reader's entries, in the order read, weighted by their books."""
-    weights = await repo.book_weights(connection, [row[2] for row in rows])
-    found: dict[int, list[Entry]] = {}
-    for hid, rid, book, turn, favourite, made in rows:
-        entry = Entry(hid, book, turn, weights.get(book, 1.0), bool(favourite), made)
-        if (entries_of := found.get(rid)) is None:
-            found[rid] = [entry]
-        else:
-            entries_of.append(entry)
+        found.update(await repo.on_this_day(connection, ids, today=day))
     return found
 
 
