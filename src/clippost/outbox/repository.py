@@ -114,10 +114,12 @@ async def enqueue_many(
     if not messages:
         return set()
     created = utcnow()
+    # One read of the system's randomness for the batch, not one per message.
+    randomness = secrets.token_hex(16 * len(messages))
     rows = [
         (
             message.idempotency_key,
-            new_message_id(domain),
+            f"<{randomness[32 * k : 32 * k + 32]}@{domain}>",  # new_message_id's form
             message.kind,
             False,
             message.recipient,
@@ -129,7 +131,7 @@ async def enqueue_many(
             0,
             created,
         )
-        for message in messages
+        for k, message in enumerate(messages)
     ]
     inserted = await insert_rows(
         connection,

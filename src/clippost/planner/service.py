@@ -37,7 +37,14 @@ from clippost.planner import repository as repo
 from clippost.planner.gc_pause import collector_paused
 from clippost.planner.payload import Content, PayloadMaker
 from clippost.planner.rotation import entries, lay_out, span
-from clippost.planner.slots import Cadence, Schedule, next_slot, slot_key, to_local
+from clippost.planner.slots import (
+    StoredSchedule,
+    next_slot,
+    slot_key,
+    stored_columns,
+    stored_schedule,
+    to_local,
+)
 from clippost.planner.timing import Timing, timing
 from clippost.selection import (
     Bias,
@@ -74,7 +81,10 @@ async def plan_due(db: Database, ctx: ServiceContext) -> int:
     planning horizon (due at its slot). Returns how many digests this call queued."""
     planned = 0
     while True:
-        claimed, queued = await _plan_batch(db, ctx)
+        # Paused for the batch (planner/gc_pause.py); resumed once the batch's objects are
+        # gone with its frame, so the collection that catches up has nothing of it to walk.
+        with collector_paused():
+            claimed, queued = await _plan_batch(db, ctx)
         planned += queued
         if claimed < repo.BATCH:
             return planned
@@ -83,17 +93,16 @@ async def plan_due(db: Database, ctx: ServiceContext) -> int:
 async def _plan_batch(db: Database, ctx: ServiceContext) -> tuple[int, int]:
     """Claim, plan and write one batch in one transaction: (readers claimed, digests queued)."""
     horizon = ctx.now + timedelta(minutes=ctx.settings.plan_ahead_minutes)
-    with collector_paused():  # planner/gc_pause.py: a quarter of the CPU otherwise
-        async with db.transaction() as session:
-            connection = await session.connection()
-            readers = await repo.claim(connection, horizon=horizon, limit=repo.BATCH)
-            if not readers:
-                return 0, 0
-            batch = _timings(readers, ctx)
-            await _drop_suppressed(connection, batch, ctx.now)
-            digests = await _choose(connection, batch)
-            queued = await _write(connection, batch, digests, ctx)
-            return len(readers), queued
+    async with db.transaction() as session:
+        connection = await session.connection()
+        readers = await repo.claim(connection, horizon=horizon, limit=repo.BATCH)
+        if not readers:
+            return 0, 0
+        batch = _timings(readers, ctx)
+        await _drop_suppressed(connection, batch, ctx.now)
+        digests = await _choose(connection, batch)
+        queued = await _write(connection, batch, digests, ctx)
+        return len(readers), queued
 
 
 def _timings(readers: Sequence[Row[Any]], ctx: ServiceContext) -> _Batch:
@@ -102,7 +111,7 @@ def _timings(readers: Sequence[Row[Any]], ctx: ServiceContext) -> _Batch:
     for reader in readers:
         batch.clocks[reader.id] = reader.rotation_clock
         try:
-            plan = _timing(_schedule_key(reader), reader.next_slot_at, ctx.now, lateness)
+            plan = _timing(stored_columns(reader), reader.next_slot_at, ctx.now, lateness)
         except BadInput:
             log.exception("cannot plan subscriber %s: its schedule is not valid", reader.id)
             plan = Timing(slot=None, next_slot_at=ctx.now + _RETRY_INVALID)
@@ -237,36 +246,13 @@ def _message(
     )
 
 
-_ScheduleKey = tuple[str, int, str, int, int, date | None]
-
-
-def _schedule_key(reader: Row[Any]) -> _ScheduleKey:
-    return (
-        reader.cadence,
-        reader.hour,
-        reader.timezone,
-        reader.weekday,
-        reader.day_of_month,
-        reader.paused_until,
-    )
-
-
 @functools.lru_cache(maxsize=4096)
 def _timing(
-    key: _ScheduleKey, stored: datetime | None, now: datetime, lateness: timedelta
+    key: StoredSchedule, stored: datetime | None, now: datetime, lateness: timedelta
 ) -> Timing:
     """`timing`, once per schedule and stored slot in a batch: the readers due at one hour
     share a handful of schedules, and slot arithmetic walks dates in Python."""
-    cadence, hour, timezone, weekday, day_of_month, paused_until = key
-    schedule = Schedule(
-        cadence=Cadence(cadence),
-        hour=hour,
-        timezone=timezone,
-        weekday=weekday,
-        day_of_month=day_of_month,
-        paused_until=paused_until,
-    )
-    return timing(schedule, stored, now=now, max_lateness=lateness)
+    return timing(stored_schedule(key), stored, now=now, max_lateness=lateness)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -278,18 +264,6 @@ def _local_day(slot: datetime, timezone: str) -> date:
 def digest_key(subscriber_id: int, slot: datetime) -> str:
     """The UNIQUE idempotency key of a reader's scheduled digest for `slot`."""
     return f"{DIGEST}:{subscriber_id}:{slot_key(slot)}"
-
-
-def schedule_of(reader: Row[Any]) -> Schedule:
-    """The reader's stored schedule (BadInput when it no longer validates)."""
-    return Schedule(
-        cadence=Cadence(reader.cadence),
-        hour=reader.hour,
-        timezone=reader.timezone,
-        weekday=reader.weekday,
-        day_of_month=reader.day_of_month,
-        paused_until=reader.paused_until,
-    )
 
 
 _Span = tuple[date | None, date | None]
@@ -366,6 +340,6 @@ async def preview_digest(
 
 def _next_or_now(reader: Row[Any], now: datetime) -> datetime:
     try:
-        return next_slot(schedule_of(reader), now)
+        return next_slot(stored_schedule(stored_columns(reader)), now)
     except BadInput:
         return now
