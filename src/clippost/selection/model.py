@@ -61,7 +61,7 @@ class Entry:
     in_rotation: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, as Entry: five a digest
 class Pick:
     """One chosen highlight; `on_this_day` when it fills the on-this-day slot."""
 
