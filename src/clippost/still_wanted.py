@@ -29,7 +29,13 @@ from typing import Any
 
 from clippost.errors import BadInput
 from clippost.models import SubscriberStatus
-from clippost.planner.slots import Cadence, Schedule, next_slot
+from clippost.planner.slots import (
+    Cadence,
+    StoredSchedule,
+    next_slot,
+    stored_columns,
+    stored_schedule,
+)
 
 _JUST_BEFORE = timedelta(microseconds=1)
 
@@ -146,35 +152,20 @@ def after_change(
 
 
 @lru_cache(maxsize=4096)
-def is_slot(schedule: tuple[Any, ...], moment: datetime) -> bool:
-    """Whether `moment` is a slot of the schedule `(cadence, hour, timezone, weekday,
-    day_of_month, paused_until)`; BadInput when the schedule does not validate.
+def is_slot(schedule: StoredSchedule, moment: datetime) -> bool:
+    """Whether `moment` is a slot of the stored schedule `(cadence, hour, timezone,
+    weekday, day_of_month, paused_until)` (`planner.slots.stored_schedule`); BadInput when
+    the schedule does not validate.
 
     Cached: a batch's readers share few schedules and fewer slots (a whole hour's readers
     are due at one instant per timezone), and walking a schedule's dates costs far more
     than the cache's lookup."""
-    cadence, hour, timezone, weekday, day_of_month, paused_until = schedule
-    built = Schedule(
-        cadence=Cadence(cadence),
-        hour=hour,
-        timezone=timezone,
-        weekday=weekday,
-        day_of_month=day_of_month,
-        paused_until=paused_until,
-    )
-    return next_slot(built, moment - _JUST_BEFORE) == moment
+    return next_slot(stored_schedule(schedule), moment - _JUST_BEFORE) == moment
 
 
-def _schedule(reader: ReaderNow, paused_until: date | None) -> tuple[Any, ...]:
+def _schedule(reader: ReaderNow, paused_until: date | None) -> StoredSchedule:
     """The reader's schedule as `is_slot` takes it, with this pause (or none)."""
-    return (
-        reader.cadence,
-        reader.hour,
-        reader.timezone,
-        reader.weekday,
-        reader.day_of_month,
-        paused_until,
-    )
+    return (*stored_columns(reader)[:5], paused_until)
 
 
 def _footer_matches(reader: ReaderNow, stated: object, payload_zone: object) -> bool:

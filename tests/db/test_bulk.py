@@ -3,6 +3,7 @@ values stored row by row do, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,9 +59,14 @@ class TestEnqueueMany:
         assert (bulk.due_at, bulk.attempts, bulk.lease_owner) == (NOW, 0, None)
         assert bulk.message_id.endswith("@clippost.test>")
         async with database.engine.connect() as connection:
-            for column in ("due_at", "CAST(payload AS TEXT)", "requested"):
+            for column in ("due_at", "requested"):
                 stored = await _raw(connection, column)
                 assert stored[0] == stored[1], column
+            # The bulk payload is encoded by orjson: the same JSON value as the column
+            # type's json.dumps, written without its spaces and escapes.
+            single_text, bulk_text = await _raw(connection, "CAST(payload AS TEXT)")
+            assert json.loads(bulk_text) == json.loads(single_text) == PAYLOAD
+            assert "café, 日本語, 😀" in bulk_text  # as UTF-8, not \\u escapes
 
     async def test_returns_only_the_keys_it_inserted(self, database: Database) -> None:
         """A key already queued is left as it was and not returned."""

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from clippost.db.dialect import (
     SQLITE_IDS_PER_STATEMENT,
+    Joined,
     dialect_of,
     first_rows_per_key,
     ids_match,
@@ -102,15 +103,19 @@ class TestHelpers:
 
 
 class TestFirstRowsPerKey:
-    async def test_each_keys_first_rows_in_order_from_one_statement(
+    async def test_each_keys_first_rows_with_their_joined_columns_from_one_statement(
         self, database: Database
     ) -> None:
         """Three readers' first two highlights in rotation by (turn, id), only flagged rows,
-        a reader without any left out, from one statement on either database."""
+        each with its book's columns joined, a reader without any left out, from one
+        statement on either database."""
         async with database.transaction() as session:
             session.add_all(Subscriber(id=r, email=f"r{r}@example.org") for r in (1, 2, 3))
             await session.flush()
-            session.add_all(Book(id=r, subscriber_id=r, identity="b", title="T") for r in (1, 2, 3))
+            session.add_all(
+                Book(id=r, subscriber_id=r, identity="b", title="T", frequency=frequency)
+                for r, frequency in ((1, "more"), (2, "less"), (3, "normal"))
+            )
             await session.flush()
             rows = [(1, 30, True), (1, 10, True), (1, 20, False), (1, 40, True), (2, 5, True)]
             for number, (reader, turn, flag) in enumerate(rows, 1):
@@ -123,20 +128,25 @@ class TestFirstRowsPerKey:
                         text="x",
                         turn=turn,
                         in_rotation=flag,
+                        favourite=number == 2,
                     )
                 )
         highlights = cast(Table, Highlight.__table__)
+        books = cast(Table, Book.__table__)
         async with database.sessions() as session:
             connection = await session.connection()
-            statement, params = first_rows_per_key(
+            found = await first_rows_per_key(
                 connection,
                 highlights,
                 [1, 2, 3],
                 key="subscriber_id",
-                columns=("subscriber_id", "id", "turn"),
+                columns=("id", "turn", "favourite"),
                 flag="in_rotation",
                 order_by=("turn", "id"),
                 limit=2,
+                joined=Joined(books, on="book_id", columns=("frequency", "title")),
             )
-            found = sorted((await connection.execute(statement, params)).all())
-        assert [tuple(row) for row in found] == [(1, 1, 30), (1, 2, 10), (2, 5, 5)]
+        assert {key: sorted(rows) for key, rows in found.items()} == {
+            1: [(1, 30, False, "more", "T"), (2, 10, True, "more", "T")],
+            2: [(5, 5, False, "less", "T")],
+        }

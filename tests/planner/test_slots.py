@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,6 +19,8 @@ from clippost.planner.slots import (
     due_slots,
     next_slot,
     slot_key,
+    stored_columns,
+    stored_schedule,
     to_local,
     validate_timezone,
 )
@@ -98,6 +101,42 @@ class TestSchedule:
         assert schedule("monthly", day_of_month=22, paused_until=date(2027, 1, 3)).describe() == (
             "on the 22nd of every month at 07:00 (UTC), paused until 3 January 2027"
         )
+
+
+class TestStoredSchedule:
+    def test_a_rows_columns_become_its_schedule(self) -> None:
+        """A stored row's columns, whatever object holds them, give the Schedule they
+        describe, normalised as Schedule normalises (the planner and the sender's re-check
+        both build it here)."""
+        row = SimpleNamespace(
+            cadence="weekly",
+            hour=7,
+            timezone="europe/paris",
+            weekday=2,
+            day_of_month=1,
+            paused_until=date(2027, 1, 3),
+        )
+        columns = stored_columns(row)
+        assert columns == ("weekly", 7, "europe/paris", 2, 1, date(2027, 1, 3))
+        assert stored_schedule(columns) == Schedule(
+            cadence=Cadence.WEEKLY,
+            hour=7,
+            timezone="Europe/Paris",
+            weekday=2,
+            paused_until=date(2027, 1, 3),
+        )
+
+    @pytest.mark.parametrize(
+        "columns",
+        [("hourly", 7, "UTC", 0, 1, None), ("daily", 7, "Mars/Olympus", 0, 1, None)],
+    )
+    def test_columns_that_no_longer_validate_are_bad_input(
+        self, columns: tuple[str, int, str, int, int, None]
+    ) -> None:
+        """A cadence written by hand or a zone gone from the tz database is BadInput (which
+        the planner logs and retries a day later), never another exception."""
+        with pytest.raises(BadInput):
+            stored_schedule(columns)
 
 
 class TestValidateTimezone:

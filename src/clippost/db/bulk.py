@@ -15,7 +15,7 @@ more than SQLite's own work for the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -201,9 +201,12 @@ async def insert_rows(
     *,
     keys: Sequence[str],
     returning: str,
+    encoded: Collection[str] = (),
 ) -> list[Any]:
     """INSERT `rows` (one value per name in `columns`, as the columns take them) ON
-    CONFLICT (`keys`) DO NOTHING; the `returning` column of each row inserted.
+    CONFLICT (`keys`) DO NOTHING; the `returning` column of each row inserted. The JSON
+    columns named in `encoded` are given as JSON text already (the caller encoded them
+    faster than the column type's `json.dumps` would), stored as given.
 
     PostgreSQL: one INSERT ... SELECT from `unnest` of one array per column, each bound
     through its column's type (JSON as text, cast back to json in the database). SQLite:
@@ -215,14 +218,18 @@ async def insert_rows(
     if not rows:
         return []
     if is_postgresql(connection):
-        source, params = _unnested(connection.dialect, table, columns, rows)
+        source, params = _unnested(connection.dialect, table, columns, rows, encoded)
         statement = (
             insert_or_ignore(connection, table, keys=list(keys))
             .from_select(list(columns), source, include_defaults=False)
             .returning(table.c[returning])
         )
         return list((await connection.execute(statement, params)).scalars())
-    processors = _processors(connection.dialect, table, columns)
+    processors = [
+        (k, process)
+        for k, process in _processors(connection.dialect, table, columns)
+        if columns[k] not in encoded
+    ]
     # Names written in code (the table's own columns), quoted by the dialect; values bound.
     quote = connection.dialect.identifier_preparer.quote
     names = ", ".join(quote(name) for name in columns)
@@ -263,7 +270,11 @@ def _bound(row: Sequence[Any], processors: list[tuple[int, Any]]) -> Sequence[An
 
 
 def _unnested(
-    dialect: Dialect, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    dialect: Dialect,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    encoded: Collection[str],
 ) -> tuple[Select[Any], dict[str, Any]]:
     arrays: list[Any] = []
     params: dict[str, Any] = {}
@@ -271,8 +282,10 @@ def _unnested(
         column_type = table.c[name].type
         values = [row[k] for row in rows]
         process = column_type.dialect_impl(dialect).bind_processor(dialect)
-        if isinstance(column_type, JSON) and process is not None:
-            params[f"c{k}"] = [process(value) for value in values]
+        if isinstance(column_type, JSON) and (process is not None or name in encoded):
+            params[f"c{k}"] = (
+                values if process is None or name in encoded else list(map(process, values))
+            )
             arrays.append(sql_cast(_array(f"c{k}", Text()), ARRAY(JSON)))
         else:
             params[f"c{k}"] = values

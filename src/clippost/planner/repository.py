@@ -10,8 +10,9 @@ is one statement for the whole batch (a few, in chunks, for SQLite's parameter l
   BEGIN IMMEDIATE holds the one write lock instead. A reader planned and committed has a
   later `next_slot_at` and no longer matches, so a planner killed mid-batch leaves its
   batch exactly as it was (rolled back, locks gone) for the next claim.
-- `windows`: each reader's next-due highlights, one index range of `ix_highlights_rotation`
-  per reader (`db.dialect.first_rows_per_key`), whatever the library's size.
+- `windows`: each reader's next-due highlights with their books' weights, one index range
+  of `ix_highlights_rotation` per reader (`db.dialect.first_rows_per_key`), whatever the
+  library's size, as the selection's entries.
 - `library`: every highlight of the stale readers only (their rotation is laid out again).
 - `contents`: the text and book of the chosen highlights only.
 - the writes: `enqueue_many` (outbox/repository.py through db/bulk.py's `insert_rows`:
@@ -23,7 +24,7 @@ is one statement for the whole batch (a few, in chunks, for SQLite's parameter l
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
@@ -31,7 +32,13 @@ from sqlalchemy import Row, Table, and_, extract, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clippost.db.bulk import update_rows
-from clippost.db.dialect import first_rows_per_key, ids_match, insert_or_ignore, skip_locked
+from clippost.db.dialect import (
+    Joined,
+    first_rows_per_key,
+    ids_match,
+    insert_or_ignore,
+    skip_locked,
+)
 from clippost.models import (
     BOOK_WEIGHTS,
     Book,
@@ -42,7 +49,7 @@ from clippost.models import (
 )
 from clippost.planner.payload import Content
 from clippost.planner.rotation import Placed, Stored
-from clippost.selection import month_days
+from clippost.selection import Entry, month_days
 
 subscribers = cast(Table, Subscriber.__table__)
 highlights = cast(Table, Highlight.__table__)
@@ -190,22 +197,19 @@ async def write_layout(
     )
 
 
-_WINDOW_COLUMNS = ("id", "subscriber_id", "book_id", "turn", "favourite", "highlighted_at")
-
-
-# highlight id, reader id, book id, turn, favourite, highlighted at
-Window = tuple[int, int, int, int, bool, datetime | None]
+_WINDOW_COLUMNS = ("id", "book_id", "turn", "favourite", "highlighted_at")
+# Each highlight's book weight comes with it: joined, not read in a query of its own.
+_BOOK_FREQUENCY = Joined(books, on="book_id", columns=("frequency",))
 
 
 async def windows(
     connection: AsyncConnection, subscriber_ids: Sequence[int], *, limit: int
-) -> list[Window]:
-    """The first `limit` highlights in rotation of each reader, each reader's in rotation
-    order, as the driver's rows (a batch reads about twenty rows per reader: grouping them
-    is left to the one pass that turns them into entries)."""
-    found: list[Window] = []
+) -> dict[int, list[Entry]]:
+    """The first `limit` highlights in rotation of each reader, as the selection's entries
+    (in no particular order: `selection.window` orders them), each weighted by its book."""
+    found: dict[int, list[Entry]] = {}
     for chunk in _chunks(subscriber_ids, BATCH):
-        statement, params = first_rows_per_key(
+        rows = await first_rows_per_key(
             connection,
             highlights,
             chunk,
@@ -214,19 +218,29 @@ async def windows(
             flag="in_rotation",
             order_by=("turn", "id"),
             limit=limit,
+            joined=_BOOK_FREQUENCY,
         )
-        # Typed by the table's columns: SQLite gives back highlighted_at as text otherwise.
-        typed = statement.columns(*(highlights.c[name] for name in _WINDOW_COLUMNS))
-        found += cast("list[Window]", (await connection.execute(typed, params)).all())
+        for reader_id, of_reader in rows.items():
+            found[reader_id] = _entries(of_reader)
     return found
+
+
+def _entries(rows: Iterable[Sequence[Any]]) -> list[Entry]:
+    """Rows of (id, book, turn, favourite, highlighted at, book frequency) as entries: the
+    planner's one pass over every row it reads, kept to one call per row."""
+    weight = BOOK_WEIGHTS.get
+    return [
+        Entry(hid, book, turn, weight(frequency, 1.0), favourite, made)
+        for hid, book, turn, favourite, made, frequency in rows
+    ]
 
 
 async def on_this_day(
     connection: AsyncConnection, subscriber_ids: Sequence[int], *, today: date
-) -> list[Window]:
+) -> dict[int, list[Entry]]:
     """Each reader's highlights in rotation made on this month-day (`selection.month_days`)
-    of an earlier year: the candidates of the on-this-day slot, for readers who asked for
-    it. Portable EXTRACT (strftime on SQLite); an index range of the reader's rows."""
+    of an earlier year, as entries: the candidates of the on-this-day slot, for readers who
+    asked for it. Portable EXTRACT (strftime on SQLite); an index range of the reader's rows."""
     made = highlights.c.highlighted_at
     days = month_days(today)
     same_day = or_(
@@ -235,33 +249,29 @@ async def on_this_day(
             for day in days
         )
     )
-    query = select(
-        highlights.c.id,
-        highlights.c.subscriber_id,
-        highlights.c.book_id,
-        highlights.c.turn,
-        highlights.c.favourite,
-        made,
-    ).where(
-        highlights.c.in_rotation,
-        made.is_not(None),
-        made < datetime(today.year, 1, 1),  # noqa: DTZ001 - the device wrote naive local time
-        same_day,
+    query = (
+        select(
+            highlights.c.subscriber_id,
+            highlights.c.id,
+            highlights.c.book_id,
+            highlights.c.turn,
+            highlights.c.favourite,
+            made,
+            books.c.frequency,
+        )
+        .outerjoin(books, books.c.id == highlights.c.book_id)
+        .where(
+            highlights.c.in_rotation,
+            made.is_not(None),
+            made < datetime(today.year, 1, 1),  # noqa: DTZ001 - the device wrote naive local time
+            same_day,
+        )
     )
-    found: list[Window] = []
+    grouped: dict[int, list[Sequence[Any]]] = defaultdict(list)
     for matched, params in ids_match(connection, highlights.c.subscriber_id, subscriber_ids):
-        rows = (await connection.execute(query.where(matched), params)).all()
-        found += cast("list[Window]", rows)
-    return found
-
-
-async def book_weights(connection: AsyncConnection, book_ids: Sequence[int]) -> dict[int, float]:
-    query = select(books.c.id, books.c.frequency)
-    found: dict[int, float] = {}
-    for matched, params in ids_match(connection, books.c.id, sorted(set(book_ids))):
-        for book, frequency in (await connection.execute(query.where(matched), params)).all():
-            found[book] = BOOK_WEIGHTS.get(frequency, 1.0)
-    return found
+        for reader_id, *row in await connection.execute(query.where(matched), params):
+            grouped[reader_id].append(row)
+    return {reader_id: _entries(rows) for reader_id, rows in grouped.items()}
 
 
 async def contents(connection: AsyncConnection, ids: Sequence[int]) -> dict[int, Content]:

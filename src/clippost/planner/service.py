@@ -34,9 +34,17 @@ from clippost.errors import BadInput
 from clippost.models import SkipReason
 from clippost.outbox.repository import Queued, enqueue_many
 from clippost.planner import repository as repo
+from clippost.planner.gc_pause import collector_paused
 from clippost.planner.payload import Content, PayloadMaker
 from clippost.planner.rotation import entries, lay_out, span
-from clippost.planner.slots import Cadence, Schedule, next_slot, slot_key, to_local
+from clippost.planner.slots import (
+    StoredSchedule,
+    next_slot,
+    slot_key,
+    stored_columns,
+    stored_schedule,
+    to_local,
+)
 from clippost.planner.timing import Timing, timing
 from clippost.selection import (
     Bias,
@@ -73,7 +81,10 @@ async def plan_due(db: Database, ctx: ServiceContext) -> int:
     planning horizon (due at its slot). Returns how many digests this call queued."""
     planned = 0
     while True:
-        claimed, queued = await _plan_batch(db, ctx)
+        # Paused for the batch (planner/gc_pause.py); resumed once the batch's objects are
+        # gone with its frame, so the collection that catches up has nothing of it to walk.
+        with collector_paused():
+            claimed, queued = await _plan_batch(db, ctx)
         planned += queued
         if claimed < repo.BATCH:
             return planned
@@ -101,7 +112,7 @@ def _timings(readers: Sequence[Row[Any]], ctx: ServiceContext) -> _Batch:
     for reader in readers:
         batch.clocks[reader.id] = reader.rotation_clock
         try:
-            plan = _timing(_schedule_key(reader), reader.next_slot_at, ctx.now, lateness)
+            plan = _timing(stored_columns(reader), reader.next_slot_at, ctx.now, lateness)
         except BadInput:
             log.exception("cannot plan subscriber %s: its schedule is not valid", reader.id)
             plan = Timing(slot=None, next_slot_at=ctx.now + _RETRY_INVALID)
@@ -153,7 +164,7 @@ async def _choose(connection: AsyncConnection, batch: _Batch) -> dict[int, Diges
     specials: dict[int, list[Entry]] = {}
     if fresh:
         limit = window_size(max(readers[rid].per_email for rid in fresh))
-        libraries.update(await _windows(connection, fresh, limit))
+        libraries.update(await repo.windows(connection, fresh, limit=limit))
         wanted = [rid for rid in fresh if readers[rid].on_this_day]
         specials = await _on_this_day(connection, wanted, days)
     return {
@@ -170,12 +181,6 @@ async def _choose(connection: AsyncConnection, batch: _Batch) -> dict[int, Diges
     }
 
 
-async def _windows(
-    connection: AsyncConnection, reader_ids: Sequence[int], limit: int
-) -> dict[int, list[Entry]]:
-    return await _entries(connection, await repo.windows(connection, reader_ids, limit=limit))
-
-
 async def _on_this_day(
     connection: AsyncConnection, reader_ids: Sequence[int], days: dict[int, date]
 ) -> dict[int, list[Entry]]:
@@ -186,23 +191,7 @@ async def _on_this_day(
         by_day.setdefault(days[rid], []).append(rid)
     found: dict[int, list[Entry]] = {}
     for day, ids in sorted(by_day.items()):
-        rows = await repo.on_this_day(connection, ids, today=day)
-        found.update(await _entries(connection, rows))
-    return found
-
-
-async def _entries(
-    connection: AsyncConnection, rows: Sequence[repo.Window]
-) -> dict[int, list[Entry]]:
-    """The rows as each reader's entries, in the order read, weighted by their books."""
-    weights = await repo.book_weights(connection, [row[2] for row in rows])
-    found: dict[int, list[Entry]] = {}
-    for hid, rid, book, turn, favourite, made in rows:
-        entry = Entry(hid, book, turn, weights.get(book, 1.0), bool(favourite), made)
-        if (entries_of := found.get(rid)) is None:
-            found[rid] = [entry]
-        else:
-            entries_of.append(entry)
+        found.update(await repo.on_this_day(connection, ids, today=day))
     return found
 
 
@@ -258,36 +247,13 @@ def _message(
     )
 
 
-_ScheduleKey = tuple[str, int, str, int, int, date | None]
-
-
-def _schedule_key(reader: Row[Any]) -> _ScheduleKey:
-    return (
-        reader.cadence,
-        reader.hour,
-        reader.timezone,
-        reader.weekday,
-        reader.day_of_month,
-        reader.paused_until,
-    )
-
-
 @functools.lru_cache(maxsize=4096)
 def _timing(
-    key: _ScheduleKey, stored: datetime | None, now: datetime, lateness: timedelta
+    key: StoredSchedule, stored: datetime | None, now: datetime, lateness: timedelta
 ) -> Timing:
     """`timing`, once per schedule and stored slot in a batch: the readers due at one hour
     share a handful of schedules, and slot arithmetic walks dates in Python."""
-    cadence, hour, timezone, weekday, day_of_month, paused_until = key
-    schedule = Schedule(
-        cadence=Cadence(cadence),
-        hour=hour,
-        timezone=timezone,
-        weekday=weekday,
-        day_of_month=day_of_month,
-        paused_until=paused_until,
-    )
-    return timing(schedule, stored, now=now, max_lateness=lateness)
+    return timing(stored_schedule(key), stored, now=now, max_lateness=lateness)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -299,18 +265,6 @@ def _local_day(slot: datetime, timezone: str) -> date:
 def digest_key(subscriber_id: int, slot: datetime) -> str:
     """The UNIQUE idempotency key of a reader's scheduled digest for `slot`."""
     return f"{DIGEST}:{subscriber_id}:{slot_key(slot)}"
-
-
-def schedule_of(reader: Row[Any]) -> Schedule:
-    """The reader's stored schedule (BadInput when it no longer validates)."""
-    return Schedule(
-        cadence=Cadence(reader.cadence),
-        hour=reader.hour,
-        timezone=reader.timezone,
-        weekday=reader.weekday,
-        day_of_month=reader.day_of_month,
-        paused_until=reader.paused_until,
-    )
 
 
 _Span = tuple[date | None, date | None]
@@ -387,6 +341,6 @@ async def preview_digest(
 
 def _next_or_now(reader: Row[Any], now: datetime) -> datetime:
     try:
-        return next_slot(schedule_of(reader), now)
+        return next_slot(stored_schedule(stored_columns(reader)), now)
     except BadInput:
         return now

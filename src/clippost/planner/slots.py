@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import cache, lru_cache
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from clippost.errors import BadInput
@@ -102,6 +103,33 @@ class Schedule:
         if self.cadence is Cadence.WEEKLY:
             return day.weekday() == self.weekday
         return day.day == self.day_of_month
+
+
+# A reader's stored schedule columns, in this order: cadence, hour, timezone, weekday,
+# day of month, paused until. A plain tuple, so that it is hashable and cached on.
+StoredSchedule = tuple[str, int, str, int, int, date | None]
+
+
+def stored_columns(row: Any) -> StoredSchedule:
+    """The schedule columns of a reader's row (a `subscribers` row, a `Subscriber`, or
+    anything with the same attributes)."""
+    return (row.cadence, row.hour, row.timezone, row.weekday, row.day_of_month, row.paused_until)
+
+
+@lru_cache(maxsize=4096)
+def stored_schedule(columns: StoredSchedule) -> Schedule:
+    """The `Schedule` stored columns describe (BadInput when they no longer validate: a
+    zone gone from the tz database, a value written by hand). Cached: the readers a
+    planner or a sender handles at once share a handful of schedules."""
+    cadence, hour, timezone, weekday, day_of_month, paused_until = columns
+    return Schedule(
+        cadence=cast(Cadence, cadence),  # validated, and made a Cadence, by Schedule itself
+        hour=hour,
+        timezone=timezone,
+        weekday=weekday,
+        day_of_month=day_of_month,
+        paused_until=paused_until,
+    )
 
 
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

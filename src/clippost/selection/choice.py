@@ -88,7 +88,8 @@ def choose_in_window(
     if special is not None:
         picks.append(Pick(special, on_this_day=True))
     rest = [e for e in ordered if special is None or e.highlight_id != special.highlight_id]
-    counts = Counter(pick.entry.book_id for pick in picks)
+    # Picks per book, as a plain dict: a Counter's construction cost more than the choice.
+    counts: dict[int, int] = {} if special is None else {special.book_id: 1}
     caps = _Caps(n, ordered)
     for group in _rounds(rest):
         _fill(group, n, caps, picks, counts)
@@ -130,18 +131,22 @@ def _rounds(ordered: list[Entry]) -> Iterator[list[Entry]]:
         yield list(group)
 
 
-def _fill(group: list[Entry], n: int, caps: _Caps, picks: list[Pick], counts: Counter[int]) -> None:
+def _fill(
+    group: list[Entry], n: int, caps: _Caps, picks: list[Pick], counts: dict[int, int]
+) -> None:
     """Take from one round in turn order: within the book cap first, then past it."""
     passed_over: list[Entry] = []
     for entry in group:
         if len(picks) == n:
             return
-        if caps.allows(entry.book_id, counts[entry.book_id]):
+        book = entry.book_id
+        count = counts.get(book, 0)
+        if caps.allows(book, count):
             picks.append(Pick(entry))
-            counts[entry.book_id] += 1
+            counts[book] = count + 1
         else:
             passed_over.append(entry)
     # Rule 3 beats rule 4: finish this round before touching the next one.
     for entry in passed_over[: n - len(picks)]:
         picks.append(Pick(entry))
-        counts[entry.book_id] += 1
+        counts[entry.book_id] = counts.get(entry.book_id, 0) + 1

@@ -39,13 +39,17 @@ class Reader:
     newest: date | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entry:
     """One highlight as the rules see it: its turn (virtual due time) and what sets its rate.
 
     `weight` is its book's (0 never, 0.5 less, 1 normal, 2 more); `highlighted_at` is the
     naive local time the device wrote; `in_rotation` is the stored flag
     (`eligibility.in_rotation`): only highlights in rotation are ever chosen.
+
+    Not frozen, and so not hashable: the planner builds about twenty per reader, and a frozen
+    dataclass's `__init__` (an `object.__setattr__` per field) cost five times a plain one.
+    The rules never change an entry; they return new turns (`Digest.turns`).
     """
 
     highlight_id: int
@@ -57,7 +61,7 @@ class Entry:
     in_rotation: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, as Entry: five a digest
 class Pick:
     """One chosen highlight; `on_this_day` when it fills the on-this-day slot."""
 
