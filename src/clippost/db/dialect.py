@@ -177,6 +177,16 @@ def skip_locked(query: Select[T], source: DialectSource) -> Select[T]:
     return query
 
 
+def claim_batch(source: DialectSource, *, row_locks: int, one_writer: int) -> int:
+    """How many rows a claiming job takes in one transaction: `row_locks` on PostgreSQL,
+    where N claimers lock disjoint rows side by side; `one_writer` on SQLite, where every
+    other writer (a sign-up, an unsubscribe) waits for the one write lock while the batch
+    runs, so a batch there stays short."""
+    if dialect_of(source) == POSTGRESQL:
+        return row_locks
+    return one_writer
+
+
 @dataclass(frozen=True, slots=True)
 class Joined:
     """Columns of another table, LEFT JOINed to each row by that table's `id` (NULLs for a

@@ -59,6 +59,9 @@ skipped_digests = cast(Table, SkippedDigest.__table__)
 # Readers per batch: one transaction's worth (on SQLite it holds the write lock this long,
 # a few tens of milliseconds); every IN list stays under SQLite's parameter limit.
 BATCH = 500
+# On SQLite a batch holds the one write lock every sign-up and unsubscribe waits for: a
+# fifth of a PostgreSQL batch keeps that under about 100 ms (bench/plan.py).
+SQLITE_BATCH = 200
 T = TypeVar("T")
 
 _READER_COLUMNS = (

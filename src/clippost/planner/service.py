@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clippost.addresses import address_hash
 from clippost.context import ServiceContext
+from clippost.db.dialect import claim_batch
 from clippost.db.engine import Database
 from clippost.errors import BadInput
 from clippost.models import SkipReason
@@ -84,26 +85,28 @@ async def plan_due(db: Database, ctx: ServiceContext) -> int:
         # Paused for the batch (planner/gc_pause.py); resumed once the batch's objects are
         # gone with its frame, so the collection that catches up has nothing of it to walk.
         with collector_paused():
-            claimed, queued = await _plan_batch(db, ctx)
+            claimed, limit, queued = await _plan_batch(db, ctx)
         planned += queued
-        if claimed < repo.BATCH:
+        if claimed < limit:
             return planned
         await db.give_way()  # other processes' writers go between batches (db/turns.py)
 
 
-async def _plan_batch(db: Database, ctx: ServiceContext) -> tuple[int, int]:
-    """Claim, plan and write one batch in one transaction: (readers claimed, digests queued)."""
+async def _plan_batch(db: Database, ctx: ServiceContext) -> tuple[int, int, int]:
+    """Claim, plan and write one batch in one transaction: (readers claimed, the most it
+    could claim, digests queued)."""
     horizon = ctx.now + timedelta(minutes=ctx.settings.plan_ahead_minutes)
     async with db.transaction() as session:
         connection = await session.connection()
-        readers = await repo.claim(connection, horizon=horizon, limit=repo.BATCH)
+        limit = claim_batch(connection, row_locks=repo.BATCH, one_writer=repo.SQLITE_BATCH)
+        readers = await repo.claim(connection, horizon=horizon, limit=limit)
         if not readers:
-            return 0, 0
+            return 0, limit, 0
         batch = _timings(readers, ctx)
         await _drop_suppressed(connection, batch, ctx.now)
         digests = await _choose(connection, batch)
         queued = await _write(connection, batch, digests, ctx)
-        return len(readers), queued
+        return len(readers), limit, queued
 
 
 def _timings(readers: Sequence[Row[Any]], ctx: ServiceContext) -> _Batch:
