@@ -138,6 +138,20 @@ def database_url(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path
     return url
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_database_url(
+    request: pytest.FixtureRequest, sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """`database_url` for a whole module whose tests only read what it builds once (the
+    module overrides `database_url` with it): a fresh SQLite file, or this process's
+    PostgreSQL database emptied, as each test's is."""
+    if request.param == "sqlite":
+        return fresh_sqlite_url(sqlite_template, tmp_path_factory.mktemp("module"))
+    url: str = request.getfixturevalue("postgres_url")
+    _run(empty_postgres(url))
+    return url
+
+
 @pytest.fixture
 def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     """Only SQLite, for tests whose subject is not the database."""

@@ -178,7 +178,9 @@ def cert_server(pki: Pki) -> Iterator[CertServer]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.socket = pki.server_context().wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for the serving loop to look at its flag, every poll_interval (0.5 s
+    # by default: half a second of every test's teardown).
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     served.url = f"https://127.0.0.1:{server.server_address[1]}"
     try:

@@ -5,6 +5,7 @@ library of many readers)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import factories
 from clippost.context import ServiceContext
+from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
 from clippost.library import repository as repo
 from clippost.library import service
@@ -30,21 +32,38 @@ BOOKS_EACH = 40
 HIGHLIGHTS_EACH = 500
 BIG_TABLES = ("highlights", "books")
 Statement = tuple[str, Any]
+# The library is built once per backend: both halves in one worker build it twice, not four times.
+pytestmark = pytest.mark.xdist_group("query_plans")
 
 
 @pytest.fixture
-async def library_of_many(database: Database) -> int:
-    """`READERS` readers with libraries alike; yields the id of the one whose pages run."""
-    async with database.transaction() as session:
-        ids = [
-            await factories.add_pending_reader(session, email=f"r{n}@example.org")
-            for n in range(READERS)
-        ]
-    for reader in ids:
+def database_url(module_database_url: str) -> str:
+    """Every test here reads the one library of many (EXPLAIN alone: nothing is written),
+    built once a backend: the rows are the setting, not the subject."""
+    return module_database_url
+
+
+@pytest.fixture(scope="module")
+def library_of_many(module_database_url: str) -> int:
+    """`READERS` readers with libraries alike; the id of the one whose pages run."""
+    return asyncio.run(_library_of_many(module_database_url))
+
+
+async def _library_of_many(url: str) -> int:
+    database = Database(normalise_database_url(url))
+    try:
         async with database.transaction() as session:
-            await _library(session, reader)
-    async with database.transaction() as session:
-        await session.execute(text("ANALYZE"))
+            ids = [
+                await factories.add_pending_reader(session, email=f"r{n}@example.org")
+                for n in range(READERS)
+            ]
+        for reader in ids:
+            async with database.transaction() as session:
+                await _library(session, reader)
+        async with database.transaction() as session:
+            await session.execute(text("ANALYZE"))
+    finally:
+        await database.dispose()
     return ids[READERS // 2]
 
 

@@ -6,6 +6,7 @@ lifespan, plus helpers that read what the app stored (the outbox is where emails
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from sqlalchemy import func, select
 
 import factories
 from clippost.app import create_app
+from clippost.bounces.sns import SnsFetcher
 from clippost.config import Settings
 from clippost.db.engine import Database
 from clippost.links import Purpose
@@ -35,6 +37,11 @@ from clippost.models import (
 COUNTED_TABLES = (Subscriber, Book, Highlight, PendingImport, OutboxMessage, Suppression)
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 CLIENT_ADDRESS = ("203.0.113.7", 40000)
+# The TLS context of every app's SNS fetcher, loaded once per test process: the default one
+# (certifi's roots, what `SnsFetcher()` loads) costs 25-40 ms, which each app start paid
+# again. The same roots and checks (`httpx.create_ssl_context()` is what httpx makes of
+# verify=True); only the loading is shared.
+sns_tls = functools.cache(httpx.create_ssl_context)
 
 
 def clippings_file(*books: tuple[str, str, list[str]]) -> bytes:
@@ -215,7 +222,12 @@ class open_web:
         self, settings: Settings, *, with_worker: bool = False, bound_host: str | None = None
     ) -> None:
         self.settings = settings
-        self.app = create_app(settings, with_worker=with_worker, bound_host=bound_host)
+        self.app = create_app(
+            settings,
+            with_worker=with_worker,
+            bound_host=bound_host,
+            sns_fetcher=SnsFetcher(verify=sns_tls()),
+        )
 
     async def __aenter__(self) -> Web:
         self._lifespan = self.app.router.lifespan_context(self.app)

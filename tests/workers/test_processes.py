@@ -183,7 +183,15 @@ class TestFaults:
         server = smtp_server(start=False)
         group = workers(database_url=sqlite_url, smtp_port=server.port, retry_base_seconds=0.2)
         process = group.start()
-        await asyncio.sleep(3)
+
+        async def refused_twice() -> bool:
+            return any(
+                row.attempts >= 2 and "cannot connect" in (row.last_error or "")
+                for row in await rows(sqlite_url)
+            )
+
+        # Not a fixed wait: until the worker has found the server down twice over.
+        await wait_for(refused_twice, timeout=30, what="two refused attempts", workers=group)
         assert process.poll() is None
         assert (await helpers.states(sqlite_url)) == {"pending": 50}
         server.start()
