@@ -7,6 +7,10 @@ real code or the real schema; nothing here is a mock.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -238,3 +242,20 @@ def transport_options(prefix: str, **overrides: Any) -> dict[str, Any]:
         options["timeout"] = Settings.model_fields["http_timeout"].default
     options.update(overrides)
     return options
+
+
+def child_script(script: str, *args: str) -> subprocess.Popen[str]:
+    """`script` run by this Python with `args`, the tests folder importable, its stdout
+    piped (the script says where it is, a line at a time)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
+    )
+
+
+async def next_line(child: subprocess.Popen[str]) -> str:
+    """The child's next line of output, read without blocking the event loop."""
+    assert child.stdout is not None
+    return (await asyncio.to_thread(child.stdout.readline)).strip()

@@ -11,17 +11,13 @@ The EXPLAIN checks of every page query are in tests/library/test_query_plans.py.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv6Address
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,6 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import event, func, select
 
+import factories
 from clippost.addresses import client_network, mailbox_key
 from clippost.errors import Overloaded, RateLimited
 from clippost.library import chunks
@@ -544,23 +541,11 @@ class TestKilledMidMerge:
         per_book = chunks.MERGE_CHUNK
         await web.sign_up("big@example.org", _many(web, 3, per_book))
         link = await web.last_link("confirm", "confirm_url")
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                _MERGER,
-                web.settings.database_url,
-                str(tmp_path),
-                link.rsplit("/", 1)[1],
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+        child = factories.child_script(
+            _MERGER, web.settings.database_url, str(tmp_path), link.rsplit("/", 1)[1]
         )
         try:
-            assert child.stdout is not None
-            line = await asyncio.to_thread(child.stdout.readline)
-            assert line.strip() == "inside the second chunk"
+            assert await factories.next_line(child) == "inside the second chunk"
         finally:
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=30)

@@ -15,18 +15,16 @@ import gc
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 
+import factories
 from clippost import apart
 from clippost.db.engine import Database
 from clippost.library import chunks
@@ -365,16 +363,9 @@ class TestKilledWorker:
         loses its own; once its lease expires another worker resumes and completes the
         import with every highlight once."""
         await _requested(web, "big@example.org")
-        child = subprocess.Popen(
-            [sys.executable, "-c", _WORKER, web.settings.database_url, str(tmp_path)],
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
-        )
+        child = factories.child_script(_WORKER, web.settings.database_url, str(tmp_path))
         try:
-            assert child.stdout is not None
-            line = await asyncio.to_thread(child.stdout.readline)
-            assert line.strip() == "inside the second chunk"
+            assert await factories.next_line(child) == "inside the second chunk"
         finally:
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=30)
@@ -426,23 +417,11 @@ class TestTheLeaseHeartbeat:
         lease runs out, with nothing set by hand, and completes it with every highlight
         once."""
         await _requested(web, "big@example.org")
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                _STALLED_WORKER,
-                web.settings.database_url,
-                str(tmp_path),
-                str(SHORT_LEASE),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+        child = factories.child_script(
+            _STALLED_WORKER, web.settings.database_url, str(tmp_path), str(SHORT_LEASE)
         )
         try:
-            assert child.stdout is not None
-            line = await asyncio.to_thread(child.stdout.readline)
-            assert line.strip() == "merged a chunk"
+            assert await factories.next_line(child) == "merged a chunk"
             await asyncio.sleep(SHORT_LEASE * 1.5)
             assert await _drain(web.db, web, "next") == 0  # renewed: still the first's
             assert (await _progress(web)).lease_owner == "doomed"
