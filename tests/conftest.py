@@ -171,6 +171,15 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
+async def postgres_database(postgres_url: str) -> AsyncIterator[Database]:
+    """Only PostgreSQL, emptied, for tests whose subject is PostgreSQL's own behaviour."""
+    await empty_postgres(postgres_url)
+    db = Database(normalise_database_url(postgres_url))
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
 def ctx(settings: Settings) -> ServiceContext:
     """A service context at `factories.NOW` on the test's settings."""
     return factories.service_context(settings)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -72,11 +71,11 @@ class TestMigrations:
         assert "WHERE" in definition
         assert "pending" in definition
 
-    async def test_outbox_pages_leave_room_for_hot_updates(self, database: Database) -> None:
+    async def test_outbox_pages_leave_room_for_hot_updates(
+        self, postgres_database: Database
+    ) -> None:
         """On PostgreSQL the outbox table is created half full (fillfactor 50)."""
-        if database.dialect != "postgresql":
-            pytest.skip("fillfactor is a PostgreSQL storage parameter")
-        async with database.engine.connect() as connection:
+        async with postgres_database.engine.connect() as connection:
             options = await connection.scalar(
                 text("SELECT reloptions FROM pg_class WHERE relname = 'outbox'")
             )

@@ -125,13 +125,11 @@ class TestGiveWay:
 
 
 class TestWithoutALockToShare:
-    async def test_postgresql_never_waits(self, database: Database) -> None:
+    async def test_postgresql_never_waits(self, postgres_database: Database) -> None:
         """Where writers lock rows (PostgreSQL), giving way returns at once."""
-        if database.is_sqlite:
-            pytest.skip("a SQLite file has a lock to share: TestGiveWay")
-        async with database.transaction() as session:
+        async with postgres_database.transaction() as session:
             await factories.add_pending_reader(session, email="job@example.org")
-        assert await database.give_way() == 0.0
+        assert await postgres_database.give_way() == 0.0
 
     async def test_an_in_memory_database_never_waits(self) -> None:
         """A database only this process sees has no other process to give way to."""

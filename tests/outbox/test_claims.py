@@ -334,11 +334,13 @@ class TestBatchedRecording:
 
 
 class TestClaimPlan:
-    async def test_claim_walks_the_pending_index_in_order(self, database: Database) -> None:
+    async def test_claim_walks_the_pending_index_in_order(
+        self, postgres_database: Database
+    ) -> None:
         """On PostgreSQL the claim reads pending rows through the partial index in due order,
-        even on a table that was never analyzed (no bitmap scan and sort of the queue)."""
-        if database.dialect != "postgresql":
-            pytest.skip("the plan of PostgreSQL's claim; SQLite is serialized by its write lock")
+        even on a table that was never analyzed (no bitmap scan and sort of the queue; SQLite
+        is serialized by its write lock)."""
+        database = postgres_database
         await queue_messages(database, count=300, due_at=NOW)
         statement = claims._claim_statement(
             "postgresql", owner="w", limit=10, now=NOW, lease=LEASE, due_by=NOW
