@@ -8,19 +8,12 @@ old ones, finding a newer schema than theirs, say so too).
 from __future__ import annotations
 
 import asyncio
-import functools
 
 from clippost.db.engine import Database
 from clippost.db.migrate import current_revision, head_revision
 
 # A readiness probe must answer quickly: an unreachable database is "not ready", not a hang.
 TIMEOUT_SECONDS = 5.0
-
-
-@functools.cache
-def _head() -> str | None:
-    """The newest migration this code knows (read from the scripts once per process)."""
-    return head_revision()
 
 
 async def readiness_problem(db: Database, *, within: float = TIMEOUT_SECONDS) -> str | None:
@@ -32,7 +25,7 @@ async def readiness_problem(db: Database, *, within: float = TIMEOUT_SECONDS) ->
         return "database not reachable (timed out)"
     except Exception as exc:  # any driver's connection error: the probe reports, never raises
         return f"database not reachable ({type(exc).__name__})"
-    head = _head()
+    head = head_revision()
     if current != head:
         return f"database schema at {current or 'nothing'}, this version needs {head}"
     return None
