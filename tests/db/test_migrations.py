@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from alembic import command
@@ -13,6 +15,7 @@ from clippost.db.base import Base
 from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
 from clippost.db.migrate import (
+    HEAD_REVISION,
     MIGRATIONS,
     alembic_config,
     current_revision,
@@ -27,6 +30,36 @@ class TestMigrations:
         await upgrade(database)
         await upgrade(database)
         assert await current_revision(database) == head_revision()
+
+    def test_the_head_constant_is_the_newest_script(self) -> None:
+        """`HEAD_REVISION`, which spares a process start Alembic's import, names the newest
+        migration script (a new migration must move it)."""
+        assert head_revision() == HEAD_REVISION
+
+    def test_a_start_at_the_head_never_imports_alembic(self, sqlite_url: str) -> None:
+        """Upgrading a database already at the head reads its revision and stops there;
+        Alembic is imported only when there is something to migrate."""
+        script = (
+            "import asyncio, sys\n"
+            "from clippost.db.dialect import normalise_database_url\n"
+            "from clippost.db.engine import Database\n"
+            "from clippost.db.migrate import upgrade\n"
+            "async def main(url):\n"
+            "    db = Database(normalise_database_url(url))\n"
+            "    await upgrade(db)\n"
+            "    await db.dispose()\n"
+            "asyncio.run(main(sys.argv[1]))\n"
+            "print('alembic' in sys.modules)\n"
+        )
+        at_head = subprocess.run(
+            [sys.executable, "-c", script, sqlite_url], capture_output=True, text=True, check=True
+        )
+        assert at_head.stdout.strip() == "False"
+        empty = sqlite_url.replace("clippost.db", "empty.db")
+        fresh = subprocess.run(
+            [sys.executable, "-c", script, empty], capture_output=True, text=True, check=True
+        )
+        assert fresh.stdout.strip() == "True"
 
     async def test_models_match_migrations(self, database: Database) -> None:
         """Autogenerate finds no difference between the migrated schema and the models."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from clippost.db.engine import Database
-from clippost.db.migrate import current_revision, head_revision
+from clippost.db.migrate import HEAD_REVISION, current_revision
 
 # A readiness probe must answer quickly: an unreachable database is "not ready", not a hang.
 TIMEOUT_SECONDS = 5.0
@@ -25,7 +25,7 @@ async def readiness_problem(db: Database, *, within: float = TIMEOUT_SECONDS) ->
         return "database not reachable (timed out)"
     except Exception as exc:  # any driver's connection error: the probe reports, never raises
         return f"database not reachable ({type(exc).__name__})"
-    head = head_revision()
+    head = HEAD_REVISION
     if current != head:
         return f"database schema at {current or 'nothing'}, this version needs {head}"
     return None
