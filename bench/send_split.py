@@ -197,10 +197,14 @@ async def run(args: argparse.Namespace, port: int, sink_pid: int, folder: Path) 
     print(f"  {wire_bytes[0] / sent:,.0f} bytes a message on the wire")
     cores = os.cpu_count() or 1
     per = {"worker": cpu / sent, "smtp-sink": sink_cpu / sent, "server": server_cpu / sent}
+    server = (
+        f"PostgreSQL server {per['server'] * 1e6:.0f} µs/digest ({len(servers)} backends)"
+        if servers
+        else "no server (SQLite works in the worker)"
+    )
     print(
-        f"  beside the worker: smtp-sink {per['smtp-sink'] * 1e6:.0f} µs/digest, PostgreSQL "
-        f"server {per['server'] * 1e6:.0f} µs/digest ({len(servers)} backends; SQLite: 0, "
-        f"in the worker); on {cores} cores, {cores} workers can reach at most "
+        f"  beside the worker: smtp-sink {per['smtp-sink'] * 1e6:.0f} µs/digest, {server}; "
+        f"on {cores} cores, {cores} workers can reach at most "
         f"{cores * per['worker'] / sum(per.values()):.2f}x one"
     )
     for table in (spent, cpu_spent):
