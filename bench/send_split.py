@@ -6,8 +6,12 @@ plans them all (not measured: planning is the planner's), then sends them into `
 with the worker's own Sender on the worker's event loop: one batch to warm up, then its
 send loop with one lane (so that the stages do not overlap) until nothing is left. Each
 stage is timed with perf_counter and with the process's CPU time (process_time, every
-thread: SQLite's work runs on threads of its own). `--profile` adds a cProfile of the send
-(which slows it: read its shares, not its times).
+thread: SQLite's work runs on threads of its own). Beside it, the CPU the same digests cost
+outside the worker: `smtp-sink`'s, and on PostgreSQL the server's (the backends of the
+bench's database, from /proc), and what that allows two workers on this machine's cores:
+each digest costs the worker's CPU plus theirs, so N workers on C cores can reach at most
+C / (worker + server + sink) digests a second against one worker's 1 / worker. `--profile`
+adds a cProfile of the send (which slows it: read its shares, not its times).
 
     python bench/send_split.py [--readers 5000] [--highlights 50] [--database URL]
                                [--batch 500] [--profile]
@@ -20,6 +24,7 @@ import asyncio
 import cProfile
 import dataclasses
 import gc
+import os
 import pstats
 import resource
 import shutil
@@ -31,11 +36,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+
 import plan as plan_bench
 import send as send_bench
 from clippost.cli import _loop_factory
 from clippost.config import Settings
-from clippost.db.dialect import normalise_database_url
+from clippost.db.dialect import is_postgresql, normalise_database_url
+from clippost.db.engine import Database
 from clippost.outbox import claims
 from clippost.planner.service import plan_due
 from clippost.runtime import open_runtime
@@ -91,7 +99,29 @@ def gc_timer(phase: str, _info: dict[str, Any], started: list[float] = [0.0, 0.0
         cpu_spent["gc"] += time.process_time() - started[1]
 
 
-async def run(args: argparse.Namespace, port: int, folder: Path) -> None:
+def cpu_of(pids: list[int]) -> float:
+    """User + system seconds of the processes `pids` (those still alive), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+async def server_pids(db: Database) -> list[int]:
+    """The PostgreSQL backends serving the bench's database (none on SQLite)."""
+    if not is_postgresql(db):
+        return []
+    query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+    async with db.transaction() as session:
+        return [int(pid) for (pid,) in (await session.execute(text(query))).all()]
+
+
+async def run(args: argparse.Namespace, port: int, sink_pid: int, folder: Path) -> None:
     url = args.database or f"sqlite:///{folder / 'clippost.db'}"
     slot = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     now = datetime.now(UTC)
@@ -143,6 +173,8 @@ async def run(args: argparse.Namespace, port: int, folder: Path) -> None:
         wire_bytes[:] = [0, 0]
         profiler = cProfile.Profile() if args.profile else None
         gc.callbacks.append(gc_timer)
+        servers = await server_pids(runtime.db)  # the pool's connections, open since warming
+        sink_before, server_before = cpu_of([sink_pid]), cpu_of(servers)
         usage_before = resource.getrusage(resource.RUSAGE_SELF)
         cpu, wall = time.process_time(), time.perf_counter()
         if profiler is not None:
@@ -152,6 +184,7 @@ async def run(args: argparse.Namespace, port: int, folder: Path) -> None:
             profiler.disable()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         usage = resource.getrusage(resource.RUSAGE_SELF)
+        sink_cpu, server_cpu = cpu_of([sink_pid]) - sink_before, cpu_of(servers) - server_before
         sent = wire_bytes[1]
         gc.callbacks.remove(gc_timer)
         claims.claim, claims.record_results = claims_claim, claims_record
@@ -162,6 +195,18 @@ async def run(args: argparse.Namespace, port: int, folder: Path) -> None:
         f"{(usage.ru_stime - usage_before.ru_stime) / sent * 1e6:.0f})"
     )
     print(f"  {wire_bytes[0] / sent:,.0f} bytes a message on the wire")
+    cores = os.cpu_count() or 1
+    per = {"worker": cpu / sent, "smtp-sink": sink_cpu / sent, "server": server_cpu / sent}
+    server = (
+        f"PostgreSQL server {per['server'] * 1e6:.0f} µs/digest ({len(servers)} backends)"
+        if servers
+        else "no server (SQLite works in the worker)"
+    )
+    print(
+        f"  beside the worker: smtp-sink {per['smtp-sink'] * 1e6:.0f} µs/digest, {server}; "
+        f"on {cores} cores, {cores} workers can reach at most "
+        f"{cores * per['worker'] / sum(per.values()):.2f}x one"
+    )
     for table in (spent, cpu_spent):
         table["smtp (excl. MIME)"] = table.pop("smtp (incl. MIME)") - table["mime"]
     print(f"  {'stage':<20}{'wall':>7}{'CPU':>7} µs/digest")
@@ -188,7 +233,7 @@ def main() -> None:
     try:
         # The worker's own event loop (uvloop where installed), as `clippost worker` runs.
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(run(args, port, folder))
+            runner.run(run(args, port, sink.pid, folder))
     finally:
         sink.terminate()
         sink.wait()

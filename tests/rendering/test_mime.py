@@ -367,6 +367,22 @@ class TestQuotedPrintable:
         finally:
             mime._HTML_LINES = original
 
+    def test_transfer_encoding_weighs_the_lines_found_in_the_cache(self) -> None:
+        """A body dense in another script goes base64 also when its lines come from the
+        cache, from either generation, where their UTF-8 was never made again."""
+        shared = mime._LineCache(2)
+        original, mime._HTML_LINES = mime._HTML_LINES, shared
+        try:
+            dense = "吾輩は猫である\n<p>\n"
+            light = "<p>\n" + "Café\n" * 3 + "<p>\n"
+            # "a\nb\n" turns the generation over: dense's lines are then found in the
+            # previous one.
+            for body in (dense, dense, "a\nb\n", dense, light, dense, light):
+                assert mime._part("html", body) == _whole_part(body)
+            assert b"base64" in mime._part("html", dense)
+        finally:
+            mime._HTML_LINES = original
+
     def test_cache_of_lines_stays_bounded(self) -> None:
         """Lines that never recur (the readers' own) do not grow the cache without end."""
         lines = mime._LineCache(100)

@@ -171,28 +171,28 @@ class _Shown:
         favourite_url = str(get("favourite_url") or "")
         discard_url = str(get("discard_url") or "")
         details = self._details(get)
+        links = (whole_url, favourite, favourite_url, discard_url)
+        # Positional, in the field order: keywords cost a fifth of the call, 5 times a digest.
         return Passage(
-            text=text,
-            text_html=lines(text),
-            trimmed=trimmed,
-            whole_url=whole_url,
-            lang=lang,
-            serif=serif(lang),
-            title=book.title,
-            title_lang=book.lang,
-            upright_title=book.upright,
-            authors=book.authors,
-            note=note,
-            note_html=lines(note) if note else None,
-            note_lang=note_lang,
-            note_serif=serif(note_lang),
-            details=details,
-            favourite=favourite,
-            favourite_url=favourite_url,
-            discard_url=discard_url,
-            text_block=self._text_block(
-                text, book, note, details, (whole_url, favourite, favourite_url, discard_url)
-            ),
+            text,
+            lines(text),
+            trimmed,
+            whole_url,
+            lang,
+            serif(lang),
+            book.title,
+            book.lang,
+            book.upright,
+            book.authors,
+            note,
+            lines(note) if note else None,
+            note_lang,
+            serif(note_lang),
+            details,
+            favourite,
+            favourite_url,
+            discard_url,
+            self._text_block(text, book, note, details, links),
         )
 
     def _text_block(

@@ -14,7 +14,9 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+from collections.abc import Sequence
 from datetime import datetime
+from itertools import repeat
 
 from clippost.mail import Message, Permanent, SendResult, Transient
 from clippost.rendering.headers import (
@@ -116,13 +118,14 @@ def _part(subtype: str, body: str) -> bytes:
     """Part headers and body. ASCII stays 7bit when it can; mostly-ASCII text goes
     quoted-printable (readable, small); text dense in other scripts goes base64, where
     quoted-printable would triple every byte."""
-    if subtype == "html" and "\r" not in body and not body.isascii():
-        # A digest's HTML: its lines are looked up as they are, split at each LF, without
-        # making the canonical body first (each LF will be a CRLF: a character and a byte).
-        data = body.encode("utf-8", "replace")
-        breaks = data.count(b"\n")
-        if (len(data) - len(body)) * 6 < len(data) + breaks and data.endswith(b"\n"):
-            encoded = _HTML_LINES.encode_lines(data[:-1].split(b"\n"))
+    if subtype == "html" and "\r" not in body and body.endswith("\n") and not body.isascii():
+        # A digest's HTML: its lines are looked up as text, split at each LF, without making
+        # the canonical body or its UTF-8 first (each LF will be a CRLF: a character and a
+        # byte); only the lines not met before are encoded, to UTF-8 and quoted-printable.
+        html_lines = body[:-1].split("\n")
+        encoded, growth = _HTML_LINES.encode_text_lines(html_lines)
+        size = len(body) + growth  # of the UTF-8 body, LFs counted once
+        if growth * 6 < size + len(html_lines):  # as below, for the canonical body's length
             return _PART.format(subtype, "quoted-printable").encode("ascii") + encoded
     body = canonical_lines(body)
     # The text part is mostly the reader's own lines: encoded whole, it is faster.
@@ -169,14 +172,19 @@ class _LineCache:
     so a body is the concatenation of its lines' encodings. Nine lines in ten of a digest's
     HTML are its layout's, the same in every message of a language: those come from here,
     and only the lines that hold the reader's text and links are encoded (the HTML part in
-    three quarters of the time). Two generations bound the memory: when the current one is
-    full it becomes the previous one, and a line found there is carried over, so the lines
-    every message has stay and the readers' own lines go."""
+    three quarters of the time). Lines are kept as bytes (`encode`) or as text
+    (`encode_text_lines`: a line found is not even encoded to UTF-8, a sixth of the part's
+    time when every line was); a bytes key never equals a text one. Two generations bound
+    the memory: when the current one is full it becomes the previous one, and a line found
+    there is carried over, so the lines every message has stay and the readers' own go."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.current: dict[bytes, bytes] = {}
-        self.previous: dict[bytes, bytes] = {}
+        self.current: dict[bytes | str, bytes] = {}
+        self.previous: dict[bytes | str, bytes] = {}
+        # Of the text lines whose UTF-8 is longer than they are: by how many bytes.
+        self.growth: dict[bytes | str, int] = {}
+        self.previous_growth: dict[bytes | str, int] = {}
 
     def encode(self, data: bytes) -> bytes:
         """`data` (CRLF line endings, the last line ended too), encoded."""
@@ -185,20 +193,46 @@ class _LineCache:
     def encode_lines(self, lines: list[bytes]) -> bytes:
         """The lines (without their endings) encoded, each ended by CRLF. The lookups run
         in C (`map`, `list.index`): only the lines not found cost Python's time."""
-        pieces: list[bytes | None] = list(map(self.current.get, lines))
-        missing = -1
+        return self._encode(lines, list(map(self.current.get, lines)))[0]
+
+    def encode_text_lines(self, lines: list[str]) -> tuple[bytes, int]:
+        """The text lines (without their LFs) in UTF-8, encoded, each ended by CRLF; and
+        how many bytes more than characters their UTF-8 has (what chooses the part's
+        transfer encoding), summed in C for the lines found."""
+        pieces = list(map(self.current.get, lines))
+        growth = sum(map(self.growth.get, lines, repeat(0)))
+        encoded, more = self._encode(lines, pieces)
+        return encoded, growth + more
+
+    def _encode(
+        self, lines: Sequence[bytes | str], pieces: list[bytes | None]
+    ) -> tuple[bytes, int]:
+        """`pieces` (the current generation's encodings of `lines`, None where missing)
+        completed and joined; and the UTF-8 growth of the text lines that were missing."""
+        missing, growth = -1, 0
         while True:
             try:
                 missing = pieces.index(None, missing + 1)
             except ValueError:
-                return b"".join(pieces)  # type: ignore[arg-type] # no None is left
+                return b"".join(pieces), growth  # type: ignore[arg-type] # no None is left
             line = lines[missing]
             piece = self.previous.get(line)
-            if piece is None:
+            if piece is not None:
+                more = self.previous_growth.get(line, 0)
+            elif isinstance(line, str):
+                data = line.encode("utf-8", "replace")
+                more = len(data) - len(line)
+                piece = binascii.b2a_qp(data + b"\r\n", istext=True)
+            else:
+                more = 0
                 piece = binascii.b2a_qp(line + b"\r\n", istext=True)
             if len(self.current) >= self.size:
                 self.previous, self.current = self.current, {}
+                self.previous_growth, self.growth = self.growth, {}
             self.current[line] = pieces[missing] = piece
+            if more:
+                self.growth[line] = more
+                growth += more
 
 
 # A digest's HTML is about 130 lines; 4,096 hold every language's layout with room for the

@@ -51,7 +51,11 @@ def one_line(value: object) -> str:
 def plain(value: object) -> str:
     """`value` as text without explicit bidi controls (fast when it has none)."""
     text = str(value)
-    return text if text.isprintable() else _BIDI_CONTROLS.sub("", text)
+    # Every bidi control is outside ASCII: an ASCII text (a flag the string has, no scan)
+    # has none, where isprintable walks it a character at a time.
+    if text.isascii() or text.isprintable():
+        return text
+    return _BIDI_CONTROLS.sub("", text)
 
 
 def wrap(text: str, width: int = WIDTH, prefix: str = "") -> str:

@@ -63,8 +63,14 @@ def labels(code: str) -> Labels:
 
 def note_line(code: str, note: str) -> str:
     """ "Your note: ..." as the text part writes it (French puts a space before the colon)."""
+    return _note_words(code) % {"note": note}
+
+
+@cache
+def _note_words(code: str) -> str:
+    """The translation `note_line` formats, looked up once per language."""
     _ = i18n.translations(code).gettext
-    return _("Your note: %(note)s") % {"note": note}
+    return _("Your note: %(note)s")
 
 
 def location(code: str, page: str | None, start: int | None, end: int | None) -> str:
