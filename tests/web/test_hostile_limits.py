@@ -114,6 +114,30 @@ class TestLimitsBeforeWork:
             assert response.headers["connection"] == "close"  # the rest is never received
             assert sent <= 8192
             assert await web.counts() == before
+            # A refusal costs next to nothing to send: no form page, a link back to it.
+            assert len(response.content) < 1000
+            assert 'href="/"' in response.text
+            assert 'name="csrf_token"' not in response.text
+
+    async def test_a_manage_page_upload_refused_unread_is_not_the_manage_page(
+        self, web_app, web_settings
+    ):
+        """A reader's upload past the client's limit is refused before its body is read
+        with a few hundred bytes and a link back, not with a render of their whole page."""
+        async with web_app(_limited(web_settings, signups_per_client_per_hour=1)) as web:
+            await web.confirmed_reader(content=_many(web, 3, 1))
+            link = await web.manage_link()
+            files = {"file": ("My Clippings.txt", _many(web, 1, 1), "text/plain")}
+            assert (
+                await web.post_form(f"{link}/upload", files=files, csrf_from=link)
+            ).status_code == 200
+            refused = await web.post_form(f"{link}/upload", files=files, csrf_from=link)
+            assert refused.status_code == 429
+            assert "Too many requests" in refused.text
+            assert len(refused.content) < 1000
+            assert f'href="{link}"' in refused.text
+            assert refused.headers["connection"] == "close"
+            assert 0 < int(refused.headers["retry-after"]) <= 3600
 
     async def test_a_refused_client_is_refused_again_without_a_database_write(
         self, web_app, web_settings
