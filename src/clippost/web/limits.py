@@ -187,8 +187,8 @@ def page_load(request: Request) -> Response | None:
 
 
 _REFUSED_UPLOAD = (
-    '<!doctype html><html lang="en"><meta charset="utf-8"><title>Not sent</title>'
-    "<h1>Your form was not sent</h1><p>{message}</p>"
+    '<!doctype html><html lang="en"><meta charset="utf-8"><title>Nothing was stored</title>'
+    "<h1>Nothing was stored</h1><p>{message}</p>"
     '<p><a href="{back}">Back to {back_to}</a></p></html>'
 )
 _REFUSED_PAGE = (
