@@ -204,8 +204,9 @@ class TestTheClick:
     ):
         """The worker refuses an import that would take the library past its limit, merges
         none of it, and the page answers 413 with the reason."""
+        limit = 2 * chunks.MERGE_CHUNK  # the import is three chunks
         settings = web_settings.model_copy(
-            update={"merge_in_worker_over": 500, "max_highlights_per_reader": 1000}
+            update={"merge_in_worker_over": chunks.MERGE_CHUNK, "max_highlights_per_reader": limit}
         )
         async with web_app(settings) as web:
             _, progress = await _requested(web, "big@example.org")
@@ -214,7 +215,7 @@ class TestTheClick:
             assert not await job.prepare()
             page = await web.client.get(progress)
             assert page.status_code == 413
-            assert "a library holds up to 1,000 highlights" in page.text
+            assert f"a library holds up to {limit:,} highlights" in page.text
             assert await _highlights(web) == (0, 0)
 
 
