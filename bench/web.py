@@ -12,7 +12,8 @@ ceiling, with httpx.AsyncClient and keep-alive:
      then the bystander's figures by phase: alone (before any attacker starts), with the
      manage reloads and the floods, and once the big confirm runs too; beside each phase,
      a /healthz probe (the web's event-loop lag: the floor under every request), the CPU
-     the server's and the worker's processes used, and the machine's load average, so
+     the server's and the worker's processes used, their children's (parse and warm
+     processes) and the attackers', and the machine's load average, so
      that a slow phase shows whether the server waited on a lock or for a CPU.
 
 The server runs without its in-process worker (`--no-worker`): the figures are the web
@@ -113,10 +114,21 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[str]:
 
 
 def start_worker(data_dir: Path, port: int) -> subprocess.Popen[str]:
-    return start(data_dir, port, [sys.executable, "-m", "clippost", "worker"])
+    """The worker, its log kept (`worker_log`: how long its merge held the write lock)."""
+    command = [sys.executable, "-m", "clippost", "worker"]
+    return start(data_dir, port, command, log=data_dir / "worker.log")
 
 
-def start(data_dir: Path, port: int, command: list[str]) -> subprocess.Popen[str]:
+def worker_log(data_dir: Path, about: str) -> list[str]:
+    """The worker's log lines that say `about`."""
+    path = data_dir / "worker.log"
+    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    return [line for line in lines if about in line]
+
+
+def start(
+    data_dir: Path, port: int, command: list[str], *, log: Path | None = None
+) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "CLIPPOST_DATA_DIR": str(data_dir),
@@ -128,14 +140,15 @@ def start(data_dir: Path, port: int, command: list[str]) -> subprocess.Popen[str
         "CLIPPOST_MAX_UPLOAD_MB": "40",
     }
     env.pop("CLIPPOST_DATABASE_URL", None)
-    return subprocess.Popen(
-        command,
-        cwd=data_dir,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    with open(log or os.devnull, "w") as output:
+        return subprocess.Popen(
+            command,
+            cwd=data_dir,
+            env=env,
+            stdout=output,
+            stderr=output,
+            text=True,
+        )
 
 
 async def wait_until_up(base_url: str) -> None:
@@ -306,8 +319,9 @@ async def measure(
     if args.attack:
         worker = start_worker(folder, int(base_url.rsplit(":", 1)[1]))
         try:
-            pids = {"server": server, "worker": worker.pid}
-            attack = measure_attack(base_url, folder, paths, big=args.big_import, pids=pids)
+            attack = measure_attack(
+                base_url, folder, paths, big=args.big_import, server=server, worker=worker.pid
+            )
             failed = await attack or failed
         finally:
             worker.terminate()
@@ -448,15 +462,20 @@ async def timed(result: Result, call: Awaitable[bool]) -> None:
 
 @dataclass
 class Phase:
-    """The bystander's figures over one phase of the attack, with what the server and the
-    worker processes spent of the CPU meanwhile (their own, not their children's), the
-    machine's load, and a /healthz probe: an endpoint with no I/O, whose latency is the
-    web process's event-loop lag, the floor under every request."""
+    """The bystander's figures over one phase of the attack, with what each group of
+    processes spent of the CPU meanwhile (the server's and the worker's own, their
+    children's: parse and warm processes, and the attackers'), the machine's load, and a
+    /healthz probe: an endpoint with no I/O, whose latency is the web process's event-loop
+    lag, the floor under every request."""
 
     results: dict[str, Result]
     seconds: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
     load: float = 0.0
+
+
+# The processes whose CPU a phase reports, by group, as they are when asked.
+Groups = Callable[[], dict[str, list[int]]]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -468,11 +487,47 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (a fork server's children included; Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def process_groups(server: int, worker: int, attackers: list[Any]) -> Groups:
+    def groups() -> dict[str, list[int]]:
+        attacking = [p.pid for p in attackers if p.pid is not None]
+        return {
+            "server": [server],
+            "server's children": descendants(server),
+            "worker": [worker],
+            "worker's children": descendants(worker),
+            "attackers": attacking + [c for pid in attacking for c in descendants(pid)],
+        }
+
+    return groups
+
+
+def cpu_by_process(groups: dict[str, list[int]]) -> dict[str, dict[int, float]]:
+    return {name: {pid: cpu_seconds(pid) for pid in pids} for name, pids in groups.items()}
+
+
 @asynccontextmanager
-async def phase(base_url: str, pids: dict[str, int]) -> AsyncIterator[Phase]:
-    """Measure a phase: the bystander's results go into the phase's `results`."""
+async def phase(base_url: str, groups: Groups) -> AsyncIterator[Phase]:
+    """Measure a phase: the bystander's results go into the phase's `results`; a process
+    started during it counts whole, one ended during it not at all."""
     measured = Phase({name: Result(name, [], 0.0, 0) for name in (SIGN_UP, UNSUBSCRIBE, HEALTHZ)})
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    before = cpu_by_process(groups())
     began = time.perf_counter()
     stop = asyncio.Event()
     prober = asyncio.create_task(probe(stop, base_url, measured.results[HEALTHZ]))
@@ -482,7 +537,10 @@ async def phase(base_url: str, pids: dict[str, int]) -> AsyncIterator[Phase]:
         stop.set()
         await prober
     measured.seconds = time.perf_counter() - began
-    measured.cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    measured.cpu = {
+        name: sum(spent - before.get(name, {}).get(pid, 0.0) for pid, spent in pids.items())
+        for name, pids in cpu_by_process(groups()).items()
+    }
     measured.load = os.getloadavg()[0]
 
 
@@ -517,7 +575,7 @@ async def ok_if(response: Awaitable[httpx.Response], status: int) -> bool:
 
 
 async def measure_attack(
-    base_url: str, folder: Path, unsubscribes: list[str], *, big: int, pids: dict[str, int]
+    base_url: str, folder: Path, unsubscribes: list[str], *, big: int, server: int, worker: int
 ) -> bool:
     print(f"\nbystander under attack: 1,000-book manage page, {big:,}-highlight confirm, 4 x 12 MB")
     async with httpx.AsyncClient(base_url=base_url, timeout=600) as setup:
@@ -539,6 +597,7 @@ async def measure_attack(
             context.Process(target=attacker, args=(kind, base_url, path, n, stop, queue))
             for kind, path, n in ((MANAGE, manage, 2), (FLOOD, "/signup", 4))
         ]
+        pids = process_groups(server, worker, processes)
         # The bystander alone first, before any attacker starts: the same figures without
         # the attack, on this machine as loaded as it is now.
         quiet = await bystand_for(QUIET_SECONDS, base_url, unsubscribes, pids)
@@ -576,7 +635,7 @@ async def measure_attack(
 
 
 async def bystand_for(
-    seconds: float, base_url: str, unsubscribes: list[str], pids: dict[str, int]
+    seconds: float, base_url: str, unsubscribes: list[str], pids: Groups
 ) -> Phase:
     """The bystander's figures over `seconds`."""
     async with phase(base_url, pids) as measured:
@@ -603,6 +662,8 @@ def report_attack(
         f"  the {big:,}-highlight confirm: the click answered in {clicked * 1000:.0f} ms, "
         f"the subscribed page came after {done:.1f} s ({stored:,} stored)"
     )
+    for line in worker_log(folder, "merged by worker"):
+        print(f"  worker: {line.split('merged by worker', 1)[1].strip()}")
     header = f"  {'measure':<34}{'requests':>9}{'fail':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}"
     print(header)
     for result in results.values():
@@ -631,7 +692,10 @@ def report_attack(
                 f"    {label:<17} p50 {figures.percentile(0.5):6.0f} ms  p95 "
                 f"{figures.percentile(0.95):6.0f} ms  ({len(figures.latencies)} requests)"
             )
-    print("  CPU by phase (share of one core: the server's process, the worker's; load average)")
+    print(
+        "  CPU by phase (share of one core: the server's process and its children, the "
+        "worker's and its children, the attackers'; load average)"
+    )
     for label, measured in phases.items():
         shares = "  ".join(
             f"{name} {spent / measured.seconds:4.0%}" for name, spent in measured.cpu.items()

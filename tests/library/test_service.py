@@ -58,6 +58,30 @@ class TestOverviewAndFlags:
         ]
         assert (view.highlight_count, view.favourite_count, view.discarded_count) == (4, 1, 0)
 
+    async def test_overview_reads_one_page_of_books_and_counts_them_all(
+        self, database: Database, ctx: ServiceContext, subscriber_id: int, make_library: MakeLibrary
+    ) -> None:
+        """A page of the books in title order, with the library's totals; a book asked for
+        apart from the page comes besides; a page past the end is the last one."""
+        books = {(f"Book {n}", None): [f"Passage {n}-{i}." for i in range(n)] for n in (1, 2, 3)}
+        await _stocked(database, ctx, subscriber_id, make_library({**BOOKS, **books}))
+        async with database.read() as session:
+            first = await service.library_overview(session, subscriber_id, limit=2)
+            book_3 = await session.scalar(select(Book.id).where(Book.title == "Book 3"))
+            chosen = await service.library_overview(session, subscriber_id, limit=2, chosen=book_3)
+            on_page = first.books[1].id
+            shown = await service.library_overview(session, subscriber_id, limit=2, chosen=on_page)
+            beyond = await service.library_overview(session, subscriber_id, offset=9, limit=2)
+        assert [(b.title, b.highlight_count) for b in first.books] == [("Book 1", 1), ("Book 2", 2)]
+        assert (first.book_count, first.highlight_count, first.books_offset) == (5, 10, 0)
+        assert first.chosen is None
+        assert chosen.chosen is not None
+        assert (chosen.chosen.title, chosen.chosen.highlight_count) == ("Book 3", 3)
+        assert [b.title for b in chosen.books] == ["Book 1", "Book 2"]
+        assert shown.chosen is None
+        assert [b.title for b in beyond.books] == ["Emma"]
+        assert (beyond.books_offset, beyond.book_count) == (4, 5)
+
     async def test_flags_of_another_readers_highlight_are_not_found(
         self,
         database: Database,

@@ -2,18 +2,15 @@
 
 Refused requests are refused before their body is read or parsed; limits are keyed so that
 sub-addresses and IPv6 addresses buy no extra allowance; strangers cannot starve an owner
-of their magic links; a full parse queue sheds load with 503 and Retry-After; libraries and
-imports have limits; big imports merge a chunk per transaction and survive an interruption
-with nothing lost or doubled; sign-up does the same work whatever the address's state.
-The EXPLAIN checks of every page query are in tests/library/test_query_plans.py.
+of their magic links; refusals cost next to nothing to send; library pages are bounded;
+libraries and imports have limits; sign-up does the same work whatever the address's state.
+The parse queue and the chunked merges are in tests/web/test_bounded_work.py, the EXPLAIN
+checks of every page query in tests/library/test_query_plans.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-import signal
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -24,23 +21,11 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import event, func, select
+from sqlalchemy import event
 
-import factories
 from clippost.addresses import client_network, mailbox_key
-from clippost.errors import Overloaded, RateLimited
-from clippost.library import chunks
-from clippost.links import Purpose
-from clippost.models import (
-    Highlight,
-    ImportProgress,
-    PendingImport,
-    RateLimitWindow,
-    SubscriberStatus,
-)
-from clippost.subscriptions.merging import merge_next, plan_merge
+from clippost.errors import RateLimited
 from clippost.web.limits import PageLoads, Refusals
-from clippost.web.upload_parsers import SMALL_UPLOAD_BYTES, UploadParsers
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -57,12 +42,6 @@ def _many(web: Any, books: int, per_book: int) -> bytes:
             for b in range(books)
         )
     )
-
-
-async def _rate_counts(web: Any) -> dict[str, int]:
-    async with web.db.read() as session:
-        rows = await session.execute(select(RateLimitWindow.key, RateLimitWindow.count))
-        return {key: int(count) for key, count in rows}
 
 
 @asynccontextmanager
@@ -114,6 +93,30 @@ class TestLimitsBeforeWork:
             assert response.headers["connection"] == "close"  # the rest is never received
             assert sent <= 8192
             assert await web.counts() == before
+            # A refusal costs next to nothing to send: no form page, a link back to it.
+            assert len(response.content) < 1000
+            assert 'href="/"' in response.text
+            assert 'name="csrf_token"' not in response.text
+
+    async def test_a_manage_page_upload_refused_unread_is_not_the_manage_page(
+        self, web_app, web_settings
+    ):
+        """A reader's upload past the client's limit is refused before its body is read
+        with a few hundred bytes and a link back, not with a render of their whole page."""
+        async with web_app(_limited(web_settings, signups_per_client_per_hour=1)) as web:
+            await web.confirmed_reader(content=_many(web, 3, 1))
+            link = await web.manage_link()
+            files = {"file": ("My Clippings.txt", _many(web, 1, 1), "text/plain")}
+            assert (
+                await web.post_form(f"{link}/upload", files=files, csrf_from=link)
+            ).status_code == 200
+            refused = await web.post_form(f"{link}/upload", files=files, csrf_from=link)
+            assert refused.status_code == 429
+            assert "Too many requests" in refused.text
+            assert len(refused.content) < 1000
+            assert f'href="{link}"' in refused.text
+            assert refused.headers["connection"] == "close"
+            assert 0 < int(refused.headers["retry-after"]) <= 3600
 
     async def test_a_refused_client_is_refused_again_without_a_database_write(
         self, web_app, web_settings
@@ -283,89 +286,6 @@ class TestBoundedPages:
         assert (await web.client.get(f"{link}?books=-1")).status_code == 400
 
 
-class TestParseQueue:
-    async def test_a_full_queue_sheds_the_next_upload(self, web_app, web_settings):
-        """With every parse slot taken, a sign-up gets 503 with Retry-After, nothing is
-        stored, and the address's allowance is given back."""
-        settings = _limited(web_settings, parse_queue=1, emails_per_address_per_hour=1)
-        async with web_app(settings) as web, _holding_the_parser(web.app.state.parsers):
-            before = await web.counts()
-            response = await web.sign_up("ann@example.org")
-            assert response.status_code == 503
-            assert int(response.headers["retry-after"]) > 0
-            assert "Nothing was stored" in response.text
-            assert await web.counts() == before
-            counts = await _rate_counts(web)
-            assert [n for key, n in counts.items() if key.startswith("mail:")] == [0]
-        async with web_app(settings) as web:
-            assert (await web.sign_up("ann@example.org")).status_code == 303
-
-    async def test_the_queue_admits_again_once_a_parse_ends(self) -> None:
-        """The bound counts uploads in hand, not uploads ever made."""
-        parsers = UploadParsers(0, queue_limit=1)
-        try:
-            async with _holding_the_parser(parsers):
-                with pytest.raises(Overloaded):
-                    await parsers.run(lambda: 1)
-            assert await parsers.run(lambda: 2) == 2
-            assert parsers.queued == 0
-        finally:
-            await parsers.aclose()
-
-    async def test_a_small_upload_never_waits_behind_big_ones(self) -> None:
-        """With the big uploads' lane full, a small upload is still parsed, at once."""
-        parsers = UploadParsers(0, queue_limit=1)
-        release = threading.Event()
-        try:
-            held = asyncio.ensure_future(parsers.run(lambda: release.wait(10)))
-            while parsers.queued == 0:
-                await asyncio.sleep(0.01)
-            with pytest.raises(Overloaded):
-                await parsers.run(lambda: 1, size=SMALL_UPLOAD_BYTES + 1)
-            small = parsers.run(lambda: 2, size=SMALL_UPLOAD_BYTES)
-            assert await asyncio.wait_for(small, timeout=5) == 2
-            release.set()
-            await held
-        finally:
-            release.set()
-            await parsers.aclose()
-
-    async def test_the_small_lane_is_bounded_too(self) -> None:
-        """Past `queue_limit` small uploads in hand, the next small one is shed as well."""
-        parsers = UploadParsers(0, queue_limit=1)
-        release = threading.Event()
-        try:
-            held = asyncio.ensure_future(parsers.run(lambda: release.wait(10), size=10))
-            while parsers.small_queued == 0:
-                await asyncio.sleep(0.01)
-            with pytest.raises(Overloaded):
-                await parsers.run(lambda: 1, size=10)
-            release.set()
-            await held
-            assert await parsers.run(lambda: 3, size=10) == 3
-        finally:
-            release.set()
-            await parsers.aclose()
-
-
-@asynccontextmanager
-async def _holding_the_parser(parsers: UploadParsers) -> AsyncIterator[None]:
-    """One parse slot of each lane (big uploads, small ones) taken by a call that waits
-    until the block ends."""
-    release = threading.Event()
-    held = [
-        asyncio.ensure_future(parsers.run(lambda: release.wait(10), size=size))
-        for size in (None, 0)
-    ]
-    while parsers.queued == 0 or parsers.small_queued == 0:
-        await asyncio.sleep(0.01)
-    try:
-        yield
-    finally:
-        release.set()
-        await asyncio.gather(*held)
-
-
 class TestLibraryLimits:
     async def test_an_import_past_its_limit_is_refused(self, web_app, web_settings):
         """An upload over the per-import highlight limit: 413 with a sentence, nothing stored."""
@@ -410,153 +330,6 @@ class TestLibraryLimits:
             response = await web.post_form(link, csrf_from=link)
             assert response.status_code == 413
             assert (await web.counts())["books"] == 2
-
-
-class TestChunkedMerge:
-    async def test_a_big_confirmation_merges_in_chunks(self, web):
-        """An import of several chunks is merged one transaction per chunk and confirmed
-        whole: every highlight once, the subscriber confirmed, the counts right."""
-        size = chunks.MERGE_CHUNK * 2 + 7
-        await web.sign_up("big@example.org", _many(web, 9, size // 9 + 1))
-        link = await web.last_link("confirm", "confirm_url")
-        with _transactions(web.db) as begun:
-            page = await web.post_form(link, csrf_from=link)
-        assert page.status_code == 200
-        total = (await web.counts())["highlights"]
-        assert total == 9 * (size // 9 + 1)
-        assert begun[0] >= 3  # the chunks, then the one that applies the import
-        pending = await _pending(web)
-        assert (pending.merged_chunks, pending.merged_highlights) == (3, total)
-        assert (await web.subscriber("big@example.org")).status == SubscriberStatus.CONFIRMED
-
-    async def test_an_interrupted_merge_resumes_losing_and_doubling_nothing(self, web):
-        """A merge stopped after its first chunk (the process killed) leaves the address
-        pending; the next click merges the rest, and every highlight is there once."""
-        await web.sign_up("big@example.org", _many(web, 3, chunks.MERGE_CHUNK))
-        link = await web.last_link("confirm", "confirm_url")
-        token = link.rsplit("/", 1)[1]
-        ctx = web.app.state.runtime.context(datetime.now(UTC))
-        async with web.db.read() as session:
-            plan = await plan_merge(session, ctx, Purpose.CONFIRM, token)
-        assert plan is not None
-        assert len(plan.chunks) == 3
-        async with web.db.transaction() as session:
-            assert await merge_next(session, ctx, plan)
-        # Killed here: one chunk committed, the import not applied, nothing says done.
-        assert (await web.subscriber("big@example.org")).status == SubscriberStatus.PENDING
-        assert (await web.counts())["highlights"] == chunks.MERGE_CHUNK
-        page = await web.post_form(link, csrf_from=link)
-        assert page.status_code == 200
-        assert await _distinct_highlights(web) == (3 * chunks.MERGE_CHUNK,) * 2
-        assert (await _pending(web)).merged_highlights == 3 * chunks.MERGE_CHUNK
-        again = await web.post_form(link, csrf_from=link)
-        assert again.status_code == 200
-        assert (await web.counts())["highlights"] == 3 * chunks.MERGE_CHUNK
-
-    async def test_racing_clicks_merge_each_chunk_once(self, web):
-        """Two clicks at once on a many-chunk confirmation: both answer, each highlight is
-        stored once and counted once."""
-        await web.sign_up("big@example.org", _many(web, 4, chunks.MERGE_CHUNK // 2 + 3))
-        link = await web.last_link("confirm", "confirm_url")
-        token = await web.csrf(link)
-        pages = await asyncio.gather(
-            *(web.client.post(link, data={"csrf_token": token}) for _ in range(2))
-        )
-        assert [p.status_code for p in pages] == [200, 200]
-        expected = 4 * (chunks.MERGE_CHUNK // 2 + 3)
-        assert await _distinct_highlights(web) == (expected, expected)
-        assert (await _pending(web)).merged_highlights == expected
-
-
-@contextmanager
-def _transactions(db: Any) -> Iterator[list[int]]:
-    """How many write transactions begin while the block runs."""
-    begun = [0]
-
-    def count(*_: Any) -> None:
-        begun[0] += 1
-
-    engine = db.engine.sync_engine
-    event.listen(engine, "begin", count)
-    try:
-        yield begun
-    finally:
-        event.remove(engine, "begin", count)
-
-
-async def _pending(web: Any) -> ImportProgress:
-    """How far the latest pending import's merge has come."""
-    async with web.db.read() as session:
-        latest = select(PendingImport.id).order_by(PendingImport.id.desc()).limit(1)
-        found = await session.scalar(
-            select(ImportProgress).where(
-                ImportProgress.pending_import_id == latest.scalar_subquery()
-            )
-        )
-        assert found is not None
-        return found
-
-
-async def _distinct_highlights(web: Any) -> tuple[int, int]:
-    async with web.db.read() as session:
-        rows = await session.scalar(select(func.count()).select_from(Highlight))
-        distinct = await session.scalar(select(func.count(func.distinct(Highlight.text))))
-        return int(rows or 0), int(distinct or 0)
-
-
-# A process that merges a confirmation's chunks, then stops inside the next chunk's open
-# transaction (its rows written, not committed) until it is killed.
-_MERGER = """
-import asyncio, sys
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-import factories
-from clippost.db.engine import Database
-from clippost.links import Purpose
-from clippost.subscriptions.merging import merge_next, plan_merge
-
-async def main(url, data_dir, token):
-    settings = factories.make_settings(data_dir=Path(data_dir), database_url=url)
-    ctx = factories.service_context(settings, now=datetime.now(UTC))
-    db = Database(settings.resolved_database_url)
-    async with db.read() as session:
-        plan = await plan_merge(session, ctx, Purpose.CONFIRM, token)
-    async with db.transaction() as session:
-        await merge_next(session, ctx, plan)
-    async with db.transaction() as session:
-        await merge_next(session, ctx, plan)
-        await session.flush()
-        print("inside the second chunk", flush=True)
-        await asyncio.sleep(600)
-
-asyncio.run(main(*sys.argv[1:]))
-"""
-
-
-class TestKilledMidMerge:
-    async def test_kill_9_inside_a_chunk_loses_and_doubles_nothing(self, web, tmp_path):
-        """A process killed (SIGKILL) with a chunk half written: the chunk before it is kept,
-        its own rows vanish with its transaction, and the next click completes the import
-        with every highlight once."""
-        per_book = chunks.MERGE_CHUNK
-        await web.sign_up("big@example.org", _many(web, 3, per_book))
-        link = await web.last_link("confirm", "confirm_url")
-        child = factories.child_script(
-            _MERGER, web.settings.database_url, str(tmp_path), link.rsplit("/", 1)[1]
-        )
-        try:
-            assert await factories.next_line(child) == "inside the second chunk"
-        finally:
-            child.send_signal(signal.SIGKILL)
-            child.wait(timeout=30)
-        assert (await web.counts())["highlights"] == per_book
-        assert (await _pending(web)).merged_chunks == 1
-        assert (await web.subscriber("big@example.org")).status == SubscriberStatus.PENDING
-        page = await web.post_form(link, csrf_from=link)
-        assert page.status_code == 200
-        assert await _distinct_highlights(web) == (3 * per_book, 3 * per_book)
-        assert (await _pending(web)).merged_highlights == 3 * per_book
-        assert (await web.subscriber("big@example.org")).status == SubscriberStatus.CONFIRMED
 
 
 class TestConstantWork:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.clippings import models as clip
 from clippost.db.dialect import insert_or_ignore
-from clippost.library.views import BookView, HighlightView
+from clippost.library.views import HighlightView
 from clippost.models import Book, Highlight, Subscriber
 
 # Under both drivers' bound-parameter limits (SQLite 32,766, asyncpg 32,767) with room:
@@ -289,16 +289,6 @@ async def book_overview(session: AsyncSession, subscriber_id: int) -> list[Row[A
         .order_by(func.lower(Book.title), Book.id)
     )
     return list(await session.execute(query))
-
-
-def book_view(row: Row[Any]) -> BookView:
-    return BookView(
-        id=row.id,
-        title=row.title,
-        author=row.author,
-        frequency=row.frequency,
-        highlight_count=row.highlights,
-    )
 
 
 def highlight_query(subscriber_id: int) -> _Query:

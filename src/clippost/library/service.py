@@ -18,6 +18,7 @@ from clippost.db.base import row_id
 from clippost.errors import BadInput, InvalidLink, NotFound, PayloadTooLarge
 from clippost.library import chunks, export, search
 from clippost.library import repository as repo
+from clippost.library.overview import library_overview
 from clippost.library.search import HighlightFilter, Show
 from clippost.library.views import (
     BookView,
@@ -63,16 +64,6 @@ SIGNED_OUT = (
     "This link no longer works: every link was signed out. The links in your next email "
     "work, or ask for a manage link with your address."
 )
-
-
-async def library_overview(session: AsyncSession, subscriber_id: int) -> LibraryView:
-    rows = await repo.book_overview(session, subscriber_id)
-    return LibraryView(
-        books=[repo.book_view(row) for row in rows],
-        highlight_count=sum(row.highlights for row in rows),
-        favourite_count=sum(int(row.favourites) for row in rows),
-        discarded_count=sum(int(row.discarded) for row in rows),
-    )
 
 
 async def find_highlights(

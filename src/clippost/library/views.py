@@ -17,10 +17,15 @@ class BookView:
 
 @dataclass(frozen=True, slots=True)
 class LibraryView:
-    books: list[BookView]
+    """A reader's totals, and one page of their books in title order (library/overview.py)."""
+
+    books: list[BookView]  # the page, from `books_offset`
+    book_count: int
     highlight_count: int
     favourite_count: int
     discarded_count: int
+    books_offset: int = 0
+    chosen: BookView | None = None  # a book asked for that is not on the page
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,13 @@ manage page, its searches) are counted per client network in this process's memo
 (`PageLoads`): a page of a big library costs tens of milliseconds of the event loop, and
 reloading it without end must not take the loop from everyone else; a write per page view
 would cost more than the page.
+
+A refusal costs next to nothing to send, whatever it refuses: a page load past its limit,
+and an upload refused before its body was read (`refused_unread`), are answered with a few
+hundred bytes and no template, not with the page the form was on (the sign-up form was
+a millisecond of the event loop and 24 KB to send for every one of a flood of 12 MB uploads;
+a manage page's upload form, the whole manage page). Nothing of the body was read, so
+that page had nothing the sender typed to give back anyway.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from clippost.addresses import client_network
-from clippost.errors import RateLimited
+from clippost.errors import ClippostError, RateLimited
 from clippost.subscriptions import ratelimit
 from clippost.subscriptions.common import Admission, admit_address, client_limit, refund
 from clippost.web import deps
@@ -39,6 +46,7 @@ __all__ = [
     "client",
     "give_back",
     "page_load",
+    "refused_unread",
     "retry_after",
 ]
 
@@ -85,6 +93,21 @@ def body_unread(response: Response) -> Response:
     after it, so the rest of the body (12 MB, say) is never received and thrown away."""
     response.headers["Connection"] = "close"
     return response
+
+
+def refused_unread(error: ClippostError, *, back: str, back_to: str) -> Response:
+    """The answer to an upload refused before its body was read (its client over the
+    limit, a body larger than allowed): the refusal's sentence and a link back to the form
+    (`back`, the page called `back_to`), a few hundred bytes, no template, no database, and
+    the connection closed after it (`body_unread`)."""
+    body = _REFUSED_UPLOAD.format(
+        message=html.escape(error.message),
+        back=html.escape(back, quote=True),
+        back_to=html.escape(back_to),
+    )
+    page = HTMLResponse(body, status_code=error.status_code)
+    page.headers["Cache-Control"] = "no-store"
+    return body_unread(retry_after(page, getattr(error, "retry_after", None)))
 
 
 def retry_after(response: Response, seconds: int | None) -> Response:
@@ -163,6 +186,11 @@ def page_load(request: Request) -> Response | None:
     return None
 
 
+_REFUSED_UPLOAD = (
+    '<!doctype html><html lang="en"><meta charset="utf-8"><title>Nothing was stored</title>'
+    "<h1>Nothing was stored</h1><p>{message}</p>"
+    '<p><a href="{back}">Back to {back_to}</a></p></html>'
+)
 _REFUSED_PAGE = (
     '<!doctype html><html lang="en"><meta charset="utf-8"><title>Please wait</title>'
     "<h1>Please wait a moment</h1><p>{message}</p></html>"

@@ -18,9 +18,11 @@ from starlette.responses import Response
 
 from clippost.db.base import row_id
 from clippost.errors import BadInput
+from clippost.library.overview import BOOK_PAGE
 from clippost.library.service import (
     BookView,
     HighlightFilter,
+    LibraryView,
     Show,
     find_highlights,
     library_overview,
@@ -33,7 +35,6 @@ from clippost.web.previews import next_digest
 
 EXPORT_FORMATS = ("markdown", "csv", "json")
 PAGE_SIZE = 50
-BOOK_PAGE = 100
 _MAX_QUERY = 200
 # Where each notice appears (the section changed) and what it says.
 NOTICES = {
@@ -103,18 +104,18 @@ class BookPage:
     next_url: str | None
 
     @classmethod
-    def of(cls, books: Sequence[BookView], listing: Listing, token: str) -> BookPage:
-        offset = min(listing.books, max(len(books) - 1, 0) // BOOK_PAGE * BOOK_PAGE)
-        shown = books[offset : offset + BOOK_PAGE]
-        chosen = [b for b in books if b.id == listing.book_id and b not in shown]
+    def of(cls, library: LibraryView, listing: Listing, token: str) -> BookPage:
+        """The page of `library` it read (`library_overview` with the listing's start)."""
+        offset, total = library.books_offset, library.book_count
+        chosen = [library.chosen] if library.chosen is not None else []
         before, after = offset - BOOK_PAGE, offset + BOOK_PAGE
         return cls(
-            books=shown,
-            choices=[*chosen, *shown],
+            books=library.books,
+            choices=[*chosen, *library.books],
             offset=offset,
-            total=len(books),
+            total=total,
             previous_url=listing.url(token, "books", books=before) if offset else None,
-            next_url=listing.url(token, "books", books=after) if after < len(books) else None,
+            next_url=listing.url(token, "books", books=after) if after < total else None,
         )
 
 
@@ -139,7 +140,9 @@ async def manage_page(
     wanted = HighlightFilter(listing.q, listing.book_id, listing.show)
     async with deps.read(request) as session:
         subscriber = await subscriber_from_manage_token(session, ctx, token)
-        library = await library_overview(session, subscriber.id)
+        library = await library_overview(
+            session, subscriber.id, offset=listing.books, chosen=listing.book_id
+        )
         page = await find_highlights(
             session, subscriber.id, wanted, offset=listing.offset, limit=PAGE_SIZE
         )
@@ -152,7 +155,7 @@ async def manage_page(
         "token": token,
         "subscriber": subscriber,
         "library": library,
-        "book_page": BookPage.of(library.books, listing, token),
+        "book_page": BookPage.of(library, listing, token),
         "page": page,
         "listing": listing,
         "preview": preview,

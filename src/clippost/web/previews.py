@@ -4,13 +4,16 @@
 Read with `.get`: the payload belongs to the planner and the email templates, and a field
 they add or drop must not break a page.
 
-A preview reads and lays out the reader's whole library: a few milliseconds for a few
-thousand highlights, seconds for 100,000 (1.8 s to read the rows into Python, 5 s to lay
-them out, measured). A big library's preview therefore runs in a process of its own
+A preview reads and lays out the reader's whole library: about 30 ms of CPU for 1,000
+highlights, seconds for 100,000 (1.8 s to read the rows into Python, 5 s to lay them out,
+measured). Past `ON_THE_LOOP` highlights it therefore runs in a warm process
 (`clippost.apart`: a thread would still hold the loop through the GIL and the garbage
-collections of its objects), on its own connection, so that the web's loop goes on serving
-every other request meanwhile (issue 9); a small one stays on the loop, where it costs
-less than starting a process.
+collections of its objects), so that the web's loop goes on serving every other request
+meanwhile (issue 9): on the loop, the previews of a 1,000-book library reloaded twice a
+second (the page-load limit) were what a bystander's requests waited behind. The warm
+process keeps one event loop and one database connection for every preview it runs (a
+`Database` opened and disposed per preview cost about as much as the preview). A small
+library's preview stays on the loop, where it costs less than the round trip.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing.util import Finalize
 from typing import Any
 
 from clippost.apart import in_a_process
@@ -46,7 +50,7 @@ class DigestPreview:
 
 
 # Libraries of more highlights than this are previewed in a process of their own.
-ON_THE_LOOP = 5_000
+ON_THE_LOOP = 200
 
 
 async def next_digest(
@@ -67,18 +71,38 @@ async def next_digest(
 
 
 def _preview_apart(url: str, subscriber_id: int, ctx: ServiceContext) -> dict[str, Any] | None:
-    """`preview_digest` on this process's own event loop and database connection."""
-    return asyncio.run(_preview_on_own_connection(url, subscriber_id, ctx))
+    """`preview_digest` on this (warm) process's own event loop and database connection."""
+    return _Apart.here().run(url, subscriber_id, ctx)
 
 
-async def _preview_on_own_connection(
-    url: str, subscriber_id: int, ctx: ServiceContext
-) -> dict[str, Any] | None:
-    db = Database(url, pool_size=1)
-    try:
-        return await preview_digest(db, subscriber_id, ctx)
-    finally:
-        await db.dispose()
+class _Apart:
+    """A warm process's event loop and databases (by URL), kept from one preview to the
+    next and closed when the process ends (`Finalize`: a pool's process never runs
+    `atexit`)."""
+
+    _current: _Apart | None = None
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.databases: dict[str, Database] = {}
+        Finalize(self, self.close, exitpriority=10)
+
+    @classmethod
+    def here(cls) -> _Apart:
+        if cls._current is None:
+            cls._current = cls()
+        return cls._current
+
+    def run(self, url: str, subscriber_id: int, ctx: ServiceContext) -> dict[str, Any] | None:
+        db = self.databases.get(url)
+        if db is None:
+            db = self.databases[url] = Database(url, pool_size=1)
+        return self.loop.run_until_complete(preview_digest(db, subscriber_id, ctx))
+
+    def close(self) -> None:
+        for db in self.databases.values():
+            self.loop.run_until_complete(db.dispose())
+        self.loop.close()
 
 
 def _passage(item: Mapping[str, Any]) -> PreviewPassage:

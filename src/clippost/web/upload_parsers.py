@@ -158,11 +158,20 @@ class UploadParsers:
         self._pool_worked = False
 
 
+# What the fork server imports before it forks anything: the import engine for the parse
+# processes, and the preview's planner for the warm process (`clippost.apart`) forked
+# from the same server, which is replaced every few dozen previews: importing the planner
+# afresh in each replacement held the manage view waiting for it 4 to 7 s on a loaded
+# machine (about 0.4 ms a preview otherwise).
+FORKSERVER_PRELOAD = ["clippost.subscriptions.pending", "clippost.web.previews"]
+
+
 def _process_context() -> BaseContext:
     """A fork server where there is one: forking this process itself would copy the locks
-    its other threads (database, worker) may hold; spawning re-imports clippost each time."""
+    its other threads (database, worker) may hold; spawning re-imports clippost each time.
+    Its preload is set here, before it starts (the app makes its `UploadParsers` at start)."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["clippost.subscriptions.pending"])
+    context.set_forkserver_preload(FORKSERVER_PRELOAD)
     return context

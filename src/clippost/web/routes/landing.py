@@ -54,14 +54,14 @@ def _landing(request: Request, state: forms.FormState) -> Response:
 
 @router.post("/signup")
 async def signup(request: Request) -> Response:
-    """Counted before its body is read, and before its upload is parsed (web/limits.py)."""
+    """Counted before its body is read, and before its upload is parsed (web/limits.py);
+    refused before its body is read, a few hundred bytes (`limits.refused_unread`)."""
     state = forms.FormState()
     try:
         await limits.client(request, "signup")
         form = await deps.read_form(request, limit=_body_limit(request))
     except (RateLimited, PayloadTooLarge) as error:
-        state.add("file" if isinstance(error, PayloadTooLarge) else forms.FORM, error)
-        return limits.body_unread(_landing(request, state))
+        return limits.refused_unread(error, back="/", back_to="the sign-up form")
     state.typed = forms.typed_values(form, SIGNUP_FIELDS)
     email = forms.email_error(state.typed, state)
     preferences = forms.preference_errors(state.typed, state, today=deps.today())

@@ -113,9 +113,10 @@ async def upload(request: Request, token: str) -> Response:
     except CsrfRejected:
         raise  # a stale form: the error page says to reload
     except ClippostError as error:  # too large, not a highlights file, empty, too many...
+        if form is None:  # refused before the body was read: no page to render for it
+            return limits.refused_unread(error, back=f"/manage/{token}", back_to="your page")
         refused.state.add("file", error)
-        page = await manage_page(request, token, Listing(), refused=refused)
-        return page if form is not None else limits.body_unread(page)
+        return await manage_page(request, token, Listing(), refused=refused)
     merged = []
     for piece in pieces:
         async with deps.transaction(request) as session:
