@@ -13,6 +13,8 @@ database it is on; it calls these helpers, which ask one way (`dialect_of`):
   lists in chunks under SQLite's parameter limit;
 - `skip_locked`: FOR UPDATE SKIP LOCKED on PostgreSQL; nothing on SQLite, whose
   BEGIN IMMEDIATE already serializes every writer;
+- `commit_without_flush`: this transaction's commit returns before its WAL is flushed, on
+  PostgreSQL (the planner's batches); nothing on SQLite;
 - `first_rows_per_key`: the first rows of each of many keys in one statement (the
   planner's windows): LATERAL on PostgreSQL, its rows aggregated into arrays, a
   correlated IN on SQLite.
@@ -175,6 +177,19 @@ def skip_locked(query: Select[T], source: DialectSource) -> Select[T]:
     if dialect_of(source) == POSTGRESQL:
         return query.with_for_update(skip_locked=True)
     return query
+
+
+_ASYNCHRONOUS_COMMIT = text("SET LOCAL synchronous_commit = off")
+
+
+async def commit_without_flush(connection: AsyncConnection) -> None:
+    """PostgreSQL: this transaction's COMMIT returns without waiting for its WAL to reach
+    the disk (`SET LOCAL`: the transaction only, never the pooled connection's next one).
+    A crash may then lose the transaction whole, never a part of it; any later commit
+    that waits for its flush (every other transaction's) flushes this one's too, which
+    precedes it in the WAL. SQLite: nothing (its commits are cheap)."""
+    if dialect_of(connection) == POSTGRESQL:
+        await connection.execute(_ASYNCHRONOUS_COMMIT)
 
 
 def claim_batch(source: DialectSource, *, row_locks: int, one_writer: int) -> int:

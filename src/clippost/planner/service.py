@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clippost.addresses import address_hash
 from clippost.context import ServiceContext
-from clippost.db.dialect import claim_batch
+from clippost.db.dialect import claim_batch, commit_without_flush
 from clippost.db.engine import Database
 from clippost.errors import BadInput
 from clippost.models import SkipReason
@@ -98,6 +98,8 @@ async def _plan_batch(db: Database, ctx: ServiceContext) -> tuple[int, int, int]
     horizon = ctx.now + timedelta(minutes=ctx.settings.plan_ahead_minutes)
     async with db.transaction() as session:
         connection = await session.connection()
+        # Why a lost commit loses nothing: docs/architecture.md, "Planning and selection".
+        await commit_without_flush(connection)
         limit = claim_batch(connection, row_locks=repo.BATCH, one_writer=repo.SQLITE_BATCH)
         readers = await repo.claim(connection, horizon=horizon, limit=limit)
         if not readers:
