@@ -13,6 +13,7 @@ database it is on; it calls these helpers, which ask one way (`dialect_of`):
   lists in chunks under SQLite's parameter limit;
 - `skip_locked`: FOR UPDATE SKIP LOCKED on PostgreSQL; nothing on SQLite, whose
   BEGIN IMMEDIATE already serializes every writer;
+- `batches_in_flight`: how many batches a claiming job keeps open at once;
 - `commit_without_flush`: this transaction's commit returns before its WAL is flushed, on
   PostgreSQL (the planner's batches); nothing on SQLite;
 - `first_rows_per_key`: the first rows of each of many keys in one statement (the
@@ -200,6 +201,13 @@ def claim_batch(source: DialectSource, *, row_locks: int, one_writer: int) -> in
     if dialect_of(source) == POSTGRESQL:
         return row_locks
     return one_writer
+
+
+def batches_in_flight(source: DialectSource) -> int:
+    """How many batches one claiming job keeps open at once: two on PostgreSQL (the next
+    claimed and read, its rows locked apart, while the last one writes and commits), one
+    on SQLite, whose single write lock a second open batch would only wait for."""
+    return 2 if dialect_of(source) == POSTGRESQL else 1
 
 
 @dataclass(frozen=True, slots=True)
