@@ -14,8 +14,7 @@ is one statement for the whole batch (a few, in chunks, for SQLite's parameter l
   of `ix_highlights_rotation` per reader (`db.dialect.first_rows_per_key`), whatever the
   library's size, as the selection's entries.
 - `library`: every highlight of the stale readers only (their rotation is laid out again).
-- `contents`: the text and book of the chosen highlights the windows did not bring (the
-  windows read their rows' text and book with them: those heap rows are read anyway).
+- `contents`: the text and book of the chosen highlights only.
 - the writes: `enqueue_many` (outbox/repository.py through db/bulk.py's `insert_rows`:
   INSERT ... ON CONFLICT DO NOTHING RETURNING of the whole batch), `mark_sent` and
   `advance` (db/bulk.py's `update_rows`), and
@@ -201,34 +200,17 @@ async def write_layout(
     )
 
 
-# What the selection weighs, then what the payload shows (`Content`): the window's rows
-# are read from the heap anyway, so their text comes with them, and `contents` reads only
-# the chosen highlights the windows did not hold (a stale reader's, an on-this-day pick).
-_WINDOW_COLUMNS = (
-    "id",
-    "book_id",
-    "turn",
-    "favourite",
-    "highlighted_at",
-    "text",
-    "note",
-    "page",
-    "location_start",
-    "location_end",
-)
-# Each highlight's book weight and title come with it: joined, not read in a query of
-# their own.
-_BOOK_COLUMNS = Joined(books, on="book_id", columns=("frequency", "title", "author"))
+_WINDOW_COLUMNS = ("id", "book_id", "turn", "favourite", "highlighted_at")
+# Each highlight's book weight comes with it: joined, not read in a query of its own.
+_BOOK_FREQUENCY = Joined(books, on="book_id", columns=("frequency",))
 
 
 async def windows(
     connection: AsyncConnection, subscriber_ids: Sequence[int], *, limit: int
-) -> tuple[dict[int, list[Entry]], dict[int, Content]]:
+) -> dict[int, list[Entry]]:
     """The first `limit` highlights in rotation of each reader, as the selection's entries
-    (in no particular order: `selection.window` orders them), each weighted by its book;
-    and what the payload shows of each of them, by highlight id."""
+    (in no particular order: `selection.window` orders them), each weighted by its book."""
     found: dict[int, list[Entry]] = {}
-    shown: dict[int, Content] = {}
     for chunk in _chunks(subscriber_ids, BATCH):
         rows = await first_rows_per_key(
             connection,
@@ -239,22 +221,11 @@ async def windows(
             flag="in_rotation",
             order_by=("turn", "id"),
             limit=limit,
-            joined=_BOOK_COLUMNS,
+            joined=_BOOK_FREQUENCY,
         )
         for reader_id, of_reader in rows.items():
-            found[reader_id] = _window(of_reader, shown)
-    return found, shown
-
-
-def _window(rows: Iterable[Sequence[Any]], shown: dict[int, Content]) -> list[Entry]:
-    """A window's rows as entries, their contents put in `shown`: one pass, one call per
-    row (as `_entries`)."""
-    weight = BOOK_WEIGHTS.get
-    entries = []
-    for hid, book, turn, favourite, made, text, note, page, start, end, often, title, by in rows:
-        entries.append(Entry(hid, book, turn, weight(often, 1.0), favourite, made))
-        shown[hid] = (hid, text, note, page, start, end, made, favourite, title, by)
-    return entries
+            found[reader_id] = _entries(of_reader)
+    return found
 
 
 def _entries(rows: Iterable[Sequence[Any]]) -> list[Entry]:

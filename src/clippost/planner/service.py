@@ -138,8 +138,8 @@ async def _plan_batch(db: Database, ctx: ServiceContext, chosen: asyncio.Future[
             return 0
         batch = _timings(readers, ctx)
         await _drop_suppressed(connection, batch, ctx.now)
-        digests, shown = await _choose(connection, batch)
-        messages = await _messages(connection, batch, digests, shown, ctx)
+        digests = await _choose(connection, batch)
+        messages = await _messages(connection, batch, digests, ctx)
         chosen.set_result(len(readers) >= limit)
         return await _write(connection, batch, digests, messages, ctx)
 
@@ -170,18 +170,14 @@ async def _drop_suppressed(connection: AsyncConnection, batch: _Batch, now: date
         batch.skipped.append(_skip(reader_id, slot, f"{SkipReason.SUPPRESSED} ({reason})", now))
 
 
-async def _choose(
-    connection: AsyncConnection, batch: _Batch
-) -> tuple[dict[int, Digest], dict[int, Content]]:
+async def _choose(connection: AsyncConnection, batch: _Batch) -> dict[int, Digest]:
     """Each digest of the batch, by the pure selection over the reader's window (or, for a
-    reader whose library changed, over the whole library just laid out); and the contents
-    of the windows' highlights, read with them."""
+    reader whose library changed, over the whole library just laid out)."""
     readers = {rid: reader for rid, (reader, _) in batch.to_send.items()}
     days = {rid: _local_day(slot, reader.timezone) for rid, (reader, slot) in batch.to_send.items()}
     stale = [rid for rid, reader in readers.items() if reader.rotation_stale]
     states = {rid: _reader_state(reader) for rid, reader in readers.items()}
     libraries: dict[int, list[Entry]] = {}
-    shown: dict[int, Content] = {}
     if stale:
         stored = await repo.library(connection, stale)
         spans = {rid: span(stored.get(rid, [])) for rid in stale}
@@ -206,11 +202,10 @@ async def _choose(
     specials: dict[int, list[Entry]] = {}
     if fresh:
         limit = window_size(max(readers[rid].per_email for rid in fresh))
-        found, shown = await repo.windows(connection, fresh, limit=limit)
-        libraries.update(found)
+        libraries.update(await repo.windows(connection, fresh, limit=limit))
         wanted = [rid for rid in fresh if readers[rid].on_this_day]
         specials = await _on_this_day(connection, wanted, days)
-    digests = {
+    return {
         # A stale reader's whole library is a superset of its on-this-day candidates.
         rid: plan_digest(
             states[rid],
@@ -222,7 +217,6 @@ async def _choose(
         )
         for rid, (reader, slot) in batch.to_send.items()
     }
-    return digests, shown
 
 
 async def _on_this_day(
@@ -240,16 +234,11 @@ async def _on_this_day(
 
 
 async def _messages(
-    connection: AsyncConnection,
-    batch: _Batch,
-    digests: dict[int, Digest],
-    shown: dict[int, Content],
-    ctx: ServiceContext,
+    connection: AsyncConnection, batch: _Batch, digests: dict[int, Digest], ctx: ServiceContext
 ) -> list[Queued]:
-    """The outbox rows of the batch's digests (those with something to send): what they
-    show of each chosen highlight is read with the windows, or now for the few others."""
-    unread = [i for digest in digests.values() for i in digest.ids if i not in shown]
-    rows = {**shown, **(await repo.contents(connection, unread))} if unread else shown
+    """The outbox rows of the batch's digests (those with something to send)."""
+    chosen = [i for digest in digests.values() for i in digest.ids]
+    rows = await repo.contents(connection, chosen) if chosen else {}
     maker = PayloadMaker(ctx.links, now=ctx.now)
     return [
         _message(reader, slot, digests[rid], rows, maker)
