@@ -40,6 +40,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.exc import DBAPIError
@@ -56,6 +57,7 @@ from clippost.db.migrate import upgrade  # noqa: E402
 from clippost.links import Links  # noqa: E402
 from clippost.planner.service import plan_due  # noqa: E402
 from clippost.selection import ONE  # noqa: E402
+from plan_breakdown import Breakdown, show  # noqa: E402
 
 SECRET = "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-0123"  # noqa: S105 (bench only)
 NOW = datetime(2026, 11, 23, 7, 1, tzinfo=UTC)
@@ -307,19 +309,23 @@ def settings_for(url: str, data_dir: Path) -> Settings:
     )
 
 
-async def planner(url: str) -> dict[str, float]:
+async def planner(url: str, *, breakdown: bool) -> dict[str, Any]:
     """One planner process's run: plan everything due at NOW, report its figures."""
     with tempfile.TemporaryDirectory() as folder:
         settings = settings_for(url, Path(folder))
         links = Links.from_settings(settings, SECRET)
         ctx = ServiceContext(settings=settings, links=links, now=NOW, mail_domain="example.org")
         db = Database(normalise_database_url(url))
+        steps = Breakdown()
+        if breakdown:
+            steps.attach(db.engine)
         try:
             async with db.engine.connect():
                 pass  # the pool's first connection, before the clock starts
             started, cpu = time.time(), time.process_time()
             planned = await plan_due(db, ctx)
             ended, cpu = time.time(), time.process_time() - cpu
+            figures = steps.as_dict()  # while the connections are open (their server CPU)
         finally:
             await db.dispose()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -329,14 +335,16 @@ async def planner(url: str) -> dict[str, float]:
         "ended": ended,
         "cpu": cpu,
         "peak_mb": peak_mb,
+        "steps": figures,
     }
 
 
-def run_planners(url: str, count: int) -> list[dict[str, float]]:
+def run_planners(url: str, count: int, *, breakdown: bool = False) -> list[dict[str, Any]]:
     script = str(Path(__file__).resolve())
+    flags = ["--breakdown"] if breakdown else []
     processes = [
         subprocess.Popen(
-            [sys.executable, script, "--planner-process", url],
+            [sys.executable, script, "--planner-process", url, *flags],
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
         )
@@ -351,7 +359,7 @@ def run_planners(url: str, count: int) -> list[dict[str, float]]:
     return results
 
 
-def report(label: str, results: list[dict[str, float]], n: int) -> float:
+def report(label: str, results: list[dict[str, Any]], n: int, wal: int | None = None) -> float:
     span = max(r["ended"] for r in results) - min(r["started"] for r in results)
     planned = sum(r["planned"] for r in results)
     rate = planned / span if span else 0.0
@@ -365,7 +373,32 @@ def report(label: str, results: list[dict[str, float]], n: int) -> float:
         f"({planned / cpu if cpu else 0:,.0f} readers per planner CPU second; the database's "
         "own CPU is not counted)"
     )
+    if any(r["steps"] for r in results):
+        show([r["steps"] for r in results], int(planned), span * len(results))
+    if wal is not None:
+        print(f"  WAL written: {wal / max(planned, 1):,.0f} bytes per reader")
     return rate
+
+
+async def wal_position(url: str) -> int | None:
+    """PostgreSQL's WAL insert position in bytes (None on SQLite)."""
+    db = Database(url)
+    try:
+        if db.is_sqlite:
+            return None
+        async with db.engine.connect() as connection:
+            lsn = await connection.scalar(text("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))
+        return int(lsn)
+    finally:
+        await db.dispose()
+
+
+def timed_run(url: str, count: int, breakdown: bool) -> tuple[list[dict[str, Any]], int | None]:
+    """`count` planners' results, and the WAL they wrote (PostgreSQL)."""
+    before = asyncio.run(wal_position(url))
+    results = run_planners(url, count, breakdown=breakdown)
+    after = asyncio.run(wal_position(url))
+    return results, (after - before if after is not None and before is not None else None)
 
 
 def verify(url: str, n: int) -> None:
@@ -377,8 +410,9 @@ def verify(url: str, n: int) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--planner-process":
-        print(json.dumps(asyncio.run(planner(sys.argv[2]))))
+    if len(sys.argv) >= 3 and sys.argv[1] == "--planner-process":
+        breakdown = sys.argv[3:] == ["--breakdown"]
+        print(json.dumps(asyncio.run(planner(sys.argv[2], breakdown=breakdown))))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", required=True, help="sqlite:///path or postgresql://...")
@@ -386,6 +420,11 @@ def main() -> None:
     parser.add_argument("--highlights", type=int, default=50)
     parser.add_argument("--planners", type=int, default=2)
     parser.add_argument("--stale", action="store_true", help="seed unplaced, stale libraries")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="time each step of a batch (the database's statements, the commit) per reader",
+    )
     parser.add_argument(
         "--reuse",
         action="store_true",
@@ -402,10 +441,12 @@ def main() -> None:
     else:
         took = asyncio.run(seed(url, n, h, stale=args.stale))
         print(f"seeded {n:,} readers x {h:,} highlights ({state}) in {took:.1f} s")
-    one = report("1 planner", run_planners(url, 1), n)
+    results, wal = timed_run(url, 1, args.breakdown)
+    one = report("1 planner", results, n, wal)
     verify(url, n)
     asyncio.run(reset(url, h, stale=args.stale))
-    many = report(f"{args.planners} planners", run_planners(url, args.planners), n)
+    results, wal = timed_run(url, args.planners, args.breakdown)
+    many = report(f"{args.planners} planners", results, n, wal)
     verify(url, n)
     print(f"ratio {args.planners} planners / 1: {many / one:.2f}x" if one else "ratio: n/a")
     print("the last run's rows are left in place")

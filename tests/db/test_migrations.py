@@ -71,6 +71,25 @@ class TestMigrations:
         async with database.engine.connect() as connection:
             assert await connection.run_sync(diff) == []
 
+    async def test_the_outbox_payload_is_compressed_with_lz4(self, database: Database) -> None:
+        """On PostgreSQL (built with lz4, as here) a new payload is stored lz4-compressed
+        (migration 0015); SQLite stores it as before."""
+        if database.dialect != "postgresql":
+            pytest.skip("column compression is PostgreSQL's")
+        payload = '{"text": "' + "a passage worth keeping, " * 200 + '"}'
+        async with database.transaction() as session:
+            await session.execute(
+                text(
+                    "INSERT INTO outbox (idempotency_key, message_id, kind, requested, "
+                    "recipient, recipient_hash, payload, state, due_at, attempts, created_at) "
+                    "VALUES ('k', 'm', 'digest', false, 'r@example.org', 'h', CAST(:p AS json), "
+                    "'pending', now(), 0, now())"
+                ),
+                {"p": payload},
+            )
+            method = await session.scalar(text("SELECT pg_column_compression(payload) FROM outbox"))
+        assert method == "lz4"
+
     async def test_fresh_sqlite_file_is_created_and_migrated(self, tmp_path: Path) -> None:
         """A SQLite URL for a file that does not exist yet gives a migrated database."""
         db = Database(normalise_database_url(f"sqlite:///{tmp_path}/new/clippost.db"))

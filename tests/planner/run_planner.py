@@ -1,11 +1,13 @@
 """A planner in a process of its own, for the tests that race or kill planners.
 
-    python tests/planner/run_planner.py URL NOW [--go FILE] [--hang]
+    python tests/planner/run_planner.py URL NOW [--go FILE] [--hang | --hang-open N]
 
 Plans everything due at NOW (ISO 8601) on URL and prints how many digests it queued. With
 `--go FILE` it first prints "ready" and waits for FILE to exist (so racing planners start
 together). With `--hang` it stops inside its first batch, after choosing the digests and
-before writing them, prints "hanging" and sleeps until it is killed.
+before writing them, prints "hanging" and sleeps until it is killed. With `--hang-open N`
+every batch stops there without blocking the loop (so the next batch is claimed and
+chosen meanwhile), and "hanging" is printed once N batches' transactions are open at once.
 """
 
 from __future__ import annotations
@@ -38,6 +40,20 @@ def hang_before_writing() -> None:
     service._write = hanging  # type: ignore[assignment]
 
 
+def hang_with_batches_open(count: int) -> None:
+    open_batches = 0
+
+    async def hanging(*args: Any, **kwargs: Any) -> int:
+        nonlocal open_batches
+        open_batches += 1
+        if open_batches == count:
+            print("hanging", flush=True)
+        while True:
+            await asyncio.sleep(1)  # the batch's transaction stays open; the loop runs on
+
+    service._write = hanging  # type: ignore[assignment]
+
+
 async def run(url: str, now: datetime) -> int:
     with tempfile.TemporaryDirectory() as folder:
         settings = factories.make_settings(data_dir=Path(folder), database_url=url)
@@ -52,6 +68,8 @@ def main() -> None:
     url, now = sys.argv[1], datetime.fromisoformat(sys.argv[2])
     if "--hang" in sys.argv:
         hang_before_writing()
+    if "--hang-open" in sys.argv:
+        hang_with_batches_open(int(sys.argv[sys.argv.index("--hang-open") + 1]))
     if "--go" in sys.argv:
         go = Path(sys.argv[sys.argv.index("--go") + 1])
         print("ready", flush=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import func, insert, select
 
 from clippost.config import Settings
-from clippost.db.dialect import normalise_database_url
+from clippost.db.dialect import batches_in_flight, normalise_database_url
 from clippost.db.engine import Database
 from clippost.library import repository as library_repository
 from clippost.models import Book, Highlight, OutboxMessage, SkippedDigest, Subscriber
@@ -376,3 +376,26 @@ class TestKilledPlanner:
         assert await plan_due(database, service_context(settings, now=SLOT)) == 600
         found = await digests(database)
         assert len({d.subscriber_id for d in found}) == len(found) == 600
+
+    async def test_a_planner_killed_with_its_batches_open_loses_and_duplicates_nothing(
+        self, database_url: str, database: Database, settings: Settings
+    ) -> None:
+        """A planner killed while as many batches as it keeps in flight are open at once
+        (two on PostgreSQL, claimed apart) leaves nothing behind; the next plans every
+        reader exactly once."""
+        await seed_readers(database, 1200)
+        in_flight = batches_in_flight(database)
+        process = planner_process(database_url, SLOT, "--hang-open", str(in_flight))
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "hanging"
+        process.kill()
+        process.wait()
+        assert await digests(database) == []
+        async with database.sessions() as session:
+            moved = await session.scalar(
+                select(func.count()).where(Subscriber.next_slot_at != SLOT)
+            )
+        assert moved == 0
+        assert await plan_due(database, service_context(settings, now=SLOT)) == 1200
+        found = await digests(database)
+        assert len({d.subscriber_id for d in found}) == len(found) == 1200

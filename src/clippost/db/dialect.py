@@ -13,6 +13,9 @@ database it is on; it calls these helpers, which ask one way (`dialect_of`):
   lists in chunks under SQLite's parameter limit;
 - `skip_locked`: FOR UPDATE SKIP LOCKED on PostgreSQL; nothing on SQLite, whose
   BEGIN IMMEDIATE already serializes every writer;
+- `batches_in_flight`: how many batches a claiming job keeps open at once;
+- `commit_without_flush`: this transaction's commit returns before its WAL is flushed, on
+  PostgreSQL (the planner's batches); nothing on SQLite;
 - `first_rows_per_key`: the first rows of each of many keys in one statement (the
   planner's windows): LATERAL on PostgreSQL, its rows aggregated into arrays, a
   correlated IN on SQLite.
@@ -177,6 +180,19 @@ def skip_locked(query: Select[T], source: DialectSource) -> Select[T]:
     return query
 
 
+_ASYNCHRONOUS_COMMIT = text("SET LOCAL synchronous_commit = off")
+
+
+async def commit_without_flush(connection: AsyncConnection) -> None:
+    """PostgreSQL: this transaction's COMMIT returns without waiting for its WAL to reach
+    the disk (`SET LOCAL`: the transaction only, never the pooled connection's next one).
+    A crash may then lose the transaction whole, never a part of it; any later commit
+    that waits for its flush (every other transaction's) flushes this one's too, which
+    precedes it in the WAL. SQLite: nothing (its commits are cheap)."""
+    if dialect_of(connection) == POSTGRESQL:
+        await connection.execute(_ASYNCHRONOUS_COMMIT)
+
+
 def claim_batch(source: DialectSource, *, row_locks: int, one_writer: int) -> int:
     """How many rows a claiming job takes in one transaction: `row_locks` on PostgreSQL,
     where N claimers lock disjoint rows side by side; `one_writer` on SQLite, where every
@@ -185,6 +201,13 @@ def claim_batch(source: DialectSource, *, row_locks: int, one_writer: int) -> in
     if dialect_of(source) == POSTGRESQL:
         return row_locks
     return one_writer
+
+
+def batches_in_flight(source: DialectSource) -> int:
+    """How many batches one claiming job keeps open at once: two on PostgreSQL (the next
+    claimed and read, its rows locked apart, while the last one writes and commits), one
+    on SQLite, whose single write lock a second open batch would only wait for."""
+    return 2 if dialect_of(source) == POSTGRESQL else 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ cannot queue a second digest for one slot; a digest the key refused counts nothi
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Sequence
@@ -29,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clippost.addresses import address_hash
 from clippost.context import ServiceContext
-from clippost.db.dialect import claim_batch
+from clippost.db.dialect import batches_in_flight, claim_batch, commit_without_flush
 from clippost.db.engine import Database
 from clippost.errors import BadInput
 from clippost.models import SkipReason
@@ -79,34 +80,68 @@ class _Batch:
 
 async def plan_due(db: Database, ctx: ServiceContext) -> int:
     """Queue a digest for every confirmed reader whose slot is due by `ctx.now` plus the
-    planning horizon (due at its slot). Returns how many digests this call queued."""
+    planning horizon (due at its slot). Returns how many digests this call queued.
+
+    On PostgreSQL two batches are in flight (`db.dialect.batches_in_flight`), each in its
+    own transaction: the next batch is claimed, read and chosen while the last one's
+    writes and commit run, so the planner's Python and the database work side by side.
+    The next claim skips the rows the last batch still holds locked, so the two batches
+    are disjoint, as two planners' are; a planner killed with two batches open rolls both
+    back. On SQLite one batch at a time (the write lock is one)."""
+    depth = batches_in_flight(db)
+    running: list[asyncio.Task[int]] = []
     planned = 0
-    while True:
-        # Paused for the batch (planner/gc_pause.py); resumed once the batch's objects are
-        # gone with its frame, so the collection that catches up has nothing of it to walk.
+    try:
+        while True:
+            chosen: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            running.append(asyncio.create_task(_batch_task(db, ctx, chosen)))
+            more = await chosen  # this batch has claimed a full batch and chosen
+            while len(running) >= depth or (running and not more):
+                planned += await running.pop(0)
+            if not more:
+                return planned
+            await db.give_way()  # other processes' writers go between batches (db/turns.py)
+    finally:
+        for task in running:  # a batch that failed: the others end, and roll back
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+
+async def _batch_task(db: Database, ctx: ServiceContext, chosen: asyncio.Future[bool]) -> int:
+    # Paused for the batch (planner/gc_pause.py); resumed once the batch's objects are
+    # gone with its frame, so the collection that catches up has nothing of it to walk.
+    try:
         with collector_paused():
-            claimed, limit, queued = await _plan_batch(db, ctx)
-        planned += queued
-        if claimed < limit:
-            return planned
-        await db.give_way()  # other processes' writers go between batches (db/turns.py)
+            return await _plan_batch(db, ctx, chosen)
+    except asyncio.CancelledError:
+        chosen.cancel()  # a no-op once told
+        raise
+    except Exception as error:
+        if not chosen.done():
+            chosen.set_exception(error)
+        raise
 
 
-async def _plan_batch(db: Database, ctx: ServiceContext) -> tuple[int, int, int]:
-    """Claim, plan and write one batch in one transaction: (readers claimed, the most it
-    could claim, digests queued)."""
+async def _plan_batch(db: Database, ctx: ServiceContext, chosen: asyncio.Future[bool]) -> int:
+    """Claim, plan and write one batch in one transaction; the digests queued. `chosen`
+    is told, once the digests are chosen and built, whether the batch was full (so there
+    may be more readers due)."""
     horizon = ctx.now + timedelta(minutes=ctx.settings.plan_ahead_minutes)
     async with db.transaction() as session:
         connection = await session.connection()
+        # Why a lost commit loses nothing: docs/architecture.md, "Planning and selection".
+        await commit_without_flush(connection)
         limit = claim_batch(connection, row_locks=repo.BATCH, one_writer=repo.SQLITE_BATCH)
         readers = await repo.claim(connection, horizon=horizon, limit=limit)
         if not readers:
-            return 0, limit, 0
+            chosen.set_result(False)
+            return 0
         batch = _timings(readers, ctx)
         await _drop_suppressed(connection, batch, ctx.now)
         digests = await _choose(connection, batch)
-        queued = await _write(connection, batch, digests, ctx)
-        return len(readers), limit, queued
+        messages = await _messages(connection, batch, digests, ctx)
+        chosen.set_result(len(readers) >= limit)
+        return await _write(connection, batch, digests, messages, ctx)
 
 
 def _timings(readers: Sequence[Row[Any]], ctx: ServiceContext) -> _Batch:
@@ -198,19 +233,29 @@ async def _on_this_day(
     return found
 
 
-async def _write(
+async def _messages(
     connection: AsyncConnection, batch: _Batch, digests: dict[int, Digest], ctx: ServiceContext
-) -> int:
-    """The batch's digests, then (for those queued) turns and counters, then every claimed
-    reader's next slot and clock, and the skipped slots."""
+) -> list[Queued]:
+    """The outbox rows of the batch's digests (those with something to send)."""
     chosen = [i for digest in digests.values() for i in digest.ids]
     rows = await repo.contents(connection, chosen) if chosen else {}
     maker = PayloadMaker(ctx.links, now=ctx.now)
-    messages = [
+    return [
         _message(reader, slot, digests[rid], rows, maker)
         for rid, (reader, slot) in batch.to_send.items()
         if digests[rid].picks
     ]
+
+
+async def _write(
+    connection: AsyncConnection,
+    batch: _Batch,
+    digests: dict[int, Digest],
+    messages: list[Queued],
+    ctx: ServiceContext,
+) -> int:
+    """The batch's digests, then (for those queued) turns and counters, then every claimed
+    reader's next slot and clock, and the skipped slots."""
     queued = await enqueue_many(connection, messages, domain=ctx.mail_domain)
     turns: dict[int, int] = {}
     sent_at: dict[int, datetime] = {}
