@@ -71,11 +71,12 @@ class TestMigrations:
         async with database.engine.connect() as connection:
             assert await connection.run_sync(diff) == []
 
-    async def test_the_outbox_payload_is_compressed_with_lz4(self, database: Database) -> None:
+    async def test_the_outbox_payload_is_compressed_with_lz4(
+        self, postgres_database: Database
+    ) -> None:
         """On PostgreSQL (built with lz4, as here) a new payload is stored lz4-compressed
         (migration 0015); SQLite stores it as before."""
-        if database.dialect != "postgresql":
-            pytest.skip("column compression is PostgreSQL's")
+        database = postgres_database
         payload = '{"text": "' + "a passage worth keeping, " * 200 + '"}'
         async with database.transaction() as session:
             await session.execute(
