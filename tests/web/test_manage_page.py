@@ -4,6 +4,7 @@ was typed, the paused state, the next digest, the language, signing out every li
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import html
 import io
@@ -17,6 +18,7 @@ from clippost import clippings
 from clippost.links import Purpose
 from clippost.models import Book, Highlight, Subscriber
 from clippost.planner.service import plan_due
+from clippost.web import previews
 from clippost.web.manage_page import Listing
 
 MANY = [f"Passage number {n:03d} about the sea." for n in range(120)]
@@ -332,6 +334,27 @@ class TestState:
         link = await _big_library(web)
         section = _section((await web.client.get(link)).text, "next")
         assert section.count('class="highlight"') == 3  # the reader's per_email
+
+    async def test_reloads_while_a_preview_runs_share_it(self, web, monkeypatch):
+        """Reloads of one reader's page while their preview is laid out wait for that one
+        (one preview, every page shows it); a reload after it has ended lays out anew."""
+        link = await _big_library(web)
+        made: list[int] = []
+        real = previews._payload
+
+        async def counted(*args: object) -> object:
+            made.append(1)
+            await asyncio.sleep(0.3)  # long enough for the other reloads to arrive
+            return await real(*args)
+
+        monkeypatch.setattr(previews, "_payload", counted)
+        pages = await asyncio.gather(*(web.client.get(link) for _ in range(4)))
+        assert len(made) == 1
+        for page in pages:
+            assert _section(page.text, "next").count('class="highlight"') == 3
+        await web.client.get(link)
+        assert len(made) == 2
+        assert previews._IN_FLIGHT == {}
 
     async def test_the_language_is_saved(self, web):
         """Choosing German stores the locale; "from my library" stores none."""

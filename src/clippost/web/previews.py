@@ -53,21 +53,39 @@ class DigestPreview:
 ON_THE_LOOP = 200
 
 
+# The previews being laid out, by (database, reader): reloads of one reader's page while
+# one is under way wait for that one, so that a reader reloading their page as fast as the
+# limits let them makes one preview at a time, not a queue in front of other readers'.
+_IN_FLIGHT: dict[tuple[str, int], asyncio.Future[dict[str, Any] | None]] = {}
+
+
 async def next_digest(
     runtime: Runtime, subscriber_id: int, now: datetime, *, library_size: int
 ) -> DigestPreview | None:
     """The reader's next digest, chosen as the planner will choose it; None for none.
     `library_size` (the reader's highlights, as the caller's page counted them) says
     whether it is laid out on the event loop or beside it."""
-    ctx = runtime.context(now)
-    if library_size > ON_THE_LOOP:
-        payload = await in_a_process(_preview_apart, runtime.db.url, subscriber_id, ctx)
-    else:
-        payload = await preview_digest(runtime.db, subscriber_id, ctx)
+    key = (runtime.db.url, subscriber_id)
+    running = _IN_FLIGHT.get(key)
+    if running is None:
+        running = asyncio.ensure_future(_payload(runtime, subscriber_id, now, library_size))
+        _IN_FLIGHT[key] = running
+        running.add_done_callback(lambda _done: _IN_FLIGHT.pop(key, None))
+    # Shielded: one page's client going away must not cancel the others' preview.
+    payload = await asyncio.shield(running)
     if not payload:
         return None
     passages = [_passage(item) for item in payload.get("highlights", ()) if isinstance(item, dict)]
     return DigestPreview(passages) if passages else None
+
+
+async def _payload(
+    runtime: Runtime, subscriber_id: int, now: datetime, library_size: int
+) -> dict[str, Any] | None:
+    ctx = runtime.context(now)
+    if library_size > ON_THE_LOOP:
+        return await in_a_process(_preview_apart, runtime.db.url, subscriber_id, ctx)
+    return await preview_digest(runtime.db, subscriber_id, ctx)
 
 
 def _preview_apart(url: str, subscriber_id: int, ctx: ServiceContext) -> dict[str, Any] | None:
