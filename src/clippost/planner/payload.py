@@ -50,10 +50,13 @@ class PayloadMaker:
         round_status: RoundStatus,
     ) -> dict[str, Any]:
         """The payload of `reader`'s digest for `slot`, showing the `chosen` rows in order."""
-        reader_id, timezone = reader.id, reader.timezone
+        # The row's mapping: a result row's attributes cost twice as much (found only once
+        # the ordinary lookup has failed), and the payload reads ten of them.
+        columns = reader._mapping
+        reader_id, timezone = columns["id"], columns["timezone"]
         # The highlights' links name the reader's link generation, as manage links do: "sign
         # out all my links" revokes them too (library.service checks it).
-        generation = str(reader.link_generation)
+        generation = str(columns["link_generation"])
         links = self._highlight_links
         slot_text = self._slots.get(slot)
         if slot_text is None:
@@ -63,13 +66,13 @@ class PayloadMaker:
             "timezone": timezone,
             "slot": slot_text,
             "schedule": {
-                "cadence": reader.cadence,
-                "hour": reader.hour,
-                "weekday": reader.weekday,
-                "day_of_month": reader.day_of_month,
+                "cadence": columns["cadence"],
+                "hour": columns["hour"],
+                "weekday": columns["weekday"],
+                "day_of_month": columns["day_of_month"],
                 "timezone": timezone,
             },
-            "per_email": reader.per_email,
+            "per_email": columns["per_email"],
             "highlights": [
                 {
                     "id": hid,  # not shown: the reader's export lists what each digest held
@@ -93,18 +96,7 @@ class PayloadMaker:
             "manage_url": self._manage(reader_id, generation),
             "unsubscribe_url": self._unsubscribe(reader_id),
         }
-        language = reader.locale or reader.library_locale
+        language = columns["locale"] or columns["library_locale"]
         if language:
             payload["locale"] = language
         return payload
-
-
-def schedule_of(reader: Row[Any]) -> dict[str, Any]:
-    """The reader's schedule as the payload's `schedule` object."""
-    return {
-        "cadence": reader.cadence,
-        "hour": reader.hour,
-        "weekday": reader.weekday,
-        "day_of_month": reader.day_of_month,
-        "timezone": reader.timezone,
-    }
