@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 
 from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
+from clippost.links import Purpose
 from clippost.models import OutboxMessage
 from clippost.outbox import claims, repository
 from clippost.outbox.claims import Delivered
@@ -76,3 +78,18 @@ class TestStats:
         assert found.by_state == {"sent": 1, "pending": 2}
         assert found.due_now == 2
         assert found.leased == 0
+
+
+class TestEncodePayload:
+    def test_the_json_value_json_dumps_writes(self) -> None:
+        """String keys and values of every JSON type: the value `json.dumps` writes."""
+        payload = {"v": 2, "text": "«Ça» — 日本語 \u2028", "n": None, "ok": True, "x": [1.5, {}]}
+        assert json.loads(repository.encode_payload(payload)) == json.loads(json.dumps(payload))
+
+    def test_keys_that_are_not_plain_strings_are_coerced_as_json_dumps_does(self) -> None:
+        """An int key and a StrEnum key (which orjson's fast path refuses) are written as
+        the strings `json.dumps` makes of them, at any depth."""
+        payload = {"counts": {3: "three", Purpose.MANAGE: "manage"}, Purpose.PASSAGE: 1}
+        encoded = repository.encode_payload(payload)  # type: ignore[arg-type]
+        assert json.loads(encoded) == json.loads(json.dumps(payload))
+        assert json.loads(encoded) == {"counts": {"3": "three", "manage": "manage"}, "passage": 1}

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import create_engine, text
 
 from clippost.errors import BadInput
 from clippost.planner.slots import (
@@ -137,6 +138,20 @@ class TestStoredSchedule:
         the planner logs and retries a day later), never another exception."""
         with pytest.raises(BadInput):
             stored_schedule(columns)
+
+    def test_a_result_rows_columns_are_its_attributes(self) -> None:
+        """A database row's schedule columns, read through its mapping, are the ones its
+        attributes name, in the same order, whatever else the row holds around them."""
+        engine = create_engine("sqlite://")
+        query = text(
+            "SELECT 7 AS id, 'weekly' AS cadence, 'x' AS email, 7 AS hour, NULL AS weekday, "
+            "'Europe/Paris' AS timezone, 3 AS day_of_month, '2027-01-03' AS paused_until"
+        )
+        with engine.connect() as connection:
+            row = connection.execute(query).one()
+        namespace = SimpleNamespace(**row._asdict())
+        assert stored_columns(row) == stored_columns(namespace)
+        assert stored_columns(row) == ("weekly", 7, "Europe/Paris", None, 3, "2027-01-03")
 
 
 class TestValidateTimezone:

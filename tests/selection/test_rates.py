@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from clippost.selection import ONE, Bias, Reader, rate, stride
-from clippost.selection.rates import age_factor, period_start, round_end, round_of
+from clippost.selection import ONE, Bias, Entry, Reader, rate, stride
+from clippost.selection.rates import age_factor, period_start, round_end, round_of, strides
 
 SPAN = Reader(bias=Bias.RECENT, oldest=date(2020, 1, 1), newest=date(2023, 1, 1))
 
@@ -80,3 +82,34 @@ class TestPeriods:
         """A half-round stride has periods starting at every half round."""
         assert period_start(ONE + ONE // 2 + 7, ONE // 2) == ONE + ONE // 2
         assert period_start(3 * ONE, 2 * ONE) == 2 * ONE
+
+
+DATES = st.none() | st.datetimes(datetime(2000, 1, 1), datetime(2030, 12, 31))
+DAYS = st.none() | st.dates(date(2000, 1, 1), date(2030, 12, 31))
+
+
+class TestStrides:
+    @given(
+        bias=st.sampled_from(Bias),
+        oldest=DAYS,
+        newest=DAYS,
+        rows=st.lists(
+            st.tuples(st.sampled_from([0.0, 0.5, 1.0, 2.0]), st.booleans(), DATES), max_size=30
+        ),
+    )
+    def test_each_is_the_stride(
+        self,
+        bias: Bias,
+        oldest: date | None,
+        newest: date | None,
+        rows: list[tuple[float, bool, datetime | None]],
+    ) -> None:
+        """The one-pass strides of a digest's picks are `stride`'s, for every bias, span
+        (none, empty, reversed), weight ("never" included), favourite and date."""
+        reader = Reader(bias=bias, oldest=oldest, newest=newest)
+        entries = [
+            Entry(k, 1, 0, weight=w, favourite=f, highlighted_at=m)
+            for k, (w, f, m) in enumerate(rows)
+        ]
+        expected = [stride(reader, weight=w, favourite=f, highlighted_at=m) for w, f, m in rows]
+        assert strides(reader, entries) == expected

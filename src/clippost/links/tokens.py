@@ -33,6 +33,7 @@ from clippost.errors import InvalidLink
 
 _KEY_LABEL = b"clippost-token-v1:"
 _SIGNATURE_BYTES = 18  # 144 bits: 24 base64 characters, no padding bits to alias
+SIGNATURE_LENGTH = 24  # characters of a token's signature (`_SIGNATURE_BYTES` in base64)
 _MAX_TOKEN_LENGTH = 1024
 _SEPARATOR = "|"
 _URL_SAFE = bytes.maketrans(b"+/", b"-_")
@@ -91,9 +92,11 @@ class TokenSigner:
     """`make_token` for many subjects at one moment, for one purpose or several: the
     payload's timed prefix and each purpose's HMAC key schedule (its inner and outer
     SHA-256 states, RFC 2104) are prepared once, so a token costs one base64 encoding of
-    its payload and, per purpose, two SHA-256 copies, updates and digests. The planner signs
-    sixteen links per digest, three of them (favourite, discard, passage) over one payload:
-    `tokens` encodes it once. The tokens are exactly those `make_token` writes."""
+    its payload and, per purpose, two SHA-256 copies, updates and digests (a third of
+    `hmac.digest`'s one-shot, which schedules the key again every time). The planner signs
+    seventeen links per digest, three of them (favourite, discard, passage) over one
+    payload: `signed` encodes it once, and their signatures in one base64 pass. The tokens
+    are exactly those `make_token` writes."""
 
     __slots__ = ("_head", "_pads")
 
@@ -115,35 +118,46 @@ class TokenSigner:
     def token(self, subject: str, extra: str = "") -> str:
         """The token of the first purpose."""
         encoded = self._encoded(subject, extra)
-        return (encoded + b"." + self._signature(encoded, *self._pads[0])).decode("ascii")
+        # HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m)), from the prepared states.
+        inner, outer = self._pads[0]
+        first = inner.copy()
+        first.update(encoded)
+        second = outer.copy()
+        second.update(first.digest())
+        signature = _b64_whole(second.digest()[:_SIGNATURE_BYTES])
+        return (encoded + b"." + signature).decode("ascii")
 
     def tokens(self, subject: str, extra: str = "") -> list[str]:
-        """One token per purpose, in the order given, over the same payload (`_signature`
-        written out in the loop: the planner signs fifteen of these per digest)."""
-        encoded = self._encoded(subject, extra)
-        head = encoded + b"."
-        found = []
+        """One token per purpose, in the order given, over the same payload."""
+        head, signatures = self.signed(subject, extra)
+        return [
+            head + signatures[start : start + SIGNATURE_LENGTH]
+            for start in range(0, len(signatures), SIGNATURE_LENGTH)
+        ]
+
+    def signed(self, subject: str, extra: str = "") -> tuple[str, str]:
+        """The tokens' shared part (the encoded payload and its dot) and their signatures,
+        `SIGNATURE_LENGTH` characters per purpose in the order given: token k is the head
+        followed by the k-th signature. 18 bytes are 24 base64 characters exactly, so the
+        signatures concatenated encode in one pass to the signatures encoded one by one."""
+        if not subject or _SEPARATOR in subject:
+            raise ValueError(f"a token subject must be non-empty and free of {_SEPARATOR!r}")
+        # `_encoded`, written out: the planner signs five of these per digest.
+        payload = f"{self._head}{subject}{_SEPARATOR}{extra}".encode()
+        encoded = binascii.b2a_base64(payload, newline=False).translate(_URL_SAFE).rstrip(b"=")
+        digests = []
         for inner, outer in self._pads:
             first = inner.copy()
             first.update(encoded)
             second = outer.copy()
             second.update(first.digest())
-            found.append((head + _b64(second.digest()[:_SIGNATURE_BYTES])).decode("ascii"))
-        return found
+            digests.append(second.digest()[:_SIGNATURE_BYTES])
+        return encoded.decode("ascii") + ".", _b64_whole(b"".join(digests)).decode("ascii")
 
     def _encoded(self, subject: str, extra: str) -> bytes:
         if not subject or _SEPARATOR in subject:
             raise ValueError(f"a token subject must be non-empty and free of {_SEPARATOR!r}")
         return _b64(f"{self._head}{subject}{_SEPARATOR}{extra}".encode())
-
-    @staticmethod
-    def _signature(encoded: bytes, inner: _Hash, outer: _Hash) -> bytes:
-        # HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m)), from the prepared states.
-        first = inner.copy()
-        first.update(encoded)
-        second = outer.copy()
-        second.update(first.digest())
-        return _b64(second.digest()[:_SIGNATURE_BYTES])
 
 
 def read_token(
@@ -218,6 +232,11 @@ def _b64encode(raw: bytes) -> str:
 def _b64(raw: bytes) -> bytes:
     """URL-safe base64 without padding, in C: `b2a_base64` and one `translate`."""
     return binascii.b2a_base64(raw, newline=False).translate(_URL_SAFE).rstrip(b"=")
+
+
+def _b64_whole(raw: bytes) -> bytes:
+    """`_b64` of bytes a multiple of 3 long (signatures), which base64 never pads."""
+    return binascii.b2a_base64(raw, newline=False).translate(_URL_SAFE)
 
 
 def _pads(key: bytes) -> tuple[_Hash, _Hash]:

@@ -16,7 +16,14 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from clippost.config import Settings
-from clippost.links.tokens import Purpose, TokenData, TokenSigner, make_token, read_token
+from clippost.links.tokens import (
+    SIGNATURE_LENGTH,
+    Purpose,
+    TokenData,
+    TokenSigner,
+    make_token,
+    read_token,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +69,20 @@ class Links:
         if any(self._ttl(purpose) is not None for purpose in purposes):
             raise ValueError("urls_maker signs links that never expire")
         signer = TokenSigner(self.secret_key, purposes, now=now, ttl=None)
-        prefixes = tuple(f"{self.base_url}/{_PATHS[purpose]}/" for purpose in purposes)
+        # Each URL is its prefix, the shared head and its slice of the signatures.
+        parts = tuple(
+            (
+                f"{self.base_url}/{_PATHS[purpose]}/",
+                k * SIGNATURE_LENGTH,
+                (k + 1) * SIGNATURE_LENGTH,
+            )
+            for k, purpose in enumerate(purposes)
+        )
+        signed = signer.signed
 
         def urls(subject: int, extra: str) -> list[str]:
-            tokens = signer.tokens(str(subject), extra)
-            return [prefix + token for prefix, token in zip(prefixes, tokens, strict=True)]
+            head, signatures = signed(str(subject), extra)
+            return [prefix + head + signatures[start:end] for prefix, start, end in parts]
 
         return urls
 

@@ -87,7 +87,10 @@ def choose_in_window(
     special = _on_this_day(reader, on_this_day, today, round_end(ordered[0].turn))
     if special is not None:
         picks.append(Pick(special, on_this_day=True))
-    rest = [e for e in ordered if special is None or e.highlight_id != special.highlight_id]
+    if special is None:
+        rest = ordered
+    else:
+        rest = [e for e in ordered if e.highlight_id != special.highlight_id]
     # Picks per book, as a plain dict: a Counter's construction cost more than the choice.
     counts: dict[int, int] = {} if special is None else {special.book_id: 1}
     caps = _Caps(n, ordered)
@@ -101,13 +104,16 @@ def choose_in_window(
 class _Caps:
     """Each book's cap for one digest, worked out only for books that reach half."""
 
+    __slots__ = ("_held", "_n", "_window", "half")
+
     def __init__(self, n: int, window: Sequence[Entry]) -> None:
-        self._n, self._half, self._window = n, book_cap(n), window
+        self._n, self.half, self._window = n, book_cap(n), window
         self._held: Counter[int] | None = None
 
     def allows(self, book: int, count: int) -> bool:
-        """Whether a book holding `count` of the digest may take one more."""
-        if count < self._half:
+        """Whether a book holding `count` of the digest may take one more (below `half`,
+        always: `_fill` checks that itself before calling)."""
+        if count < self.half:
             return True
         if self._held is None:
             self._held = Counter(entry.book_id for entry in self._window)
@@ -136,12 +142,13 @@ def _fill(
 ) -> None:
     """Take from one round in turn order: within the book cap first, then past it."""
     passed_over: list[Entry] = []
+    half = caps.half
     for entry in group:
         if len(picks) == n:
             return
         book = entry.book_id
         count = counts.get(book, 0)
-        if caps.allows(book, count):
+        if count < half or caps.allows(book, count):
             picks.append(Pick(entry))
             counts[book] = count + 1
         else:

@@ -96,4 +96,4 @@ class Digest:
 
     @property
     def ids(self) -> list[int]:
-        return [pick.highlight_id for pick in self.picks]
+        return [pick.entry.highlight_id for pick in self.picks]

@@ -21,7 +21,7 @@ def round_status(rotation_size: int, picks: Sequence[Pick], clock: int) -> Round
     total = max(rotation_size, 0)
     if total == 0:
         return RoundStatus(position=0, total=0)
-    if picks and round_of(clock) > max(round_of(pick.entry.turn) for pick in picks):
+    if picks and round_of(clock) > round_of(max(pick.entry.turn for pick in picks)):
         return RoundStatus(position=total, total=total)
     progress = clock - round_of(clock) * ONE
     # Rounded to nearest: a clock that is the 6th of 100 evenly spaced turns reads 5, even

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from clippost.selection.model import Entry, Pick, Reader
-from clippost.selection.rates import ONE, period_start, round_of, stride
+from clippost.selection.rates import ONE, period_start, round_of, strides
 from clippost.selection.seeds import keyed_unit, seed_base
 
 # The jitter's reach either way, as a fraction of the stride (see the module docstring).
@@ -49,23 +49,21 @@ def next_turns(
         return {}, reader.clock
     floor = (round_of(max(pick.entry.turn for pick in picks)) - 1) * ONE
     base = seed_base(seed)
+    entries = [pick.entry for pick in picks]
     turns: dict[int, int] = {}
-    for pick in picks:
-        entry = pick.entry
-        step = stride(
-            reader,
-            weight=entry.weight,
-            favourite=entry.favourite,
-            highlighted_at=entry.highlighted_at,
-        )
-        shift = int((2 * keyed_unit(base, entry.highlight_id) - 1) * step * _JITTER)
-        turns[entry.highlight_id] = max(floor, _moved(entry.turn, step, shift))
+    for entry, step in zip(entries, strides(reader, entries), strict=True):
+        hid = entry.highlight_id
+        shift = int((2 * keyed_unit(base, hid) - 1) * step * _JITTER)
+        target = entry.turn + step
+        start = period_start(target, step)
+        # The shifted turn reflected back into [start, last]: it never crosses a period.
+        value, last = target + shift, start + step - 1
+        if value < start:
+            value = min(last, 2 * start - value)
+        elif value > last:
+            value = max(start, 2 * last - value)
+        turns[hid] = value if value > floor else floor
     return turns, _clock(window, turns)
-
-
-def _moved(turn: int, step: int, shift: int) -> int:
-    target = turn + step
-    return _fold(target + shift, period_start(target, step), step)
 
 
 def _clock(window: Sequence[Entry], turns: dict[int, int]) -> int:
@@ -78,13 +76,3 @@ def _clock(window: Sequence[Entry], turns: dict[int, int]) -> int:
         if entry.highlight_id not in turns:
             return entry.turn
     return lowest
-
-
-def _fold(value: int, start: int, length: int) -> int:
-    """Reflect `value` back into [start, start + length): a shift never crosses a period."""
-    last = start + length - 1
-    if value < start:
-        return min(last, 2 * start - value)
-    if value > last:
-        return max(start, 2 * last - value)
-    return value

@@ -42,7 +42,11 @@ def rotation_key(entry: Entry) -> tuple[int, int]:
 def window(entries: Iterable[Entry], n: int) -> list[Entry]:
     """The `window_size(n)` lowest-turn highlights in rotation, in rotation order."""
     rotating = [entry for entry in entries if entry.in_rotation]
-    return heapq.nsmallest(window_size(n), rotating, key=_KEY)
+    size = window_size(n)
+    if len(rotating) > size:  # a whole library: a heap of the window's size
+        return heapq.nsmallest(size, rotating, key=_KEY)
+    rotating.sort(key=_KEY)  # the planner's window rows: all of them, in order
+    return rotating
 
 
 def month_day(moment: datetime | date) -> int:
