@@ -56,7 +56,7 @@ async def modes(db: Database) -> dict[str, str | None]:
         rows = await session.execute(
             select(OutboxMessage.kind, OutboxMessage.last_error).order_by(OutboxMessage.id)
         )
-        return dict(rows.tuples().all())
+        return {row.kind: row.last_error for row in rows}
 
 
 class TestAsynchronousCommit:
