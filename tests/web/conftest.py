@@ -28,6 +28,7 @@ from clippost.links import Purpose
 from clippost.models import (
     Book,
     Highlight,
+    ImportProgress,
     OutboxMessage,
     PendingImport,
     Subscriber,
@@ -59,6 +60,17 @@ def clippings_file(*books: tuple[str, str, list[str]]) -> bytes:
     return "".join(entries).encode()
 
 
+def many_books(books: int, per_book: int, *, line: str = "Passage {b}-{n}.") -> bytes:
+    """A file of `books` books by as many authors, `per_book` highlights each, made from
+    `line` (formatted with the book's number `b` and the highlight's `n`)."""
+    return clippings_file(
+        *(
+            (f"Book {b}", f"Author {b}", [line.format(b=b, n=n) for n in range(per_book)])
+            for b in range(books)
+        )
+    )
+
+
 SAMPLE = clippings_file(
     (
         "Meditations",
@@ -83,6 +95,7 @@ class Web:
     # Test modules reach the shared helpers through the fixture (no conftest imports).
     sample: ClassVar[bytes] = SAMPLE
     clippings_file = staticmethod(clippings_file)
+    many_books = staticmethod(many_books)
     default_preferences = staticmethod(lambda: default_preferences())
 
     @property
@@ -122,6 +135,18 @@ class Web:
             purpose, subject, now=now or datetime.now(UTC), extra=extra
         )
         return str(url).removeprefix(self.settings.base_url)
+
+    async def import_progress(self) -> ImportProgress:
+        """How far the latest pending import's merge has come."""
+        async with self.db.read() as session:
+            latest = select(PendingImport.id).order_by(PendingImport.id.desc()).limit(1)
+            found = await session.scalar(
+                select(ImportProgress).where(
+                    ImportProgress.pending_import_id == latest.scalar_subquery()
+                )
+            )
+            assert found is not None
+            return found
 
     async def subscriber_id(self, email: str) -> int:
         subscriber = await self.subscriber(email)

@@ -24,8 +24,6 @@ from clippost.library import chunks
 from clippost.links import Purpose
 from clippost.models import (
     Highlight,
-    ImportProgress,
-    PendingImport,
     RateLimitWindow,
     SubscriberStatus,
 )
@@ -35,15 +33,6 @@ from clippost.web.upload_parsers import SMALL_UPLOAD_BYTES, UploadParsers
 
 def _limited(web_settings: Any, **changes: Any) -> Any:
     return web_settings.model_copy(update={"parse_processes": 0, **changes})
-
-
-def _many(web: Any, books: int, per_book: int) -> bytes:
-    return web.clippings_file(
-        *(
-            (f"Book {b}", f"Author {b}", [f"Passage {b}-{n}." for n in range(per_book)])
-            for b in range(books)
-        )
-    )
 
 
 async def _rate_counts(web: Any) -> dict[str, int]:
@@ -140,7 +129,7 @@ class TestChunkedMerge:
         """An import of several chunks is merged one transaction per chunk and confirmed
         whole: every highlight once, the subscriber confirmed, the counts right."""
         size = chunks.MERGE_CHUNK * 2 + 7
-        await web.sign_up("big@example.org", _many(web, 9, size // 9 + 1))
+        await web.sign_up("big@example.org", web.many_books(9, size // 9 + 1))
         link = await web.last_link("confirm", "confirm_url")
         with _transactions(web.db) as begun:
             page = await web.post_form(link, csrf_from=link)
@@ -148,14 +137,14 @@ class TestChunkedMerge:
         total = (await web.counts())["highlights"]
         assert total == 9 * (size // 9 + 1)
         assert begun[0] >= 3  # the chunks, then the one that applies the import
-        pending = await _pending(web)
+        pending = await web.import_progress()
         assert (pending.merged_chunks, pending.merged_highlights) == (3, total)
         assert (await web.subscriber("big@example.org")).status == SubscriberStatus.CONFIRMED
 
     async def test_an_interrupted_merge_resumes_losing_and_doubling_nothing(self, web):
         """A merge stopped after its first chunk (the process killed) leaves the address
         pending; the next click merges the rest, and every highlight is there once."""
-        await web.sign_up("big@example.org", _many(web, 3, chunks.MERGE_CHUNK))
+        await web.sign_up("big@example.org", web.many_books(3, chunks.MERGE_CHUNK))
         link = await web.last_link("confirm", "confirm_url")
         token = link.rsplit("/", 1)[1]
         ctx = web.app.state.runtime.context(datetime.now(UTC))
@@ -171,7 +160,7 @@ class TestChunkedMerge:
         page = await web.post_form(link, csrf_from=link)
         assert page.status_code == 200
         assert await _distinct_highlights(web) == (3 * chunks.MERGE_CHUNK,) * 2
-        assert (await _pending(web)).merged_highlights == 3 * chunks.MERGE_CHUNK
+        assert (await web.import_progress()).merged_highlights == 3 * chunks.MERGE_CHUNK
         again = await web.post_form(link, csrf_from=link)
         assert again.status_code == 200
         assert (await web.counts())["highlights"] == 3 * chunks.MERGE_CHUNK
@@ -179,7 +168,7 @@ class TestChunkedMerge:
     async def test_racing_clicks_merge_each_chunk_once(self, web):
         """Two clicks at once on a many-chunk confirmation: both answer, each highlight is
         stored once and counted once."""
-        await web.sign_up("big@example.org", _many(web, 4, chunks.MERGE_CHUNK // 2 + 3))
+        await web.sign_up("big@example.org", web.many_books(4, chunks.MERGE_CHUNK // 2 + 3))
         link = await web.last_link("confirm", "confirm_url")
         token = await web.csrf(link)
         pages = await asyncio.gather(
@@ -188,7 +177,7 @@ class TestChunkedMerge:
         assert [p.status_code for p in pages] == [200, 200]
         expected = 4 * (chunks.MERGE_CHUNK // 2 + 3)
         assert await _distinct_highlights(web) == (expected, expected)
-        assert (await _pending(web)).merged_highlights == expected
+        assert (await web.import_progress()).merged_highlights == expected
 
 
 @contextmanager
@@ -205,19 +194,6 @@ def _transactions(db: Any) -> Iterator[list[int]]:
         yield begun
     finally:
         event.remove(engine, "begin", count)
-
-
-async def _pending(web: Any) -> ImportProgress:
-    """How far the latest pending import's merge has come."""
-    async with web.db.read() as session:
-        latest = select(PendingImport.id).order_by(PendingImport.id.desc()).limit(1)
-        found = await session.scalar(
-            select(ImportProgress).where(
-                ImportProgress.pending_import_id == latest.scalar_subquery()
-            )
-        )
-        assert found is not None
-        return found
 
 
 async def _distinct_highlights(web: Any) -> tuple[int, int]:
@@ -262,7 +238,7 @@ class TestKilledMidMerge:
         its own rows vanish with its transaction, and the next click completes the import
         with every highlight once."""
         per_book = chunks.MERGE_CHUNK
-        await web.sign_up("big@example.org", _many(web, 3, per_book))
+        await web.sign_up("big@example.org", web.many_books(3, per_book))
         link = await web.last_link("confirm", "confirm_url")
         child = factories.child_script(
             _MERGER, web.settings.database_url, str(tmp_path), link.rsplit("/", 1)[1]
@@ -273,10 +249,10 @@ class TestKilledMidMerge:
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=30)
         assert (await web.counts())["highlights"] == per_book
-        assert (await _pending(web)).merged_chunks == 1
+        assert (await web.import_progress()).merged_chunks == 1
         assert (await web.subscriber("big@example.org")).status == SubscriberStatus.PENDING
         page = await web.post_form(link, csrf_from=link)
         assert page.status_code == 200
         assert await _distinct_highlights(web) == (3 * per_book, 3 * per_book)
-        assert (await _pending(web)).merged_highlights == 3 * per_book
+        assert (await web.import_progress()).merged_highlights == 3 * per_book
         assert (await web.subscriber("big@example.org")).status == SubscriberStatus.CONFIRMED

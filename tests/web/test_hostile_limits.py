@@ -35,15 +35,6 @@ def _limited(web_settings: Any, **changes: Any) -> Any:
     return web_settings.model_copy(update={"parse_processes": 0, **changes})
 
 
-def _many(web: Any, books: int, per_book: int) -> bytes:
-    return web.clippings_file(
-        *(
-            (f"Book {b}", f"Author {b}", [f"Passage {b}-{n}." for n in range(per_book)])
-            for b in range(books)
-        )
-    )
-
-
 @asynccontextmanager
 async def _browser(web: Any, client: str = "198.51.100.4") -> AsyncIterator[Any]:
     """Another browser (its own cookies) on the same app, from `client`."""
@@ -104,9 +95,9 @@ class TestLimitsBeforeWork:
         """A reader's upload past the client's limit is refused before its body is read
         with a few hundred bytes and a link back, not with a render of their whole page."""
         async with web_app(_limited(web_settings, signups_per_client_per_hour=1)) as web:
-            await web.confirmed_reader(content=_many(web, 3, 1))
+            await web.confirmed_reader(content=web.many_books(3, 1))
             link = await web.manage_link()
-            files = {"file": ("My Clippings.txt", _many(web, 1, 1), "text/plain")}
+            files = {"file": ("My Clippings.txt", web.many_books(1, 1), "text/plain")}
             assert (
                 await web.post_form(f"{link}/upload", files=files, csrf_from=link)
             ).status_code == 200
@@ -272,7 +263,7 @@ class TestBoundedPages:
     async def test_the_manage_page_lists_a_hundred_books_at_a_time(self, web):
         """A library of 250 one-highlight books: each page of the books table (and of the
         book filter) holds at most 100 books, with links to the others."""
-        await web.confirmed_reader(content=_many(web, 250, 1))
+        await web.confirmed_reader(content=web.many_books(250, 1))
         link = await web.manage_link()
         first = await web.client.get(link)
         assert first.status_code == 200
@@ -338,7 +329,7 @@ class TestConstantWork:
         the time a sign-up takes does not tell which the address is."""
         await web.confirmed_reader("confirmed@example.org")
         await web.sign_up("pending@example.org")
-        upload = _many(web, 3, 400)
+        upload = web.many_books(3, 400)
         seen = {}
         for email in ("new@example.org", "pending@example.org", "confirmed@example.org"):
             with _statements(web.db) as statements:

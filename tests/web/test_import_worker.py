@@ -29,23 +29,8 @@ from clippost.models import Highlight, ImportProgress, PendingImport, Subscriber
 from clippost.subscriptions.background_merge import MergeJob, merge_one, take_job
 
 LEASE = timedelta(minutes=5)
+KEPT_LINE = "Passage {b}-{n}: a line the reader kept for a later day."
 REFRESH = re.compile(r'<meta http-equiv="refresh" content="(\d+)">')
-
-
-def _many(web: Any, books: int, per_book: int) -> bytes:
-    return web.clippings_file(
-        *(
-            (
-                f"Book {b}",
-                f"Author {b}",
-                [
-                    f"Passage {b}-{n}: a line the reader kept for a later day."
-                    for n in range(per_book)
-                ],
-            )
-            for b in range(books)
-        )
-    )
 
 
 @pytest.fixture
@@ -60,7 +45,7 @@ async def web(web_app: Any, web_settings: Any) -> AsyncIterator[Any]:
 async def _requested(web: Any, email: str, *, chunk_count: int = 3) -> tuple[str, str]:
     """Sign `email` up with `chunk_count` chunks of highlights and press the confirm
     button; (the link, the page it redirected to)."""
-    await web.sign_up(email, _many(web, chunk_count, chunks.MERGE_CHUNK))
+    await web.sign_up(email, web.many_books(chunk_count, chunks.MERGE_CHUNK, line=KEPT_LINE))
     link = await web.last_link("confirm", "confirm_url")
     response = await web.post_form(link, csrf_from=link)
     assert response.status_code == 303, response.text
@@ -76,18 +61,6 @@ async def _job(web: Any, *, owner: str = "test-worker", db: Database | None = No
     assert job is not None
     assert await job.prepare()
     return job
-
-
-async def _progress(web: Any) -> ImportProgress:
-    async with web.db.read() as session:
-        latest = select(PendingImport.id).order_by(PendingImport.id.desc()).limit(1)
-        found = await session.scalar(
-            select(ImportProgress).where(
-                ImportProgress.pending_import_id == latest.scalar_subquery()
-            )
-        )
-        assert found is not None
-        return found
 
 
 async def _set_progress(web: Any, **values: Any) -> None:
@@ -156,7 +129,9 @@ class TestTheClick:
         """A confirmed reader's big upload, added by its emailed link, is merged by the
         worker and ends on the added page."""
         await web.confirmed_reader("reader@example.org")
-        await web.sign_up("reader@example.org", _many(web, 2, chunks.MERGE_CHUNK))
+        await web.sign_up(
+            "reader@example.org", web.many_books(2, chunks.MERGE_CHUNK, line=KEPT_LINE)
+        )
         link = await web.last_link("already_subscribed_import", "add_url")
         response = await web.post_form(link, csrf_from=link)
         assert response.headers["location"] == f"{link}/importing"
@@ -172,7 +147,13 @@ class TestTheClick:
         await web.confirmed_reader("reader@example.org")
         manage = await web.manage_link("reader@example.org")
         before = await _highlights(web)
-        files = {"file": ("My Clippings.txt", _many(web, 2, chunks.MERGE_CHUNK), "text/plain")}
+        files = {
+            "file": (
+                "My Clippings.txt",
+                web.many_books(2, chunks.MERGE_CHUNK, line=KEPT_LINE),
+                "text/plain",
+            )
+        }
         response = await web.post_form(f"{manage}/upload", files=files, csrf_from=manage)
         assert response.status_code == 303, response.text
         progress = response.headers["location"]
@@ -228,7 +209,7 @@ class TestLinks:
 
     async def test_an_expired_link_is_refused(self, web):
         """A progress page for an expired confirm link is a 400, the import left as it is."""
-        await web.sign_up("big@example.org", _many(web, 3, chunks.MERGE_CHUNK))
+        await web.sign_up("big@example.org", web.many_books(3, chunks.MERGE_CHUNK, line=KEPT_LINE))
         subscriber = await web.subscriber_id("big@example.org")
         async with web.db.read() as session:
             pending = await session.scalar(select(PendingImport.id))
@@ -294,7 +275,7 @@ class TestExactlyOnce:
         assert await second.apply()
         assert not await first.apply()
         assert await _highlights(web) == (3 * chunks.MERGE_CHUNK,) * 2
-        progress = await _progress(web)
+        progress = await web.import_progress()
         assert (progress.merged_chunks, progress.merged_highlights) == (3, 3 * chunks.MERGE_CHUNK)
         assert progress.requested_at is None
 
@@ -302,7 +283,9 @@ class TestExactlyOnce:
         """A reader who erases everything while the worker merges their upload takes it with
         them: the worker's next chunk finds nothing to claim and nothing is left."""
         await web.confirmed_reader("reader@example.org")
-        await web.sign_up("reader@example.org", _many(web, 3, chunks.MERGE_CHUNK))
+        await web.sign_up(
+            "reader@example.org", web.many_books(3, chunks.MERGE_CHUNK, line=KEPT_LINE)
+        )
         link = await web.last_link("already_subscribed_import", "add_url")
         assert (await web.post_form(link, csrf_from=link)).status_code == 303
         job = await _job(web)
@@ -365,7 +348,7 @@ class TestKilledWorker:
         finally:
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=30)
-        progress = await _progress(web)
+        progress = await web.import_progress()
         assert (progress.merged_chunks, progress.lease_owner) == (1, "doomed")
         assert await _highlights(web) == (chunks.MERGE_CHUNK,) * 2
         assert (await web.subscriber("big@example.org")).status == SubscriberStatus.PENDING
@@ -373,7 +356,7 @@ class TestKilledWorker:
         await _set_progress(web, lease_until=datetime.now(UTC) - timedelta(seconds=1))
         assert await _drain(web.db, web, "next") == 1
         assert await _highlights(web) == (3 * chunks.MERGE_CHUNK,) * 2
-        assert (await _progress(web)).merged_highlights == 3 * chunks.MERGE_CHUNK
+        assert (await web.import_progress()).merged_highlights == 3 * chunks.MERGE_CHUNK
         assert (await web.subscriber("big@example.org")).status == SubscriberStatus.CONFIRMED
 
 
@@ -420,7 +403,7 @@ class TestTheLeaseHeartbeat:
             assert await factories.next_line(child) == "merged a chunk"
             await asyncio.sleep(SHORT_LEASE * 1.5)
             assert await _drain(web.db, web, "next") == 0  # renewed: still the first's
-            assert (await _progress(web)).lease_owner == "doomed"
+            assert (await web.import_progress()).lease_owner == "doomed"
         finally:
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=30)

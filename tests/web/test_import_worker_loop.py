@@ -25,22 +25,7 @@ from clippost.subscriptions.background_merge import merge_one
 from clippost.web.previews import ON_THE_LOOP
 
 LEASE = timedelta(minutes=5)
-
-
-def _many(web: Any, books: int, per_book: int) -> bytes:
-    return web.clippings_file(
-        *(
-            (
-                f"Book {b}",
-                f"Author {b}",
-                [
-                    f"Passage {b}-{n}: a line the reader kept for a later day."
-                    for n in range(per_book)
-                ],
-            )
-            for b in range(books)
-        )
-    )
+KEPT_LINE = "Passage {b}-{n}: a line the reader kept for a later day."
 
 
 def _contexts(web: Any) -> Any:
@@ -74,7 +59,9 @@ class TestWarmPreviews:
         assert 11 * chunks.MERGE_CHUNK > ON_THE_LOOP
         settings = web_settings.model_copy(update={"merge_in_worker_over": 10_000})
         async with web_app(settings) as web:
-            await web.confirmed_reader("big@example.org", _many(web, 11, chunks.MERGE_CHUNK))
+            await web.confirmed_reader(
+                "big@example.org", web.many_books(11, chunks.MERGE_CHUNK, line=KEPT_LINE)
+            )
             manage = await web.manage_link("big@example.org")
             seen = []
             for _ in range(3):
@@ -122,7 +109,7 @@ class TestTheEventLoop:
         the merge only slower)."""
         books = 100 if web_settings.database_url.startswith("sqlite") else 20
         async with web_app(web_settings) as web:
-            await web.sign_up("big@example.org", _many(web, books, 1000))
+            await web.sign_up("big@example.org", web.many_books(books, 1000, line=KEPT_LINE))
             link = await web.last_link("confirm", "confirm_url")
             token = await web.csrf(link)
             # The garbage collector's debt from before the click (the sign-up, the tests
