@@ -125,32 +125,43 @@ def seed_statements(
             CASE WHEN b = 4 THEN 'more' ELSE 'normal' END, {now}
         FROM {series(dialect, "s", str(n))}, {series(dialect, "b", str(BOOKS))}""",
         f"""INSERT INTO highlights (id, subscriber_id, book_id, identity, text, note, page,
-            location_start, location_end, highlighted_at, favourite, discarded, times_sent,
-            created_at, turn, stride, in_rotation)
+            location_start, location_end, highlighted_at, favourite, discarded, created_at)
         SELECT s * {h} + k + 1, s + 1, s * {BOOKS} + k % {BOOKS} + 1, 'h-' || k,
             substr(:lorem, 1 + (k * 37 + s) % {text_len - 400}, 60 + (k * 7919 + s * 13) % 340),
             CASE WHEN k % 7 = 0 THEN 'A note on this one.' ELSE NULL END,
             CAST(10 + k AS TEXT), 100 + k * 10, 103 + k * 10, {made},
-            k % 10 = 3, k % 20 = 7, 0, {now}, {turn}, {stride}, NOT (k % 20 = 7)
+            k % 10 = 3, k % 20 = 7, {now}
         FROM {series(dialect, "s", str(n))}, {series(dialect, "k", str(h))}""",
-    ]
+    ] + (
+        []
+        if stale
+        else [
+            # The rotation as the planner lays it out (models/rotation.py): book 4 is "more".
+            f"""INSERT INTO rotation (highlight_id, subscriber_id, book_id, weight, favourite,
+                highlighted_at, turn, stride, in_rotation, times_sent)
+            SELECT s * {h} + k + 1, s + 1, s * {BOOKS} + k % {BOOKS} + 1, {weight}, k % 10 = 3,
+                {made}, {turn}, {stride}, NOT (k % 20 = 7), 0
+            FROM {series(dialect, "s", str(n))}, {series(dialect, "k", str(h))}"""
+        ]
+    )
 
 
 def reset_statements(dialect: str, h: int, *, stale: bool) -> list[str]:
     """Undo a planning run: the seeded turns, counters and slots back, the digests gone."""
-    turn = "NULL" if stale else f"(((id - 1) % {h}) * 7919 % {h}) * ({ONE} / {h})"
+    turn = f"(((highlight_id - 1) % {h}) * 7919 % {h}) * ({ONE} / {h})"
     slot = "CAST(:slot AS timestamptz)" if dialect == "postgresql" else ":slot"
-    statements = [
+    return [
         "DELETE FROM outbox",
         "DELETE FROM skipped_digests",
-        f"UPDATE highlights SET turn = {turn}, times_sent = 0, last_sent_at = NULL "
-        "WHERE times_sent > 0" + (" OR turn IS NOT NULL" if stale else ""),
+        "DELETE FROM rotation"
+        if stale
+        else (
+            f"UPDATE rotation SET turn = {turn}, times_sent = 0, last_sent_at = NULL "
+            "WHERE times_sent > 0"
+        ),
         f"UPDATE subscribers SET next_slot_at = {slot}, rotation_clock = 0"
         + (", rotation_stale = true, rotation_size = 0" if stale else ""),
     ]
-    if stale:
-        statements.append("UPDATE highlights SET stride = NULL, in_rotation = NOT discarded")
-    return statements
 
 
 def _typed(statement: str) -> TextClause:
@@ -180,7 +191,7 @@ async def wipe(url: str) -> None:
 
 # Indexes and constraints of the seeded tables that are dropped while seeding and built
 # afterwards (building an index once is far cheaper than maintaining it row by row).
-_SEEDED = ("subscribers", "books", "highlights")
+_SEEDED = ("subscribers", "books", "highlights", "rotation")
 
 
 async def _secondary_indexes(connection: AsyncConnection, sqlite: bool) -> list[tuple[str, str]]:
@@ -189,7 +200,7 @@ async def _secondary_indexes(connection: AsyncConnection, sqlite: bool) -> list[
         rows = await connection.execute(
             text(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-                "AND tbl_name IN ('subscribers', 'books', 'highlights')"
+                "AND tbl_name IN ('subscribers', 'books', 'highlights', 'rotation')"
             )
         )
         return [(f'DROP INDEX "{name}"', sql) for name, sql in rows]

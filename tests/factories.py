@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.addresses import address_hash
@@ -26,7 +26,14 @@ from clippost.context import ServiceContext
 from clippost.db.engine import Database
 from clippost.library.upload import parse_upload
 from clippost.links import Links
-from clippost.models import Book, Highlight, OutboxMessage, Subscriber, Suppression
+from clippost.models import (
+    Book,
+    Highlight,
+    OutboxMessage,
+    RotationEntry,
+    Subscriber,
+    Suppression,
+)
 from clippost.outbox.repository import enqueue
 from clippost.subscriptions import repository as subscribers
 from clippost.subscriptions.preferences import Preferences
@@ -259,3 +266,37 @@ async def next_line(child: subprocess.Popen[str]) -> str:
     """The child's next line of output, read without blocking the event loop."""
     assert child.stdout is not None
     return (await asyncio.to_thread(child.stdout.readline)).strip()
+
+
+async def record_sends(
+    session: AsyncSession, highlight_ids: Sequence[int], times: int, *, at: datetime = NOW
+) -> None:
+    """These highlights sent `times` times, the last at `at`, as the planner records it: on
+    their rotation rows (models/rotation.py), made as the layout makes them where missing."""
+    placed = set(
+        await session.scalars(
+            select(RotationEntry.highlight_id).where(RotationEntry.highlight_id.in_(highlight_ids))
+        )
+    )
+    if placed:
+        await session.execute(
+            update(RotationEntry)
+            .where(RotationEntry.highlight_id.in_(placed))
+            .values(times_sent=times, last_sent_at=at)
+        )
+    missing = [i for i in highlight_ids if i not in placed]
+    for highlight in await session.scalars(select(Highlight).where(Highlight.id.in_(missing))):
+        session.add(
+            RotationEntry(
+                highlight_id=highlight.id,
+                subscriber_id=highlight.subscriber_id,
+                book_id=highlight.book_id,
+                weight=1.0,
+                favourite=highlight.favourite,
+                highlighted_at=highlight.highlighted_at,
+                in_rotation=False,
+                times_sent=times,
+                last_sent_at=at,
+            )
+        )
+    await session.flush()

@@ -16,7 +16,7 @@ from clippost.cli import main
 from clippost.config import Settings
 from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
-from clippost.models import Highlight, OutboxMessage, PendingImport, Subscriber
+from clippost.models import Highlight, OutboxMessage, PendingImport, RotationEntry, Subscriber
 from clippost.planner.service import plan_due
 from clippost.subscriptions import signup
 from factories import add_reader, add_suppression, kindle_text, make_settings, service_context
@@ -357,4 +357,4 @@ class TestSendDueAt:
 
 async def times_sent(db: Database) -> int:
     async with db.sessions() as session:
-        return int(await session.scalar(select(func.sum(Highlight.times_sent))) or 0)
+        return int(await session.scalar(select(func.sum(RotationEntry.times_sent))) or 0)

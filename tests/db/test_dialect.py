@@ -22,7 +22,7 @@ from clippost.db.dialect import (
 )
 from clippost.db.engine import Database
 from clippost.errors import ConfigurationError
-from clippost.models import Book, Highlight, OutboxMessage, Subscriber
+from clippost.models import Book, Highlight, OutboxMessage, RotationEntry, Subscriber
 
 outbox = cast(Table, OutboxMessage.__table__)
 
@@ -102,51 +102,89 @@ class TestHelpers:
         assert sorted(built) == ["postgresql", "sqlite"]
 
 
+async def _three_readers(database: Database) -> None:
+    """Readers 1-3 with a book each; highlights in rotation as (reader, turn, flag)."""
+    async with database.transaction() as session:
+        session.add_all(Subscriber(id=r, email=f"r{r}@example.org") for r in (1, 2, 3))
+        await session.flush()
+        session.add_all(
+            Book(id=r, subscriber_id=r, identity="b", title="T", frequency=frequency)
+            for r, frequency in ((1, "more"), (2, "less"), (3, "normal"))
+        )
+        await session.flush()
+        rows = [(1, 30, True), (1, 10, True), (1, 20, False), (1, 40, True), (2, 5, True)]
+        for number, (reader, _, _) in enumerate(rows, 1):
+            session.add(
+                Highlight(
+                    id=number,
+                    subscriber_id=reader,
+                    book_id=reader,
+                    identity=f"h{number}",
+                    text="x",
+                    favourite=number == 2,
+                )
+            )
+        await session.flush()
+        for number, (reader, turn, flag) in enumerate(rows, 1):
+            session.add(
+                RotationEntry(
+                    highlight_id=number,
+                    subscriber_id=reader,
+                    book_id=reader,
+                    weight=1.0,
+                    favourite=number == 2,
+                    turn=turn,
+                    stride=1,
+                    in_rotation=flag,
+                )
+            )
+
+
 class TestFirstRowsPerKey:
     async def test_each_keys_first_rows_with_their_joined_columns_from_one_statement(
         self, database: Database
     ) -> None:
-        """Three readers' first two highlights in rotation by (turn, id), only flagged rows,
-        each with its book's columns joined, a reader without any left out, from one
-        statement on either database."""
-        async with database.transaction() as session:
-            session.add_all(Subscriber(id=r, email=f"r{r}@example.org") for r in (1, 2, 3))
-            await session.flush()
-            session.add_all(
-                Book(id=r, subscriber_id=r, identity="b", title="T", frequency=frequency)
-                for r, frequency in ((1, "more"), (2, "less"), (3, "normal"))
-            )
-            await session.flush()
-            rows = [(1, 30, True), (1, 10, True), (1, 20, False), (1, 40, True), (2, 5, True)]
-            for number, (reader, turn, flag) in enumerate(rows, 1):
-                session.add(
-                    Highlight(
-                        id=number,
-                        subscriber_id=reader,
-                        book_id=reader,
-                        identity=f"h{number}",
-                        text="x",
-                        turn=turn,
-                        in_rotation=flag,
-                        favourite=number == 2,
-                    )
-                )
-        highlights = cast(Table, Highlight.__table__)
+        """Three readers' first two rotation rows by (turn, id), only flagged rows, each
+        with its book's columns joined, a reader without any left out, from one statement
+        on either database."""
+        await _three_readers(database)
+        rotation = cast(Table, RotationEntry.__table__)
         books = cast(Table, Book.__table__)
         async with database.sessions() as session:
             connection = await session.connection()
             found = await first_rows_per_key(
                 connection,
-                highlights,
+                rotation,
                 [1, 2, 3],
                 key="subscriber_id",
-                columns=("id", "turn", "favourite"),
+                columns=("highlight_id", "turn", "favourite"),
                 flag="in_rotation",
-                order_by=("turn", "id"),
+                order_by=("turn", "highlight_id"),
                 limit=2,
                 joined=Joined(books, on="book_id", columns=("frequency", "title")),
             )
         assert {key: sorted(rows) for key, rows in found.items()} == {
             1: [(1, 30, False, "more", "T"), (2, 10, True, "more", "T")],
             2: [(5, 5, False, "less", "T")],
+        }
+
+    async def test_without_a_join_the_rows_alone(self, database: Database) -> None:
+        """The planner's window: the narrow table's own columns, nothing joined."""
+        await _three_readers(database)
+        rotation = cast(Table, RotationEntry.__table__)
+        async with database.sessions() as session:
+            connection = await session.connection()
+            found = await first_rows_per_key(
+                connection,
+                rotation,
+                [1, 2, 3],
+                key="subscriber_id",
+                columns=("highlight_id", "turn", "weight"),
+                flag="in_rotation",
+                order_by=("turn", "highlight_id"),
+                limit=3,
+            )
+        assert {key: sorted(rows) for key, rows in found.items()} == {
+            1: [(1, 30, 1.0), (2, 10, 1.0), (4, 40, 1.0)],
+            2: [(5, 5, 1.0)],
         }

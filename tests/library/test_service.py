@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from clippost import clippings
 from clippost.clippings.identity import book_identity, highlight_identity
@@ -20,6 +20,7 @@ from clippost.library import service
 from clippost.library.upload import parse_upload
 from clippost.links import Purpose
 from clippost.models import Book, Highlight
+from factories import record_sends
 
 MakeLibrary = Callable[..., Library]
 DUNE = ("Dune", "Frank Herbert")
@@ -226,7 +227,7 @@ class TestExport:
         await _stocked(database, ctx, subscriber_id, library)
         spice = await _highlight_id(database, "The spice must flow.")
         async with database.transaction() as session:
-            await session.execute(update(Highlight).values(times_sent=3))
+            await record_sends(session, list(await session.scalars(select(Highlight.id))), 3)
             await service.set_highlight_flags(session, subscriber_id, spice, favourite=True)
             exported = await service.export_library(session, subscriber_id, "json")
         document = json.loads(exported.content)

@@ -17,7 +17,7 @@ from clippost.config import Settings
 from clippost.db.dialect import batches_in_flight, normalise_database_url
 from clippost.db.engine import Database
 from clippost.library import repository as library_repository
-from clippost.models import Book, Highlight, OutboxMessage, SkippedDigest, Subscriber
+from clippost.models import Book, Highlight, OutboxMessage, RotationEntry, SkippedDigest, Subscriber
 from clippost.planner.service import plan_due, preview_digest
 from clippost.selection import ONE
 from factories import add_reader, add_suppression, service_context
@@ -201,17 +201,27 @@ class TestRotationState:
     async def test_the_first_plan_lays_the_library_out(
         self, database: Database, settings: Settings
     ) -> None:
-        """A fresh library is placed (every highlight has a turn and a stride), its size
-        counted, and the reader is no longer stale."""
+        """A fresh library is placed (every highlight gets a rotation row with a turn, a
+        stride and copies of its book, weight, flag and date), its size counted, and the
+        reader is no longer stale."""
         reader_id = await add_reader(database, next_slot_at=SLOT, highlights=6)
+        async with database.sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(RotationEntry)) == 0
         await plan_due(database, service_context(settings, now=SLOT))
         async with database.sessions() as session:
             reader = await session.get(Subscriber, reader_id)
-            rows = (await session.scalars(select(Highlight))).all()
+            highlights = {h.id: h for h in (await session.scalars(select(Highlight))).all()}
+            rows = (await session.scalars(select(RotationEntry))).all()
         assert reader is not None
         assert (reader.rotation_stale, reader.rotation_size) == (False, 6)
+        assert sorted(row.highlight_id for row in rows) == sorted(highlights)
         assert all(row.turn is not None and row.stride == ONE for row in rows)
-        assert all(row.in_rotation for row in rows)
+        assert all(row.in_rotation and row.subscriber_id == reader_id for row in rows)
+        for row in rows:
+            highlight = highlights[row.highlight_id]
+            copied = (row.book_id, row.weight, row.favourite, row.highlighted_at)
+            assert copied == (highlight.book_id, 1.0, highlight.favourite, highlight.highlighted_at)
+        assert sum(row.times_sent for row in rows) == 3
         assert reader.rotation_clock > 0  # the clock moved past the three sent
 
     async def test_a_discard_marks_the_reader_stale_and_is_never_chosen(
@@ -236,9 +246,11 @@ class TestRotationState:
         async with database.sessions() as session:
             reader = await session.get(Subscriber, reader_id)
             row = await session.get(Highlight, first)
+            placed = await session.get(RotationEntry, first)
         assert reader is not None
         assert row is not None
-        assert (reader.rotation_size, row.in_rotation) == (5, False)
+        assert placed is not None
+        assert (reader.rotation_size, placed.in_rotation) == (5, False)
         texts = [h["text"] for d in (await digests(database))[1:] for h in d.payload["highlights"]]
         assert row.text not in texts
         assert len(texts) == 4 * 3
@@ -371,8 +383,8 @@ class TestKilledPlanner:
             moved = await session.scalar(
                 select(func.count()).where(Subscriber.next_slot_at != SLOT)
             )
-            sent = await session.scalar(select(func.sum(Highlight.times_sent)))
-        assert (moved, sent) == (0, 0)
+            sent = await session.scalar(select(func.count()).select_from(RotationEntry))
+        assert (moved, sent) == (0, 0)  # not even laid out: the batch rolled back whole
         assert await plan_due(database, service_context(settings, now=SLOT)) == 600
         found = await digests(database)
         assert len({d.subscriber_id for d in found}) == len(found) == 600

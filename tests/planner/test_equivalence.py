@@ -13,7 +13,7 @@ from sqlalchemy import delete, insert, select
 
 from clippost.config import Settings
 from clippost.db.engine import Database
-from clippost.models import Book, Highlight, OutboxMessage, Subscriber
+from clippost.models import Book, Highlight, OutboxMessage, RotationEntry, Subscriber
 from clippost.planner.service import plan_due
 from clippost.planner.slots import slot_key
 from clippost.selection import ONE, Entry, Reader, digest_seed, plan_digest, stride
@@ -46,7 +46,7 @@ def library(seed: int, size: int, books: int) -> tuple[Reader, list[Entry]]:
 
 async def store(db: Database, reader: Reader, entries: list[Entry], per_email: int) -> None:
     async with db.transaction() as session:
-        for model in (OutboxMessage, Highlight, Book, Subscriber):
+        for model in (OutboxMessage, RotationEntry, Highlight, Book, Subscriber):
             await session.execute(delete(model))
         await session.execute(
             insert(Subscriber).values(
@@ -80,6 +80,20 @@ async def store(db: Database, reader: Reader, entries: list[Entry], per_email: i
                     "book_id": e.book_id,
                     "identity": f"h{e.highlight_id}",
                     "text": f"passage {e.highlight_id}",
+                    "favourite": e.favourite,
+                }
+                for e in entries
+            ],
+        )
+        # Laid out as the planner lays it out: a rotation row per highlight, its copies.
+        await session.execute(
+            insert(RotationEntry),
+            [
+                {
+                    "highlight_id": e.highlight_id,
+                    "subscriber_id": 1,
+                    "book_id": e.book_id,
+                    "weight": e.weight,
                     "favourite": e.favourite,
                     "turn": e.turn,
                     "stride": stride(
@@ -127,7 +141,11 @@ class TestPlannerIsThePureSelection:
         async with database.sessions() as session:
             digest = await session.scalar(select(OutboxMessage))
             stored = await session.get(Subscriber, 1)
-            turns = dict((await session.execute(select(Highlight.id, Highlight.turn))).all())
+            turns = dict(
+                (
+                    await session.execute(select(RotationEntry.highlight_id, RotationEntry.turn))
+                ).all()
+            )
         assert stored is not None
         if not expected.picks:
             assert digest is None

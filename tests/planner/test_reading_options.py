@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from clippost.config import Settings
 from clippost.db.engine import Database
-from clippost.models import Highlight, OutboxMessage, Subscriber
+from clippost.models import Highlight, OutboxMessage, RotationEntry, Subscriber
 from clippost.planner.service import plan_due, preview_digest
 from clippost.planner.slots import slot_key
 from clippost.selection import ONE, Bias, Entry, Reader, digest_seed, plan_digest, stride
@@ -56,6 +56,13 @@ async def store_reader(db: Database, reader: Reader, entries: list[Entry], per_e
                     # Long enough to be a passage when the rotation is laid out again.
                     text=f"passage {e.highlight_id} of a book that says a good deal more",
                     highlighted_at=e.highlighted_at,
+                )
+            )
+            await session.execute(
+                update(RotationEntry)
+                .where(RotationEntry.highlight_id == e.highlight_id)
+                .values(
+                    highlighted_at=e.highlighted_at,
                     stride=stride(
                         reader,
                         weight=e.weight,
@@ -70,7 +77,9 @@ async def sent(db: Database) -> tuple[list[int], dict[int, int], int]:
     """The queued digest's highlight ids, every stored turn, and the reader's clock."""
     async with db.sessions() as session:
         digest = await session.scalar(select(OutboxMessage))
-        turns = dict((await session.execute(select(Highlight.id, Highlight.turn))).all())
+        turns = dict(
+            (await session.execute(select(RotationEntry.highlight_id, RotationEntry.turn))).all()
+        )
         reader = await session.get(Subscriber, 1)
     assert digest is not None
     assert reader is not None
@@ -178,7 +187,11 @@ class TestAgeBias:
         reader = replace(base, bias=Bias.RECENT, oldest=min(days), newest=max(days))
         async with database.sessions() as session:
             stored = await session.get(Subscriber, 1)
-            strides = dict((await session.execute(select(Highlight.id, Highlight.stride))).all())
+            strides = dict(
+                (
+                    await session.execute(select(RotationEntry.highlight_id, RotationEntry.stride))
+                ).all()
+            )
         assert stored is not None
         assert not stored.rotation_stale
         assert (stored.rotation_oldest, stored.rotation_newest) == (min(days), max(days))

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from clippost.config import Settings
 from clippost.db.dialect import normalise_database_url
 from clippost.db.engine import Database
-from clippost.models import Highlight, OutboxMessage, Subscriber
+from clippost.models import OutboxMessage, RotationEntry, Subscriber
 from clippost.planner.service import plan_due
 from clippost.rendering.environment import render_email
 from factories import add_reader, service_context
@@ -62,7 +62,7 @@ class TestPlanDue:
         await add_reader(database, next_slot_at=SLOT)
         await plan_due(database, service_context(settings, now=NOW))
         async with database.sessions() as session:
-            sent = await session.scalar(select(func.sum(Highlight.times_sent)))
+            sent = await session.scalar(select(func.sum(RotationEntry.times_sent)))
         assert sent == 3
 
     async def test_next_slot_is_advanced(self, database: Database, settings: Settings) -> None:
@@ -164,4 +164,4 @@ class TestConcurrentPlanners:
         assert sum(counts) == 30
         assert len(await digests(database)) == 30
         async with database.sessions() as session:
-            assert await session.scalar(select(func.sum(Highlight.times_sent))) == 90
+            assert await session.scalar(select(func.sum(RotationEntry.times_sent))) == 90

@@ -20,6 +20,7 @@ from clippost.models import Book, Highlight, Subscriber
 from clippost.planner.service import plan_due
 from clippost.web import previews
 from clippost.web.manage_page import Listing
+from factories import record_sends
 
 MANY = [f"Passage number {n:03d} about the sea." for n in range(120)]
 
@@ -54,6 +55,12 @@ async def _book_ids(web) -> dict[str, int]:
 async def _set_flags(web, texts: list[str], **values: object) -> None:
     async with web.db.transaction() as session:
         await session.execute(update(Highlight).where(Highlight.text.in_(texts)).values(**values))
+
+
+async def _record_sends(web, texts: list[str], times: int) -> None:
+    async with web.db.transaction() as session:
+        ids = list(await session.scalars(select(Highlight.id).where(Highlight.text.in_(texts))))
+        await record_sends(session, ids, times)
 
 
 class TestPagination:
@@ -110,7 +117,7 @@ class TestFilters:
     async def test_never_sent(self, web):
         """show=never_sent leaves out what was sent; "Sent 0 times" is never written."""
         link = await _big_library(web)
-        await _set_flags(web, MANY[:118], times_sent=2)
+        await _record_sends(web, MANY[:118], 2)
         page = (await web.client.get(link, params={"show": "never_sent"})).text
         assert _passages(page) == ["118", "119"]
         assert "Not sent yet." in _results(page)

@@ -2,11 +2,13 @@
 
 The outbox records a batch's results with one UPDATE per outcome kind, not one per row, so
 the database costs a few statements per batch, not per message. `update_rows` is that
-statement for any table with an integer `id`; every choice below was measured on the
-outbox (20,000 queued rows, PostgreSQL and SQLite) and on the planner (bench/plan.py).
+statement for any table with a one-column integer primary key; every choice below was
+measured on the outbox (20,000 queued rows, PostgreSQL and SQLite) and on the planner
+(bench/plan.py).
 
 `insert_rows` is the INSERT ... ON CONFLICT DO NOTHING RETURNING of a batch (the planner's
-digests). Neither builds a parameter dictionary per row for SQLAlchemy to process: the
+digests), or ON CONFLICT DO UPDATE of the columns named (the planner's rotation rows).
+Neither builds a parameter dictionary per row for SQLAlchemy to process: the
 batch goes as one array per column on PostgreSQL, and to the SQLite driver as plain tuples
 (values bound through their column types here, once per value). Measured on the planner
 (bench/plan.py, SQLite): SQLAlchemy's per-row parameter processing of an executemany cost
@@ -20,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Column,
     ColumnElement,
     Integer,
     Select,
@@ -38,8 +41,10 @@ from sqlalchemy import (
     column as sql_column,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import Grouping
 
 from clippost.db.dialect import (
@@ -52,6 +57,12 @@ from clippost.db.dialect import (
 # Rows one PostgreSQL statement updates when each has its own values (see `_update_per_row`).
 PG_IDS_PER_STATEMENT = 500
 _ID_ARRAY = bindparam("ids", type_=ARRAY(Integer))
+
+
+def primary_key(table: Table) -> Column[Any]:
+    """The table's one-column primary key (`id`, or `rotation.highlight_id`)."""
+    (column,) = table.primary_key.columns
+    return column
 
 
 async def update_rows(
@@ -85,7 +96,7 @@ async def update_rows(
     updated = 0
     # One array parameter on PostgreSQL (`id = ANY(:ids)`, a primary-key index lookup per
     # id, one prepared statement for any batch size); on SQLite, IN lists in chunks.
-    for matched, params in ids_match(connection, table.c.id, ids):
+    for matched, params in ids_match(connection, primary_key(table), ids):
         statement = update(table).where(where & matched).values(shared)
         result = await connection.execute(statement, params)
         updated += int(getattr(result, "rowcount", 0) or 0)
@@ -116,14 +127,13 @@ async def _update_per_row(
     unnest(:ids, :values): without fresh statistics the planner scans every pending row to
     hash them, or rescans the unnest for each row (measured: three times the cost).
     SQLite: one executemany through the driver (`_executemany`)."""
+    key = primary_key(table)
     if is_postgresql(connection):
-        position = func.array_position(_array("ids", Integer), table.c.id)
+        position = func.array_position(_array("ids", Integer), key)
         picked = {
             column: _array(f"v_{column}", table.c[column].type)[position] for column in varying
         }
-        statement = (
-            update(table).where(where, table.c.id == any_(_ID_ARRAY)).values({**shared, **picked})
-        )
+        statement = update(table).where(where, key == any_(_ID_ARRAY)).values({**shared, **picked})
         updated = 0
         for start in range(0, len(ids), PG_IDS_PER_STATEMENT):
             end = start + PG_IDS_PER_STATEMENT
@@ -134,7 +144,7 @@ async def _update_per_row(
         return updated
     statement = (
         update(table)
-        .where(where, table.c.id == bindparam("row_id"))
+        .where(where, key == bindparam("row_id"))
         .values(
             {
                 **shared,
@@ -200,11 +210,13 @@ async def insert_rows(
     rows: Sequence[Sequence[Any]],
     *,
     keys: Sequence[str],
-    returning: str,
+    returning: str | None = None,
     encoded: Collection[str] = (),
+    replace: Sequence[str] = (),
 ) -> list[Any]:
     """INSERT `rows` (one value per name in `columns`, as the columns take them) ON
-    CONFLICT (`keys`) DO NOTHING; the `returning` column of each row inserted. The JSON
+    CONFLICT (`keys`) DO NOTHING, or, with `replace`, DO UPDATE those columns to the values
+    given (an upsert); the `returning` column of each row written (none without). The JSON
     columns named in `encoded` are given as JSON text already (the caller encoded them
     faster than the column type's `json.dumps` would), stored as given.
 
@@ -219,12 +231,20 @@ async def insert_rows(
         return []
     if is_postgresql(connection):
         source, params = _unnested(connection.dialect, table, columns, rows, encoded)
-        statement = (
-            insert_or_ignore(connection, table, keys=list(keys))
-            .from_select(list(columns), source, include_defaults=False)
-            .returning(table.c[returning])
-        )
-        return list((await connection.execute(statement, params)).scalars())
+        statement: Insert
+        if replace:
+            upsert = pg_insert(table)
+            statement = upsert.on_conflict_do_update(
+                index_elements=list(keys), set_={name: upsert.excluded[name] for name in replace}
+            )
+        else:
+            statement = insert_or_ignore(connection, table, keys=list(keys))
+        statement = statement.from_select(list(columns), source, include_defaults=False)
+        if returning is None:
+            await connection.execute(statement, params)
+            return []
+        result = await connection.execute(statement.returning(table.c[returning]), params)
+        return list(result.scalars())
     processors = [
         (k, process)
         for k, process in _processors(connection.dialect, table, columns)
@@ -234,10 +254,15 @@ async def insert_rows(
     quote = connection.dialect.identifier_preparer.quote
     names = ", ".join(quote(name) for name in columns)
     head = f"INSERT INTO {quote(table.name)} ({names}) VALUES "  # noqa: S608
-    tail = (
-        f" ON CONFLICT ({', '.join(quote(key) for key in keys)}) DO NOTHING "
-        f"RETURNING {quote(returning)}"
+    action = (
+        "DO UPDATE SET " + ", ".join(f"{quote(name)} = excluded.{quote(name)}" for name in replace)
+        if replace
+        else "DO NOTHING"
     )
+    tail = f" ON CONFLICT ({', '.join(quote(key) for key in keys)}) {action}"
+    if returning is not None:
+        tail += f" RETURNING {quote(returning)}"
+
     group = "(" + ", ".join("?" * len(columns)) + ")"
     per_statement = max(1, SQLITE_IDS_PER_STATEMENT // len(columns))
     found: list[Any] = []
@@ -246,7 +271,8 @@ async def insert_rows(
         values = tuple(value for row in chunk for value in _bound(row, processors))
         sql = head + ", ".join([group] * len(chunk)) + tail
         result = await connection.exec_driver_sql(sql, values)
-        found += result.scalars()
+        if returning is not None:
+            found += result.scalars()
     return found
 
 

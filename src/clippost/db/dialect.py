@@ -303,12 +303,14 @@ def _rows_per_key(
     )
     order = ", ".join(f"r.{column}" for column in order_by)
     join = f" LEFT JOIN {other} AS j ON j.id = {name}.{joined.on}" if joined is not None else ""
+    (primary,) = table.primary_key.columns
     typed = [table.c[key], *(table.c[column] for column in columns)]
     if joined is not None:
         typed += [joined.table.c[column] for column in extra]
     # Typed by the tables' columns: SQLite gives back a datetime as text otherwise.
     return text(
-        f"SELECT {picked} FROM json_each(:keys) AS k JOIN {name} ON {name}.id IN "  # noqa: S608
-        f"(SELECT r.id FROM {name} AS r WHERE r.{key} = k.value AND r.{flag} "
+        f"SELECT {picked} FROM json_each(:keys) AS k JOIN {name} "  # noqa: S608
+        f"ON {name}.{primary.name} IN (SELECT r.{primary.name} FROM {name} AS r "
+        f"WHERE r.{key} = k.value AND r.{flag} "
         f"ORDER BY {order} LIMIT :limit){join}"
     ).columns(*typed)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # The newest migration in MIGRATIONS; tests/db/test_migrations.py holds it to the scripts.
-HEAD_REVISION = "0015"
+HEAD_REVISION = "0016"
 # Any constant: every clippost process that upgrades PostgreSQL takes the same lock.
 _PG_MIGRATION_LOCK = 7_301_947_118
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clippost.clippings import models as clip
 from clippost.db.dialect import insert_or_ignore
 from clippost.library.views import HighlightView
-from clippost.models import Book, Highlight, Subscriber
+from clippost.models import Book, Highlight, RotationEntry, Subscriber
 
 # Under both drivers' bound-parameter limits (SQLite 32,766, asyncpg 32,767) with room:
 # a highlight row binds 12 values.
@@ -131,7 +131,6 @@ def _highlight_rows(
                 # The source's own verdicts (a Readwise tag, a ".discard" note) come in.
                 "favourite": highlight.favourite,
                 "discarded": highlight.discarded,
-                "times_sent": 0,
                 "created_at": now,
             }
     return rows
@@ -305,10 +304,12 @@ def highlight_query(subscriber_id: int) -> _Query:
             Highlight.location_end,
             Highlight.favourite,
             Highlight.discarded,
-            Highlight.times_sent,
+            func.coalesce(RotationEntry.times_sent, 0).label("times_sent"),
             Highlight.highlighted_at,
         )
         .join(Book, and_(Book.id == Highlight.book_id, Book.subscriber_id == subscriber_id))
+        # The send count is the planner's (models/rotation.py): none yet for a new highlight.
+        .outerjoin(RotationEntry, RotationEntry.highlight_id == Highlight.id)
         .where(Highlight.subscriber_id == subscriber_id)
     )
 
@@ -325,7 +326,7 @@ async def all_highlights(session: AsyncSession, subscriber_id: int) -> list[Row[
         Book.identity.label("book_identity"),
         Book.frequency.label("book_frequency"),
         Highlight.identity.label("identity"),
-        Highlight.last_sent_at,
+        RotationEntry.last_sent_at,
     )
     return list(await session.execute(in_order(query)))
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.library.repository import highlight_query, in_order
 from clippost.library.views import HighlightView
-from clippost.models import Book, Highlight
+from clippost.models import Book, Highlight, RotationEntry
 
 
 class Show(StrEnum):
@@ -79,5 +79,11 @@ _SHOW: dict[Show, tuple[Any, ...]] = {
     Show.ALL: (),
     Show.FAVOURITES: (Highlight.favourite.is_(True),),
     Show.DISCARDED: (Highlight.discarded.is_(True),),
-    Show.NEVER_SENT: (Highlight.times_sent == 0,),
+    # No send recorded in the planner's rotation row (or no row yet): a correlated test, so
+    # that the page's list and its count (which joins no rotation) filter alike.
+    Show.NEVER_SENT: (
+        ~exists()
+        .where(RotationEntry.highlight_id == Highlight.id, RotationEntry.times_sent > 0)
+        .correlate_except(RotationEntry),
+    ),
 }

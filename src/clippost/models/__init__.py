@@ -7,6 +7,7 @@ from clippost.models.import_progress import ImportProgress
 from clippost.models.outbox import OutboxMessage, OutboxState
 from clippost.models.pending_import import PendingImport
 from clippost.models.rate_limit import RateLimitWindow, TokenBucket
+from clippost.models.rotation import RotationEntry
 from clippost.models.site_state import SiteState
 from clippost.models.skipped_digest import SkippedDigest, SkipReason
 from clippost.models.subscriber import Subscriber, SubscriberStatus
@@ -24,6 +25,7 @@ __all__ = [
     "OutboxState",
     "PendingImport",
     "RateLimitWindow",
+    "RotationEntry",
     "SiteState",
     "SkipReason",
     "SkippedDigest",

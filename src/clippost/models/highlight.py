@@ -1,11 +1,11 @@
-"""One highlight of a reader's, with its delivery history and the reader's verdict."""
+"""One highlight of a reader's, with the reader's verdict (its place in the rotation and its
+delivery history are the planner's, in models/rotation.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -14,8 +14,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,17 +26,6 @@ class Highlight(Base):
         # Re-imports merge by content identity: the same highlight is never stored twice.
         UniqueConstraint("subscriber_id", "identity"),
         Index("ix_highlights_subscriber_id_book_id", "subscriber_id", "book_id"),
-        # The planner's window: a reader's next-due highlights in rotation order, one index
-        # range read per digest whatever the library's size (planner/repository.py).
-        # Partial: a discarded highlight or a fragment is not in it and costs nothing.
-        Index(
-            "ix_highlights_rotation",
-            "subscriber_id",
-            "turn",
-            "id",
-            postgresql_where=text("in_rotation"),
-            sqlite_where=text("in_rotation"),
-        ),
         IDS_NEVER_REUSED,
     )
 
@@ -55,14 +42,4 @@ class Highlight(Base):
     highlighted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), default=None)
     favourite: Mapped[bool] = mapped_column(Boolean, default=False)
     discarded: Mapped[bool] = mapped_column(Boolean, default=False)
-    times_sent: Mapped[int] = mapped_column(Integer, default=0)
-    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # The rotation (selection/, docs/architecture.md "Selection"): the virtual time the
-    # highlight is next due; NULL until the planner has placed it.
-    turn: Mapped[int | None] = mapped_column(BigInteger, default=None)
-    # The stride `turn` was computed with: when the weight or favourite flag changes the
-    # stride, the planner rescales the time left until the turn.
-    stride: Mapped[int | None] = mapped_column(BigInteger, default=None)
-    # Whether it may be chosen (selection.eligibility), as the planner last worked it out.
-    in_rotation: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -10,14 +10,16 @@ is one statement for the whole batch (a few, in chunks, for SQLite's parameter l
   BEGIN IMMEDIATE holds the one write lock instead. A reader planned and committed has a
   later `next_slot_at` and no longer matches, so a planner killed mid-batch leaves its
   batch exactly as it was (rolled back, locks gone) for the next claim.
-- `windows`: each reader's next-due highlights with their books' weights, one index range
-  of `ix_highlights_rotation` per reader (`db.dialect.first_rows_per_key`), whatever the
-  library's size, as the selection's entries.
-- `library`: every highlight of the stale readers only (their rotation is laid out again).
+- `windows`: each reader's next-due highlights, one index range of `ix_rotation_window`
+  per reader (`db.dialect.first_rows_per_key`), whatever the library's size, as the
+  selection's entries: the narrow `rotation` table alone (models/rotation.py), its rows
+  carrying the book's weight, the favourite flag and the date, nothing joined.
+- `library`: every highlight of the stale readers only, with its rotation row if it has
+  one (their rotation is laid out again, `write_layout` upserting the rows that changed).
 - `contents`: the text and book of the chosen highlights only.
 - the writes: `enqueue_many` (outbox/repository.py through db/bulk.py's `insert_rows`:
-  INSERT ... ON CONFLICT DO NOTHING RETURNING of the whole batch), `mark_sent` and
-  `advance` (db/bulk.py's `update_rows`), and
+  INSERT ... ON CONFLICT DO NOTHING RETURNING of the whole batch), `mark_sent` (the sent
+  highlights' rotation rows) and `advance` (db/bulk.py's `update_rows`), and
   `record_skipped` (one multi-row INSERT ... ON CONFLICT DO NOTHING).
 """
 
@@ -31,9 +33,8 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Row, Table, and_, extract, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from clippost.db.bulk import update_rows
+from clippost.db.bulk import insert_rows, update_rows
 from clippost.db.dialect import (
-    Joined,
     first_rows_per_key,
     ids_match,
     insert_or_ignore,
@@ -43,22 +44,27 @@ from clippost.models import (
     BOOK_WEIGHTS,
     Book,
     Highlight,
+    RotationEntry,
     SkippedDigest,
     Subscriber,
     SubscriberStatus,
 )
 from clippost.planner.payload import Content
-from clippost.planner.rotation import Placed, Stored
+from clippost.planner.rotation import Copied, Placed, Stored
 from clippost.selection import Entry, month_days
 
 subscribers = cast(Table, Subscriber.__table__)
 highlights = cast(Table, Highlight.__table__)
+rotation = cast(Table, RotationEntry.__table__)
 books = cast(Table, Book.__table__)
 skipped_digests = cast(Table, SkippedDigest.__table__)
 
 # Readers per batch: one transaction's worth (on SQLite it holds the write lock this long,
 # a few tens of milliseconds); every IN list stays under SQLite's parameter limit.
 BATCH = 500
+# Rotation rows one upsert writes when a batch lays out whole libraries (bench/plan.py
+# --stale: 500 readers of 2,000 highlights would otherwise be one statement).
+LAYOUT_ROWS = 5000
 # On SQLite a batch holds the one write lock every sign-up and unsubscribe waits for: a
 # fifth of a PostgreSQL batch keeps that under about 100 ms (bench/plan.py).
 SQLITE_BATCH = 200
@@ -116,24 +122,35 @@ async def reader(connection: AsyncConnection, subscriber_id: int) -> Row[Any] | 
 async def library(
     connection: AsyncConnection, subscriber_ids: Sequence[int]
 ) -> dict[int, list[Stored]]:
-    """Every highlight of these readers, as the layout reads it, in id order."""
-    query = select(
-        highlights.c.subscriber_id,
-        highlights.c.id,
-        highlights.c.book_id,
-        highlights.c.text,
-        highlights.c.favourite,
-        highlights.c.discarded,
-        books.c.frequency,
-        highlights.c.turn,
-        highlights.c.stride,
-        highlights.c.in_rotation,
-        highlights.c.highlighted_at,
-    ).join(
-        books,
-        and_(
-            books.c.id == highlights.c.book_id, books.c.subscriber_id == highlights.c.subscriber_id
-        ),
+    """Every highlight of these readers, as the layout reads it, in id order: with its
+    book's weight, and its rotation row's columns when it has one."""
+    query = (
+        select(
+            highlights.c.subscriber_id,
+            highlights.c.id,
+            highlights.c.book_id,
+            highlights.c.text,
+            highlights.c.favourite,
+            highlights.c.discarded,
+            books.c.frequency,
+            highlights.c.highlighted_at,
+            rotation.c.highlight_id,
+            rotation.c.turn,
+            rotation.c.stride,
+            rotation.c.in_rotation,
+            rotation.c.book_id,
+            rotation.c.weight,
+            rotation.c.favourite,
+            rotation.c.highlighted_at,
+        )
+        .join(
+            books,
+            and_(
+                books.c.id == highlights.c.book_id,
+                books.c.subscriber_id == highlights.c.subscriber_id,
+            ),
+        )
+        .outerjoin(rotation, rotation.c.highlight_id == highlights.c.id)
     )
     found: dict[int, list[Stored]] = defaultdict(list)
     # The same readers named on both sides of the join, so that each side is an index range
@@ -146,44 +163,88 @@ async def library(
         rows = await connection.execute(
             query.where(matched, books_matched).order_by(highlights.c.id), params
         )
-        for row in rows:
-            found[row.subscriber_id].append(
+        for (
+            reader_id,
+            hid,
+            book,
+            text,
+            favourite,
+            discarded,
+            frequency,
+            made,
+            placed,
+            turn,
+            stride,
+            flag,
+            *copied,
+        ) in rows:
+            found[reader_id].append(
                 Stored(
-                    row.id,
-                    row.book_id,
-                    row.text,
-                    bool(row.favourite),
-                    bool(row.discarded),
-                    BOOK_WEIGHTS.get(row.frequency, 1.0),
-                    row.turn,
-                    row.stride,
-                    bool(row.in_rotation),
-                    row.highlighted_at,
+                    hid,
+                    book,
+                    text,
+                    bool(favourite),
+                    bool(discarded),
+                    BOOK_WEIGHTS.get(frequency, 1.0),
+                    turn,
+                    stride,
+                    bool(flag),
+                    made,
+                    None if placed is None else _copied(*copied),
                 )
             )
     return found
 
 
+def _copied(book: int, weight: float, favourite: bool, made: datetime | None) -> Copied:
+    return Copied(book, float(weight), bool(favourite), made)
+
+
+_LAYOUT_COLUMNS = (
+    "highlight_id",
+    "subscriber_id",
+    "book_id",
+    "weight",
+    "favourite",
+    "highlighted_at",
+    "turn",
+    "stride",
+    "in_rotation",
+)
+
+
 async def write_layout(
     connection: AsyncConnection,
-    changed: Sequence[Placed],
+    changed: dict[int, Sequence[Placed]],
     sizes: dict[int, int],
     spans: dict[int, tuple[date | None, date | None]],
 ) -> None:
-    """Store laid-out rotations: the changed highlights' columns, each reader's size and
-    date span, and the reader no longer stale."""
-    if changed:
-        await update_rows(
+    """Store laid-out rotations: each reader's changed rotation rows (`changed`, by reader;
+    upserted, a row's send count and time kept), each reader's size and date span, and the
+    reader no longer stale."""
+    rows = [
+        (
+            p.highlight_id,
+            reader_id,
+            p.book_id,
+            p.weight,
+            p.favourite,
+            p.highlighted_at,
+            p.turn,
+            p.stride,
+            p.in_rotation,
+        )
+        for reader_id, placed in changed.items()
+        for p in placed
+    ]
+    for chunk in _chunks(rows, LAYOUT_ROWS):
+        await insert_rows(
             connection,
-            highlights,
-            [p.highlight_id for p in changed],
-            where=true(),
-            shared={},
-            per_row={
-                "turn": [p.turn for p in changed],
-                "stride": [p.stride for p in changed],
-                "in_rotation": [p.in_rotation for p in changed],
-            },
+            rotation,
+            _LAYOUT_COLUMNS,
+            chunk,
+            keys=["highlight_id"],
+            replace=_LAYOUT_COLUMNS[2:],
         )
     ids = sorted(sizes)
     await update_rows(
@@ -200,28 +261,26 @@ async def write_layout(
     )
 
 
-_WINDOW_COLUMNS = ("id", "book_id", "turn", "favourite", "highlighted_at")
-# Each highlight's book weight comes with it: joined, not read in a query of its own.
-_BOOK_FREQUENCY = Joined(books, on="book_id", columns=("frequency",))
+_WINDOW_COLUMNS = ("highlight_id", "book_id", "turn", "weight", "favourite", "highlighted_at")
 
 
 async def windows(
     connection: AsyncConnection, subscriber_ids: Sequence[int], *, limit: int
 ) -> dict[int, list[Entry]]:
     """The first `limit` highlights in rotation of each reader, as the selection's entries
-    (in no particular order: `selection.window` orders them), each weighted by its book."""
+    (in no particular order: `selection.window` orders them), each weighted by its book
+    (the weight copied into the rotation row when it was laid out)."""
     found: dict[int, list[Entry]] = {}
     for chunk in _chunks(subscriber_ids, BATCH):
         rows = await first_rows_per_key(
             connection,
-            highlights,
+            rotation,
             chunk,
             key="subscriber_id",
             columns=_WINDOW_COLUMNS,
             flag="in_rotation",
-            order_by=("turn", "id"),
+            order_by=("turn", "highlight_id"),
             limit=limit,
-            joined=_BOOK_FREQUENCY,
         )
         for reader_id, of_reader in rows.items():
             found[reader_id] = _entries(of_reader)
@@ -229,12 +288,11 @@ async def windows(
 
 
 def _entries(rows: Iterable[Sequence[Any]]) -> list[Entry]:
-    """Rows of (id, book, turn, favourite, highlighted at, book frequency) as entries: the
-    planner's one pass over every row it reads, kept to one call per row."""
-    weight = BOOK_WEIGHTS.get
+    """Rows of (id, book, turn, weight, favourite, highlighted at) as entries: the planner's
+    one pass over every row it reads, kept to one call per row."""
     return [
-        Entry(hid, book, turn, weight(frequency, 1.0), favourite, made)
-        for hid, book, turn, favourite, made, frequency in rows
+        Entry(hid, book, turn, weight, favourite, made)
+        for hid, book, turn, weight, favourite, made in rows
     ]
 
 
@@ -244,7 +302,7 @@ async def on_this_day(
     """Each reader's highlights in rotation made on this month-day (`selection.month_days`)
     of an earlier year, as entries: the candidates of the on-this-day slot, for readers who
     asked for it. Portable EXTRACT (strftime on SQLite); an index range of the reader's rows."""
-    made = highlights.c.highlighted_at
+    made = rotation.c.highlighted_at
     days = month_days(today)
     same_day = or_(
         *(
@@ -252,26 +310,22 @@ async def on_this_day(
             for day in days
         )
     )
-    query = (
-        select(
-            highlights.c.subscriber_id,
-            highlights.c.id,
-            highlights.c.book_id,
-            highlights.c.turn,
-            highlights.c.favourite,
-            made,
-            books.c.frequency,
-        )
-        .outerjoin(books, books.c.id == highlights.c.book_id)
-        .where(
-            highlights.c.in_rotation,
-            made.is_not(None),
-            made < datetime(today.year, 1, 1),  # noqa: DTZ001 - the device wrote naive local time
-            same_day,
-        )
+    query = select(
+        rotation.c.subscriber_id,
+        rotation.c.highlight_id,
+        rotation.c.book_id,
+        rotation.c.turn,
+        rotation.c.weight,
+        rotation.c.favourite,
+        made,
+    ).where(
+        rotation.c.in_rotation,
+        made.is_not(None),
+        made < datetime(today.year, 1, 1),  # noqa: DTZ001 - the device wrote naive local time
+        same_day,
     )
     grouped: dict[int, list[Sequence[Any]]] = defaultdict(list)
-    for matched, params in ids_match(connection, highlights.c.subscriber_id, subscriber_ids):
+    for matched, params in ids_match(connection, rotation.c.subscriber_id, subscriber_ids):
         for reader_id, *row in await connection.execute(query.where(matched), params):
             grouped[reader_id].append(row)
     return {reader_id: _entries(rows) for reader_id, rows in grouped.items()}
@@ -303,14 +357,14 @@ _CONTENTS = select(
 async def mark_sent(
     connection: AsyncConnection, turns: dict[int, int], sent_at: dict[int, datetime]
 ) -> None:
-    """The chosen highlights' new turns, one more send each, and when."""
+    """The chosen highlights' new turns, one more send each, and when (their rotation rows)."""
     ids = sorted(turns)
     await update_rows(
         connection,
-        highlights,
+        rotation,
         ids,
         where=true(),
-        shared={"times_sent": highlights.c.times_sent + 1},
+        shared={"times_sent": rotation.c.times_sent + 1},
         per_row={"turn": [turns[i] for i in ids], "last_sent_at": [sent_at[i] for i in ids]},
     )
 

@@ -1,13 +1,15 @@
 """Laying out a reader's rotation after their library changed: pure, from the stored rows.
 
 The rotation state (selection/, docs/architecture.md "Selection") is a turn and a stride
-per highlight, and a clock and a size per reader. Every library change (an import, a
+per highlight (its row in `rotation`, models/rotation.py), and a clock and a size per
+reader. Every library change (an import, a
 favourite or a discard, a book's frequency) only marks the reader stale
 (`subscribers.rotation_stale`), in the same statement's transaction as the change; the
 planner, when it next plans a digest for a stale reader, reads that reader's rows once and
 `lay_out` works out what each change means for the rotation:
 
-- a highlight never placed (`turn` NULL: new from an import, or from before migration 0009)
+- a highlight never placed (no rotation row, or its `turn` NULL: new from an import, or
+  from before migration 0009)
   is placed as a newcomer, each book's spread evenly over one stride (`selection.place`);
 - one that re-enters the rotation (restored, its book back from "never") keeps its turn if
   it still lies ahead, else is placed afresh (`selection.returning_turns`);
@@ -17,7 +19,9 @@ planner, when it next plans a digest for a stale reader, reads that reader's row
 - `in_rotation` is worked out again (`selection.in_rotation`: not discarded, not a "never"
   book, a passage rather than a fragment unless favourited), and the reader's size counted.
 
-Only rows whose turn, stride or flag changed are written back. The cost is O(library), once
+Only rows whose turn, stride or flag changed, or whose copies of the highlight's book,
+weight, favourite flag and date (what the window reads from `rotation`) no longer match,
+are written back. The cost is O(library), once
 per change; every digest between changes reads only its window.
 """
 
@@ -41,8 +45,19 @@ from clippost.selection import (
 
 
 @dataclass(frozen=True, slots=True)
+class Copied:
+    """What a rotation row holds of its highlight (the window reads these, not the highlight)."""
+
+    book_id: int
+    weight: float
+    favourite: bool
+    highlighted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Stored:
-    """One highlight as the layout reads it."""
+    """One highlight as the layout reads it, with its rotation row's columns (None, None,
+    False and no copy without one)."""
 
     highlight_id: int
     book_id: int
@@ -54,6 +69,7 @@ class Stored:
     stride: int | None
     in_rotation: bool
     highlighted_at: datetime | None = None
+    copied: Copied | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +185,8 @@ def _newcomer(row: Stored) -> Newcomer:
 
 
 def _differs(placed: Placed, row: Stored) -> bool:
-    return (placed.turn, placed.stride, placed.in_rotation) != (
+    copied = Copied(placed.book_id, placed.weight, placed.favourite, placed.highlighted_at)
+    return row.copied != copied or (placed.turn, placed.stride, placed.in_rotation) != (
         row.turn,
         row.stride,
         row.in_rotation,

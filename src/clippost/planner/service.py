@@ -193,7 +193,7 @@ async def _choose(connection: AsyncConnection, batch: _Batch) -> dict[int, Diges
         }
         await repo.write_layout(
             connection,
-            [p for layout in layouts.values() for p in layout.changed],
+            {rid: layout.changed for rid, layout in layouts.items()},
             {rid: layout.rotation_size for rid, layout in layouts.items()},
             spans,
         )
