@@ -64,8 +64,12 @@ class Breakdown:
         def _after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
             self._add(label(statement), time.perf_counter() - conn.info.pop("bench_started"))
 
+        # The server's own CPU is read for PostgreSQL's backends; SQLite's work is the
+        # planner's own (its process CPU counts it already).
         @event.listens_for(sync, "connect")
         def _connected(dbapi_connection: Any, _record: Any) -> None:
+            if sync.dialect.name != "postgresql":
+                return
             cursor = dbapi_connection.cursor()
             cursor.execute("SELECT pg_backend_pid()")
             self.backends.append(int(cursor.fetchone()[0]))
@@ -113,15 +117,20 @@ def show(figures: list[dict[str, list[float]]], planned: int, wall: float) -> No
             total[step] += seconds
             calls[step] += count
     per = max(planned, 1)
-    server = total.pop("server CPU", 0.0)
+    server = total.pop("server CPU", None)
     waited = sum(total.values())
     parts = [
         f"{step} {seconds * 1e6 / per:,.0f}"
         for step, seconds in sorted(total.items(), key=lambda item: -item[1])
     ]
     print(f"  database per reader (us, driver call to answer): {', '.join(parts)}")
+    own = (
+        "SQLite's work is the planner's own CPU"
+        if server is None
+        else f"the database's own CPU for the planners' connections: {server * 1e6 / per:,.0f} "
+        "us per reader"
+    )
     print(
         f"  waiting on the database {waited * 1e6 / per:,.0f} us of "
-        f"{wall * 1e6 / per:,.0f} us wall per reader and planner; the database's own CPU "
-        f"for the planners' connections: {server * 1e6 / per:,.0f} us per reader"
+        f"{wall * 1e6 / per:,.0f} us wall per reader and planner; {own}"
     )
