@@ -18,7 +18,11 @@ Everything goes into Postfix's `smtp-sink` on loopback, in the same run:
 Worker rates are measured from the rows' own `finished_at` times (first to last recorded
 batch), so process start-up is not counted; the wall time including start-up is shown too.
 Whole digests are measured from the first digest planned (its `created_at`) to the last
-recorded, so planning counts in full; each run checks one digest per reader.
+recorded, so planning counts in full; each run checks one digest per reader. The workers'
+CPU is shown while they worked (from the moment each had logged its start) and with their
+start-up.
+`--only-digests --profile`: one worker's planner and send loop in this process under cProfile
+(bench/digest_profile.py), by thread, package and module.
 
     python bench/send.py [--n 20000] [--quick] [--profile] [--no-postgres] [--no-dkim]
                          [--readers 5000] [--highlights 50] [--no-digests] [--only-digests]
@@ -54,6 +58,7 @@ import aiosmtplib
 import asyncpg
 from sqlalchemy import func, insert, select, text
 
+import digest_profile  # bench/digest_profile.py: --only-digests --profile
 import plan as plan_bench  # bench/plan.py, beside this script: the readers are seeded alike
 from clippost.addresses import address_hash
 from clippost.config import Settings
@@ -125,6 +130,11 @@ class Figure:
     messages: int
     seconds: float
     cpu_seconds: float | None = None  # user + system time of the worker processes
+    # The same from the moment every worker logged it had started to the last recorded:
+    # without their start-up (imports, the database opened and migrations checked, the
+    # transport), which is seconds of CPU a process on a loaded machine, hundreds of µs a
+    # digest on 5,000 of them.
+    working_cpu_seconds: float | None = None
 
     @property
     def rate(self) -> float:
@@ -370,6 +380,12 @@ async def any_pending(url: str) -> bool:
     return found is not None
 
 
+def all_started(logs: list[Path]) -> bool:
+    """Whether every worker has logged that it started (`worker.run_worker`: its runtime is
+    open, migrations checked, transport built), so that what follows is the work."""
+    return all(b" started (transport " in log.read_bytes() for log in logs)
+
+
 async def first_batch_size(url: str) -> int:
     db = Database(normalise_database_url(url))
     try:
@@ -425,15 +441,24 @@ async def run_workers(
     started = time.perf_counter()
     running = []
     tree_cpu: float | None = None
-    for k in range(processes):
-        log = (log_dir / f"{name.replace(' ', '_')}_{k}.log").open("wb")
+    logs = [log_dir / f"{name.replace(' ', '_')}_{k}.log" for k in range(processes)]
+    for path in logs:
+        log = path.open("wb")
         running.append(
             subprocess.Popen(
                 [sys.executable, "-m", "clippost", "worker"], env=env, stdout=log, stderr=log
             )
         )
+    working_from: float | None = None  # the workers' CPU once they have all started
     try:
         while True:
+            if working_from is None:
+                await asyncio.sleep(0.02)  # close to the moment they start
+                if all_started(logs):
+                    working_from = process_tree_cpu([p.pid for p in running])
+                if any(p.poll() is not None for p in running):
+                    raise SystemExit(f"{name}: a worker exited early; see {log_dir}")
+                continue
             await asyncio.sleep(0.25)
             if not await any_pending(url):
                 sent = (await sent_span(url))[0]
@@ -457,7 +482,8 @@ async def run_workers(
     done, span = await sent_span(url)
     # The first batch's rows all share the first finished_at: measure what came after it.
     measured = done - await first_batch_size(url)
-    return Figure(name, measured, span, cpu_seconds=cpu), wall
+    working = None if tree_cpu is None or working_from is None else tree_cpu - working_from
+    return Figure(name, measured, span, cpu_seconds=cpu, working_cpu_seconds=working), wall
 
 
 def process_tree_cpu(roots: list[int]) -> float | None:
@@ -644,7 +670,13 @@ async def whole_digests(
     env = worker_env(url, port, folder / name.replace(" ", "_").replace(",", ""), args)
     steady, wall = await run_workers(name, url, args.readers, processes, env, folder, queued=False)
     sent, readers, span, planning = await digest_span(url)
-    figure = Figure(name, sent, span, cpu_seconds=steady.cpu_seconds)
+    figure = Figure(
+        name,
+        sent,
+        span,
+        cpu_seconds=steady.cpu_seconds,
+        working_cpu_seconds=steady.working_cpu_seconds,
+    )
     return DigestRun(figure, planning, wall, one_each=sent == readers == args.readers)
 
 
@@ -687,16 +719,11 @@ def print_digest_runs(runs: list[DigestRun], reference: Figure, args: argparse.N
     )
     for run in runs:
         figure = run.figure
-        cpu = (
-            figure.cpu_seconds / figure.messages * 1e6
-            if figure.cpu_seconds and figure.messages
-            else 0
-        )
         print(
             f"{figure.name:<38}{figure.rate:>9,.0f} digests/s  ({figure.messages} in "
             f"{figure.seconds:.2f} s; planning {run.planning:.2f} s of it; one each: "
             f"{'yes' if run.one_each else 'NO'})  [wall incl. start-up {run.wall:.1f} s; "
-            f"worker CPU {cpu:.0f} µs/digest]"
+            f"{cpu_text(figure, figure.messages, 'digest')}]"
         )
     one = runs[0].figure
     print(f"digests, 1 worker SQLite          : {one.rate:,.0f} digests/s (target >= 2,000)")
@@ -783,7 +810,7 @@ def print_dkim_budget(signed: Figure, count: int) -> None:
     cores = os.cpu_count() or 1
     print(f"RSA-2048 signatures per CPU-second (cryptography/OpenSSL): {rsa_rate:,.0f}")
     if signed.cpu_seconds:
-        per_message = signed.cpu_seconds / count
+        per_message = (signed.working_cpu_seconds or signed.cpu_seconds) / count
         print(
             f"  dual-DKIM worker CPU {per_message * 1e6:.0f} µs/message (RSA alone "
             f"{1e6 / rsa_rate:.0f}): 2,000 msg/s needs {2000 * per_message:.1f} cores, "
@@ -796,8 +823,23 @@ def describe(figure: Figure, walls: dict[str, float], count: int) -> str:
         return ""
     text = f"  [wall incl. start-up {walls[figure.name]:.1f} s"
     if figure.cpu_seconds is not None:
-        text += f"; worker CPU {figure.cpu_seconds / count * 1e6:.0f} µs/message"
+        text += f"; {cpu_text(figure, count, 'message')}"
     return text + "]"
+
+
+def cpu_text(figure: Figure, count: int, unit: str) -> str:
+    """The workers' CPU a message while they worked, and with their start-up."""
+    if not figure.cpu_seconds or not count:
+        return "worker CPU not measured"
+    whole = figure.cpu_seconds / count * 1e6
+    if figure.working_cpu_seconds is None:
+        return f"worker CPU {whole:.0f} µs/{unit} incl. start-up"
+    working = figure.working_cpu_seconds / count * 1e6
+    return f"worker CPU {working:.0f} µs/{unit} working, {whole:.0f} incl. start-up"
+
+
+async def _seed_for_profile(url: str, *, args: argparse.Namespace) -> float:
+    return await seed_libraries(url, args)
 
 
 def _package(path: str, name: str) -> str:
@@ -818,7 +860,12 @@ async def main() -> None:
     parser.add_argument("--quick", action="store_true", help="N=3000, for a fast look")
     parser.add_argument("--pool", type=int, default=16, help="SMTP connections per worker")
     parser.add_argument("--batch", type=int, default=500, help="rows claimed per batch")
-    parser.add_argument("--profile", action="store_true", help="cProfile one in-process run")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile one in-process run (with --only-digests: a worker planning and sending "
+        "whole digests, bench/digest_profile.py)",
+    )
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-dkim", action="store_true", help="skip the DKIM measurement")
     parser.add_argument("--readers", type=int, default=5000, help="readers for whole digests")
@@ -842,6 +889,11 @@ async def main() -> None:
     sink = start_sink(port)
     folder = Path(tempfile.mkdtemp(prefix="clippost-bench-"))
     try:
+        if args.profile and args.only_digests:
+            mail = {"secret_key": SECRET, "base_url": BASE_URL, "mail_from": MAIL_FROM}
+            seed = functools.partial(_seed_for_profile, args=args)
+            await digest_profile.profile_digests(port, args, folder, seed=seed, mail=mail)
+            return
         if args.profile:
             await profile(port, rows, folder)
             return
