@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -66,6 +67,46 @@ class TestEnqueue:
                 await db.dispose()
         assert sorted(inserted) == [False, True]
         assert stored == 1
+
+
+class TestMessageIds:
+    def test_ids_made_later_sort_later_and_stay_unguessable(self) -> None:
+        """32 hex digits: a millisecond time prefix (a later id sorts after an earlier one),
+        then 80 random bits (two ids of one millisecond differ)."""
+        early = repository.new_message_id("clippost.test", at=NOW)
+        same = repository.new_message_id("clippost.test", at=NOW)
+        later = repository.new_message_id("clippost.test", at=NOW + timedelta(milliseconds=1))
+        pattern = re.compile(r"<[0-9a-f]{32}@clippost\.test>")
+        assert all(pattern.fullmatch(found) for found in (early, same, later))
+        assert early != same
+        assert early[1:13] == same[1:13] < later[1:13]
+        assert max(early, same) < later
+
+    async def test_a_planned_batch_gets_ordered_ids_of_that_form(self, database: Database) -> None:
+        """`enqueue_many` (the planner's batch) writes ids of the same form, one time prefix
+        for the batch, each id distinct."""
+        async with database.transaction() as session:
+            connection = await session.connection()
+            await repository.enqueue_many(
+                connection,
+                [
+                    repository.Queued(
+                        kind="digest",
+                        recipient=f"r{i}@example.org",
+                        idempotency_key=f"batch-{i}",
+                        payload={"n": i},
+                        due_at=NOW,
+                    )
+                    for i in range(50)
+                ],
+                domain="clippost.test",
+            )
+        ids = [row.message_id for row in await outbox_rows(database)]
+        assert len(set(ids)) == 50
+        assert all(re.fullmatch(r"<[0-9a-f]{32}@clippost\.test>", found) for found in ids)
+        assert len({found[1:13] for found in ids}) == 1
+        a_second_later = datetime.now(UTC) + timedelta(seconds=1)
+        assert repository.new_message_id("clippost.test", at=a_second_later) > max(ids)
 
 
 class TestStats:

@@ -56,8 +56,16 @@ class OutboxStats:
     leased: int
 
 
-def new_message_id(domain: str) -> str:
-    return f"<{secrets.token_hex(16)}@{domain}>"
+def new_message_id(domain: str, *, at: datetime | None = None) -> str:
+    """A new Message-ID: 32 hex digits, the first 12 the milliseconds since the epoch and
+    the other 20 (80 bits) random, so that ids made later sort later. A batch's ids then
+    go into the right-hand edge of the UNIQUE index on `message_id`, a few pages, rather
+    than one random page each (the planner's INSERT of a batch, on both databases)."""
+    return f"<{_time_prefix(at or utcnow())}{secrets.token_hex(10)}@{domain}>"
+
+
+def _time_prefix(at: datetime) -> str:
+    return f"{int(at.timestamp() * 1000) & 0xFFFFFFFFFFFF:012x}"
 
 
 async def enqueue(
@@ -115,11 +123,12 @@ async def enqueue_many(
         return set()
     created = utcnow()
     # One read of the system's randomness for the batch, not one per message.
-    randomness = secrets.token_hex(16 * len(messages))
+    randomness = secrets.token_hex(10 * len(messages))
+    prefix = _time_prefix(created)
     rows = [
         (
             message.idempotency_key,
-            f"<{randomness[32 * k : 32 * k + 32]}@{domain}>",  # new_message_id's form
+            f"<{prefix}{randomness[20 * k : 20 * k + 20]}@{domain}>",  # new_message_id's form
             message.kind,
             False,
             message.recipient,
