@@ -255,6 +255,67 @@ class TestRotationState:
         assert row.text not in texts
         assert len(texts) == 4 * 3
 
+    async def test_a_favourite_and_a_frequency_reach_the_rotation_rows_copies(
+        self, database: Database, settings: Settings
+    ) -> None:
+        """The window reads the rotation rows' copies, not the highlights: after a favourite
+        and a book set to "more", the next plan writes both into the rows (the favourite's
+        stride shorter, the book's weight 2.0), and keeps each row's send count."""
+        reader_id = await add_reader(database, next_slot_at=SLOT, highlights=6)
+        await plan_due(database, service_context(settings, now=SLOT))
+        async with database.sessions() as session:
+            before = {r.highlight_id: r for r in (await session.scalars(select(RotationEntry)))}
+            book_id = await session.scalar(select(Book.id))
+        assert book_id is not None
+        chosen = min(before)
+        async with database.transaction() as session:
+            assert await library_repository.set_flags(
+                session, reader_id, chosen, {"favourite": True}
+            )
+            assert await library_repository.set_frequency(session, reader_id, book_id, "more")
+        await plan_due(database, service_context(settings, now=SLOT + timedelta(days=1)))
+        async with database.sessions() as session:
+            session.expire_all()
+            after = {r.highlight_id: r for r in (await session.scalars(select(RotationEntry)))}
+            in_book = set(
+                await session.scalars(select(Highlight.id).where(Highlight.book_id == book_id))
+            )
+        assert sorted(after) == sorted(before)
+        assert after[chosen].favourite is True
+        assert all(not after[i].favourite for i in after if i != chosen)
+        assert all(after[i].weight == (2.0 if i in in_book else 1.0) for i in after)
+        assert all(after[i].stride < before[i].stride for i in in_book | {chosen})
+        assert sum(r.times_sent for r in after.values()) == 6  # three a digest, twice
+
+    async def test_a_copy_out_of_step_is_rewritten_when_nothing_else_moved(
+        self, database: Database, settings: Settings
+    ) -> None:
+        """A rotation row whose copies no longer match its highlight (a date the device
+        rewrote, a weight from before a change) is rewritten at the next layout, though its
+        turn, stride and flag still hold."""
+        reader_id = await add_reader(database, next_slot_at=SLOT, highlights=6)
+        await plan_due(database, service_context(settings, now=SLOT))
+        made = datetime(2020, 5, 6, 7, 8)  # the device's naive local time
+        async with database.transaction() as session:
+            chosen = await session.scalar(select(func.min(Highlight.id)))
+            row = await session.get(RotationEntry, chosen)
+            assert row is not None
+            turn, stride = row.turn, row.stride
+            highlight = await session.get(Highlight, chosen)
+            assert highlight is not None
+            highlight.highlighted_at = made
+            subscriber = await session.get(Subscriber, reader_id)
+            assert subscriber is not None
+            subscriber.rotation_stale = True
+        await plan_due(database, service_context(settings, now=SLOT + timedelta(days=1)))
+        async with database.sessions() as session:
+            row = await session.get(RotationEntry, chosen)
+        assert row is not None
+        assert row.highlighted_at == made
+        assert row.stride == stride
+        assert row.turn is not None
+        assert row.turn >= (turn or 0)
+
     async def test_a_library_comes_round_before_anything_repeats(
         self, database: Database, settings: Settings
     ) -> None:
