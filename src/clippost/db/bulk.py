@@ -22,7 +22,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Column,
     ColumnElement,
     Integer,
     Select,
@@ -52,17 +51,12 @@ from clippost.db.dialect import (
     ids_match,
     insert_or_ignore,
     is_postgresql,
+    primary_key,
 )
 
 # Rows one PostgreSQL statement updates when each has its own values (see `_update_per_row`).
 PG_IDS_PER_STATEMENT = 500
 _ID_ARRAY = bindparam("ids", type_=ARRAY(Integer))
-
-
-def primary_key(table: Table) -> Column[Any]:
-    """The table's one-column primary key (`id`, or `rotation.highlight_id`)."""
-    (column,) = table.primary_key.columns
-    return column
 
 
 async def update_rows(

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Table, TextClause, any_, bindparam, text
+from sqlalchemy import Column, ColumnElement, Select, Table, TextClause, any_, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.url import make_url
@@ -210,6 +210,12 @@ def batches_in_flight(source: DialectSource) -> int:
     return 2 if dialect_of(source) == POSTGRESQL else 1
 
 
+def primary_key(table: Table) -> Column[Any]:
+    """The table's one-column primary key (`id`, or `rotation.highlight_id`)."""
+    (column,) = table.primary_key.columns
+    return column
+
+
 @dataclass(frozen=True, slots=True)
 class Joined:
     """Columns of another table, LEFT JOINed to each row by that table's `id` (NULLs for a
@@ -303,7 +309,7 @@ def _rows_per_key(
     )
     order = ", ".join(f"r.{column}" for column in order_by)
     join = f" LEFT JOIN {other} AS j ON j.id = {name}.{joined.on}" if joined is not None else ""
-    (primary,) = table.primary_key.columns
+    primary = primary_key(table)
     typed = [table.c[key], *(table.c[column] for column in columns)]
     if joined is not None:
         typed += [joined.table.c[column] for column in extra]
