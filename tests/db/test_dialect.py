@@ -10,7 +10,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from clippost.db.dialect import (
     SQLITE_IDS_PER_STATEMENT,
-    Joined,
     dialect_of,
     first_rows_per_key,
     ids_match,
@@ -141,50 +140,32 @@ async def _three_readers(database: Database) -> None:
 
 
 class TestFirstRowsPerKey:
-    async def test_each_keys_first_rows_with_their_joined_columns_from_one_statement(
-        self, database: Database
-    ) -> None:
-        """Three readers' first two rotation rows by (turn, id), only flagged rows, each
-        with its book's columns joined, a reader without any left out, from one statement
-        on either database."""
+    async def test_each_keys_first_rows_from_one_statement(self, database: Database) -> None:
+        """Three readers' first rotation rows by (turn, id), only flagged rows, a reader
+        without any left out, from one statement on either database: the first two, then
+        the first three."""
         await _three_readers(database)
         rotation = cast(Table, RotationEntry.__table__)
-        books = cast(Table, Book.__table__)
-        async with database.sessions() as session:
-            connection = await session.connection()
-            found = await first_rows_per_key(
-                connection,
-                rotation,
-                [1, 2, 3],
-                key="subscriber_id",
-                columns=("highlight_id", "turn", "favourite"),
-                flag="in_rotation",
-                order_by=("turn", "highlight_id"),
-                limit=2,
-                joined=Joined(books, on="book_id", columns=("frequency", "title")),
-            )
-        assert {key: sorted(rows) for key, rows in found.items()} == {
-            1: [(1, 30, False, "more", "T"), (2, 10, True, "more", "T")],
-            2: [(5, 5, False, "less", "T")],
-        }
 
-    async def test_without_a_join_the_rows_alone(self, database: Database) -> None:
-        """The planner's window: the narrow table's own columns, nothing joined."""
-        await _three_readers(database)
-        rotation = cast(Table, RotationEntry.__table__)
-        async with database.sessions() as session:
-            connection = await session.connection()
-            found = await first_rows_per_key(
-                connection,
-                rotation,
-                [1, 2, 3],
-                key="subscriber_id",
-                columns=("highlight_id", "turn", "weight"),
-                flag="in_rotation",
-                order_by=("turn", "highlight_id"),
-                limit=3,
-            )
-        assert {key: sorted(rows) for key, rows in found.items()} == {
+        async def first(limit: int, columns: tuple[str, ...]) -> dict[int, list[tuple]]:
+            async with database.sessions() as session:
+                found = await first_rows_per_key(
+                    await session.connection(),
+                    rotation,
+                    [1, 2, 3],
+                    key="subscriber_id",
+                    columns=columns,
+                    flag="in_rotation",
+                    order_by=("turn", "highlight_id"),
+                    limit=limit,
+                )
+            return {key: sorted(rows) for key, rows in found.items()}
+
+        assert await first(2, ("highlight_id", "turn", "favourite")) == {
+            1: [(1, 30, False), (2, 10, True)],
+            2: [(5, 5, False)],
+        }
+        assert await first(3, ("highlight_id", "turn", "weight")) == {
             1: [(1, 30, 1.0), (2, 10, 1.0), (4, 40, 1.0)],
             2: [(5, 5, 1.0)],
         }

@@ -29,7 +29,6 @@ import functools
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Column, ColumnElement, Select, Table, TextClause, any_, bindparam, text
@@ -216,16 +215,6 @@ def primary_key(table: Table) -> Column[Any]:
     return column
 
 
-@dataclass(frozen=True, slots=True)
-class Joined:
-    """Columns of another table, LEFT JOINed to each row by that table's `id` (NULLs for a
-    row whose `on` column names no row there)."""
-
-    table: Table
-    on: str  # the column of the rows' own table that holds the other table's id
-    columns: tuple[str, ...]
-
-
 async def first_rows_per_key(
     connection: AsyncConnection,
     table: Table,
@@ -236,13 +225,12 @@ async def first_rows_per_key(
     flag: str,
     order_by: Sequence[str],
     limit: int,
-    joined: Joined | None = None,
 ) -> dict[int, list[tuple[Any, ...]]]:
     """The first `limit` rows of `table` in `order_by` order whose boolean column `flag` is
     true, for each of `keys` in column `key`, in one statement: a batch of readers'
     windows, each one index range read, never whole libraries. Returns each key's rows (a
-    key with none is left out) as tuples of `columns` and then `joined`'s columns, in no
-    promised order (the caller orders them; the selection does).
+    key with none is left out) as tuples of `columns`, in no promised order (the caller
+    orders them; the selection does).
 
     PostgreSQL: the keys as one array, each joined LATERAL to its ORDER BY ... LIMIT, whose
     rows come back aggregated, one array per column and one result row per key: the
@@ -250,14 +238,14 @@ async def first_rows_per_key(
     `Row` each (measured on the planner: that was a sixth of its CPU).
     SQLite (no LATERAL): the keys as a JSON array (`json_each`), each row's ids found by a
     correlated `IN (SELECT id ... ORDER BY ... LIMIT)`; SQLite runs that subquery per key
-    on the index and fetches the rows by rowid. `key`, `flag`, `columns`, `order_by` and
-    `joined` name columns (written in code, never taken from input); an index on
+    on the index and fetches the rows by rowid. `key`, `flag`, `columns` and `order_by`
+    name columns (written in code, never taken from input); an index on
     (`key`, *`order_by`*), partial on `flag`, serves it.
     """
     if not keys:
         return {}
     dialect = dialect_of(connection)
-    statement = _rows_per_key(dialect, table, key, tuple(columns), flag, tuple(order_by), joined)
+    statement = _rows_per_key(dialect, table, key, tuple(columns), flag, tuple(order_by))
     found: dict[int, list[tuple[Any, ...]]] = {}
     if dialect == POSTGRESQL:
         result = await connection.execute(statement, {"keys": list(keys), "limit": limit})
@@ -282,41 +270,25 @@ def _rows_per_key(
     columns: tuple[str, ...],
     flag: str,
     order_by: tuple[str, ...],
-    joined: Joined | None,
 ) -> TextClause | TextualSelect:
     name = table.name
-    other = joined.table.name if joined is not None else ""
-    extra = joined.columns if joined is not None else ()
     if dialect == POSTGRESQL:
-        needed = columns if joined is None or joined.on in columns else (*columns, joined.on)
-        inner = ", ".join(needed)
+        inner = ", ".join(columns)
         order = ", ".join(order_by)
-        arrays = ", ".join(
-            [f"array_agg(w.{column})" for column in columns]
-            + [f"array_agg(j.{column})" for column in extra]
-        )
-        join = f" LEFT JOIN {other} AS j ON j.id = w.{joined.on}" if joined is not None else ""
+        arrays = ", ".join(f"array_agg(w.{column})" for column in columns)
         return text(
             f"SELECT k.key, a.* FROM unnest(CAST(:keys AS BIGINT[])) AS k(key) "  # noqa: S608
             f"CROSS JOIN LATERAL (SELECT {arrays} FROM (SELECT {inner} FROM {name} "
-            f"WHERE {name}.{key} = k.key AND {flag} ORDER BY {order} LIMIT :limit) AS w"
-            f"{join}) AS a"
+            f"WHERE {name}.{key} = k.key AND {flag} ORDER BY {order} LIMIT :limit) AS w) AS a"
         )
-    picked = ", ".join(
-        [f"{name}.{key}"]
-        + [f"{name}.{column}" for column in columns]
-        + [f"j.{column}" for column in extra]
-    )
+    picked = ", ".join([f"{name}.{key}"] + [f"{name}.{column}" for column in columns])
     order = ", ".join(f"r.{column}" for column in order_by)
-    join = f" LEFT JOIN {other} AS j ON j.id = {name}.{joined.on}" if joined is not None else ""
     primary = primary_key(table)
     typed = [table.c[key], *(table.c[column] for column in columns)]
-    if joined is not None:
-        typed += [joined.table.c[column] for column in extra]
-    # Typed by the tables' columns: SQLite gives back a datetime as text otherwise.
+    # Typed by the table's columns: SQLite gives back a datetime as text otherwise.
     return text(
         f"SELECT {picked} FROM json_each(:keys) AS k JOIN {name} "  # noqa: S608
         f"ON {name}.{primary.name} IN (SELECT r.{primary.name} FROM {name} AS r "
         f"WHERE r.{key} = k.value AND r.{flag} "
-        f"ORDER BY {order} LIMIT :limit){join}"
+        f"ORDER BY {order} LIMIT :limit)"
     ).columns(*typed)
