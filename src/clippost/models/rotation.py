@@ -8,8 +8,7 @@ stride per highlight. It lives apart from `highlights` so that what every digest
 (planner/rotation.py), so the window is one index range of this table, with nothing joined.
 
 A row exists once the planner has placed the highlight (or, from migration 0016, once it was
-sent); erasing the highlight (or its
-reader) erases its row.
+sent); erasing the highlight (or its reader) erases its row.
 """
 
 from __future__ import annotations

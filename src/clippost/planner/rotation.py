@@ -2,15 +2,15 @@
 
 The rotation state (selection/, docs/architecture.md "Selection") is a turn and a stride
 per highlight (its row in `rotation`, models/rotation.py), and a clock and a size per
-reader. Every library change (an import, a
-favourite or a discard, a book's frequency) only marks the reader stale
-(`subscribers.rotation_stale`), in the same statement's transaction as the change; the
-planner, when it next plans a digest for a stale reader, reads that reader's rows once and
-`lay_out` works out what each change means for the rotation:
+reader. Every library change (an import, a favourite or a discard, a book's frequency)
+only marks the reader stale (`subscribers.rotation_stale`), in the same statement's
+transaction as the change; the planner, when it next plans a digest for a stale reader,
+reads that reader's rows once and `lay_out` works out what each change means for the
+rotation:
 
 - a highlight never placed (no rotation row, or its `turn` NULL: new from an import, or
-  from before migration 0009)
-  is placed as a newcomer, each book's spread evenly over one stride (`selection.place`);
+  from before migration 0009) is placed as a newcomer, each book's spread evenly over one
+  stride (`selection.place`);
 - one that re-enters the rotation (restored, its book back from "never") keeps its turn if
   it still lies ahead, else is placed afresh (`selection.returning_turns`);
 - one whose stride changed (a favourite, a book's frequency, the reader's age bias, the
@@ -21,8 +21,8 @@ planner, when it next plans a digest for a stale reader, reads that reader's row
 
 Only rows whose turn, stride or flag changed, or whose copies of the highlight's book,
 weight, favourite flag and date (what the window reads from `rotation`) no longer match,
-are written back. The cost is O(library), once
-per change; every digest between changes reads only its window.
+are written back. The cost is O(library), once per change; every digest between changes
+reads only its window.
 """
 
 from __future__ import annotations
