@@ -17,6 +17,7 @@ from clippost.config import Settings
 from clippost.db.dialect import batches_in_flight, normalise_database_url
 from clippost.db.engine import Database
 from clippost.library import repository as library_repository
+from clippost.links import Purpose
 from clippost.models import Book, Highlight, OutboxMessage, RotationEntry, SkippedDigest, Subscriber
 from clippost.planner.service import plan_due, preview_digest
 from clippost.selection import ONE
@@ -351,14 +352,15 @@ class TestPreview:
 
 
 class TestPayload:
-    async def test_the_payload_is_version_2(self, database: Database, settings: Settings) -> None:
-        """The digest stores the v2 payload: locale, timezone, slot, schedule, dates,
-        passage links and the email's manage link."""
+    async def test_the_payload_is_version_3(self, database: Database, settings: Settings) -> None:
+        """The digest stores the v3 payload: locale, timezone, slot, schedule, dates, each
+        passage's one HIGHLIGHT token (naming it and the reader's link generation) and the
+        email's manage link."""
         await add_reader(database, next_slot_at=SLOT)
         await plan_due(database, service_context(settings, now=SLOT))
         [digest] = await digests(database)
         payload = digest.payload
-        assert payload["v"] == 2
+        assert payload["v"] == 3
         assert (payload["timezone"], payload["slot"]) == ("Europe/Paris", SLOT.isoformat())
         assert payload["schedule"] == {
             "cadence": "daily",
@@ -368,7 +370,10 @@ class TestPayload:
             "timezone": "Europe/Paris",
         }
         first = payload["highlights"][0]
-        assert first["passage_url"].startswith("http://testserver/passage/")
+        links = service_context(settings, now=SLOT).links
+        token = links.read(Purpose.HIGHLIGHT, first["link"], now=SLOT + timedelta(days=3650))
+        assert (token.subject, token.extra) == (str(first["id"]), "0")
+        assert not {"favourite_url", "discard_url", "passage_url"} & set(first)
         assert "highlighted_on" in first
         assert payload["manage_url"].startswith("http://testserver/manage/")
         assert payload["round_status"]["total"] == 6

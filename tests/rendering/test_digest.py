@@ -402,7 +402,7 @@ class TestVersions:
     def test_docs_list_exactly_the_keys_the_renderer_reads(self) -> None:
         """docs/email.md's payload tables name exactly PAYLOAD_KEYS and HIGHLIGHT_KEYS."""
         doc = (ROOT / "docs" / "email.md").read_text(encoding="utf-8")
-        section = doc.split("### Version 2", 1)[1].split("### Version 1", 1)[0]
+        section = doc.split("### Version 3", 1)[1].split("### Version 1", 1)[0]
         top, items = section.split("Each item of `highlights`", 1)
         assert set(re.findall(r"(?m)^\| `(\w+)` \|", top)) == PAYLOAD_KEYS
         assert set(re.findall(r"(?m)^\| `(\w+)` \|", items)) == HIGHLIGHT_KEYS

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from clippost.links import Links
+from clippost.links.urls import highlight_urls
 from clippost.outbox.claims import ClaimedMessage
 from clippost.rendering.i18n import CATALOGUES
 from clippost.rendering.messages import MessageRenderer
@@ -232,6 +233,10 @@ CASES = _cases()
 def render_case(name: str, renderer: MessageRenderer | None = None) -> bytes:
     """The case's fixed row rendered to MIME, by its own renderer unless one is given."""
     named, kind, payload = CASES[name]
+    return render_row(name, kind, payload(), renderer or RENDERERS[named])
+
+
+def render_row(name: str, kind: str, payload: dict[str, Any], renderer: MessageRenderer) -> bytes:
     row = ClaimedMessage(
         id=4242,
         message_id=f"<{name}@clippost.test>",
@@ -240,12 +245,76 @@ def render_case(name: str, renderer: MessageRenderer | None = None) -> bytes:
         recipient="reader@example.net",
         recipient_hash="x",
         subscriber_id=77,
-        payload=payload(),
+        payload=payload,
         attempts=1,
         created_at=NOW,
         due_at=NOW,
     )
-    return build_mime((renderer or RENDERERS[named])(row, NOW))
+    return build_mime(renderer(row, NOW))
+
+
+_URL_KEYS = ("favourite_url", "discard_url", "passage_url")
+
+
+def v3_digest(locale: str, n: int) -> dict[str, Any]:
+    """The v2 case as the planner now stores it: one HIGHLIGHT token per passage."""
+    payload = {**v2_digest(locale, n), "v": 3}
+    payload["highlights"] = [
+        {**{k: v for k, v in item.items() if k not in _URL_KEYS}, "link": f"tok{k}.SIG-{k}_"}
+        for k, item in enumerate(payload["highlights"], 1)
+    ]
+    return payload
+
+
+class TestVersion3:
+    @pytest.mark.parametrize("code", sorted(CATALOGUES))
+    def test_a_token_renders_as_the_three_urls_made_from_it(self, code: str) -> None:
+        """A v3 passage's links are the site's base URL, the route and its token: the email
+        is byte for byte the v2 one that stored those three URLs, in every language."""
+        v3 = v3_digest(code, 3)
+        v2 = {**v3, "v": 2, "highlights": [dict(item) for item in v3["highlights"]]}
+        for item in v2["highlights"]:
+            urls = highlight_urls("https://clippost.test", item.pop("link"))
+            item.update(zip(_URL_KEYS, urls, strict=True))
+        renderer = RENDERERS["site"]
+        assert render_row("v3", "digest", v3, renderer) == render_row("v3", "digest", v2, renderer)
+
+    def test_the_links_are_in_both_parts(self) -> None:
+        """Each passage's favourite and never-again links, and the trimmed one's whole
+        passage, are in the HTML and the text part (the favourite's is offered only where
+        the passage is not one already)."""
+        v3 = v3_digest("en", 0)
+        row = ClaimedMessage(
+            id=1,
+            message_id="<v3@clippost.test>",
+            kind="digest",
+            requested=False,
+            recipient="reader@example.net",
+            recipient_hash="x",
+            subscriber_id=77,
+            payload=v3,
+            attempts=1,
+            created_at=NOW,
+            due_at=NOW,
+        )
+        message = RENDERERS["site"](row, NOW)
+        expected = [
+            "https://clippost.test/passage/tok1.SIG-1_",
+            "https://clippost.test/favourite/tok1.SIG-1_",
+            *(f"https://clippost.test/discard/tok{k}.SIG-{k}_" for k in (1, 2, 3)),
+            "https://clippost.test/favourite/tok3.SIG-3_",
+        ]
+        for url in expected:
+            assert url in message.html, url
+            assert url in message.text, url
+        assert "favourite/tok2" not in message.html + message.text  # already a favourite
+
+    def test_stored_urls_win_over_a_token(self) -> None:
+        """A row carrying both (written by hand) keeps the URLs it stored."""
+        v2 = v2_digest("en", 0)
+        both = {**v2, "highlights": [{**i, "link": "other.token"} for i in v2["highlights"]]}
+        renderer = RENDERERS["site"]
+        assert render_row("x", "digest", both, renderer) == render_row("x", "digest", v2, renderer)
 
 
 class TestGolden:

@@ -590,8 +590,9 @@ class TestSignOutRevokesEveryLink:
             "manage": manage,
             "email manage": digest.payload["manage_url"].removeprefix(base),
             "export": f"{manage}/export/json",
-            "favourite": first["favourite_url"].removeprefix(base),
-            "discard": first["discard_url"].removeprefix(base),
+            "favourite": f"/favourite/{first['link']}",
+            "discard": f"/discard/{first['link']}",
+            "digest passage": f"/passage/{first['link']}",
             "passage": web.link(Purpose.PASSAGE, highlight, extra="0"),
             "unsubscribe": digest.payload["unsubscribe_url"].removeprefix(base),
         }
@@ -604,7 +605,10 @@ class TestSignOutRevokesEveryLink:
             assert (await web.client.get(path)).status_code == 200, name
         signed_out = await web.post_form(f"{links['manage']}/sign-out", csrf_from=links["manage"])
         assert signed_out.status_code == 200
-        for name in ("manage", "email manage", "export", "favourite", "discard", "passage"):
+        for name in (
+            *("manage", "email manage", "export"),
+            *("favourite", "discard", "digest passage", "passage"),
+        ):
             page = await web.client.get(links[name])
             assert page.status_code == 400, name
             assert "no longer works" in _sentence(page.text), name
@@ -653,8 +657,8 @@ class TestJsonExportHoldsEverything:
             )
         [digest] = await web.outbox("digest")
         sent_ids = [item["id"] for item in digest.payload["highlights"]]
-        favourite = digest.payload["highlights"][0]["favourite_url"]
-        await web.post_form(favourite.removeprefix(web.settings.base_url), csrf_from="/")
+        token = digest.payload["highlights"][0]["link"]
+        await web.post_form(f"/favourite/{token}", csrf_from="/")
         await web.sign_up("reader@example.org", web.clippings_file(("Waiting", "W", ["New."])))
         document = (await web.client.get(f"{manage}/export/json")).json()
         assert document["version"] == 2

@@ -166,7 +166,7 @@ async def _linked(
     """The owner and the highlight a link names."""
     if purpose not in (*_FLAGS, Purpose.PASSAGE):
         raise InvalidLink("This link is not valid.")
-    data = ctx.links.read(purpose, token, now=ctx.now)
+    data = ctx.links.read_highlight_link(purpose, token, now=ctx.now)
     if not (data.subject.isascii() and data.subject.isdigit()):
         raise InvalidLink("This link is not valid.")
     highlight_id = row_id(data.subject)

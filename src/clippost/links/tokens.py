@@ -33,7 +33,6 @@ from clippost.errors import InvalidLink
 
 _KEY_LABEL = b"clippost-token-v1:"
 _SIGNATURE_BYTES = 18  # 144 bits: 24 base64 characters, no padding bits to alias
-SIGNATURE_LENGTH = 24  # characters of a token's signature (`_SIGNATURE_BYTES` in base64)
 _MAX_TOKEN_LENGTH = 1024
 _SEPARATOR = "|"
 _URL_SAFE = bytes.maketrans(b"+/", b"-_")
@@ -57,6 +56,9 @@ class Purpose(StrEnum):
     DISCARD = "discard"
     ADD_IMPORT = "add_import"
     PASSAGE = "passage"  # a digest's "read the whole passage": shows one highlight
+    # A digest's one token for a highlight: its favourite, never-again and whole-passage
+    # links all carry it (they act on that highlight only, as the three tokens they replace).
+    HIGHLIGHT = "highlight"
     RESUBSCRIBE = "resubscribe"  # the unsubscribed page's one-click way back
     READER = "reader"  # the cookie of a browser its reader has opened their own links in
 
@@ -89,89 +91,51 @@ def make_token(
 
 
 class TokenSigner:
-    """`make_token` for many subjects at one moment, for one purpose or several: the
-    payload's timed prefix and each purpose's HMAC key schedule (its inner and outer
-    SHA-256 states, RFC 2104) are prepared once, so a token costs one base64 encoding of
-    its payload and, per purpose, two SHA-256 copies, updates and digests (a third of
-    `hmac.digest`'s one-shot, which schedules the key again every time). The planner signs
-    seventeen links per digest, three of them (favourite, discard, passage) over one
-    payload: `signed` encodes it once, and their signatures in one base64 pass. The tokens
-    are exactly those `make_token` writes."""
+    """`make_token` for many subjects at one moment and one purpose: the payload's timed
+    prefix and the purpose's HMAC key schedule (its inner and outer SHA-256 states, RFC
+    2104) are prepared once, so a token costs one base64 encoding of its payload, two
+    SHA-256 copies, updates and digests (a third of `hmac.digest`'s one-shot, which
+    schedules the key again every time), and one base64 encoding of its signature. The
+    planner signs seven tokens per digest (a HIGHLIGHT token per passage, the manage and
+    unsubscribe links). The tokens are exactly those `make_token` writes."""
 
-    __slots__ = ("_head", "_pads")
+    __slots__ = ("_head", "_inner", "_outer")
 
     def __init__(
-        self,
-        secret: str | bytes,
-        purposes: Purpose | Sequence[Purpose],
-        *,
-        now: datetime,
-        ttl: timedelta | None,
+        self, secret: str | bytes, purpose: Purpose, *, now: datetime, ttl: timedelta | None
     ) -> None:
         issued = _seconds(now)
         expires = 0 if ttl is None else issued + max(1, int(ttl.total_seconds()))
         self._head = f"{issued}{_SEPARATOR}{expires}{_SEPARATOR}"
-        key = _key_bytes(secret)
-        chosen = (purposes,) if isinstance(purposes, Purpose) else tuple(purposes)
-        self._pads = tuple(_pads(_purpose_key(key, purpose)) for purpose in chosen)
+        self._inner, self._outer = _pads(_purpose_key(_key_bytes(secret), purpose))
 
     def token(self, subject: str, extra: str = "") -> str:
-        """The token of the first purpose."""
-        encoded = self._encoded(subject, extra)
+        if not subject or _SEPARATOR in subject:
+            raise ValueError(f"a token subject must be non-empty and free of {_SEPARATOR!r}")
+        encoded = _b64(f"{self._head}{subject}{_SEPARATOR}{extra}".encode())
         # HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m)), from the prepared states.
-        inner, outer = self._pads[0]
-        first = inner.copy()
+        first = self._inner.copy()
         first.update(encoded)
-        second = outer.copy()
+        second = self._outer.copy()
         second.update(first.digest())
         signature = _b64_whole(second.digest()[:_SIGNATURE_BYTES])
         return (encoded + b"." + signature).decode("ascii")
 
-    def tokens(self, subject: str, extra: str = "") -> list[str]:
-        """One token per purpose, in the order given, over the same payload."""
-        head, signatures = self.signed(subject, extra)
-        return [
-            head + signatures[start : start + SIGNATURE_LENGTH]
-            for start in range(0, len(signatures), SIGNATURE_LENGTH)
-        ]
-
-    def signed(self, subject: str, extra: str = "") -> tuple[str, str]:
-        """The tokens' shared part (the encoded payload and its dot) and their signatures,
-        `SIGNATURE_LENGTH` characters per purpose in the order given: token k is the head
-        followed by the k-th signature. 18 bytes are 24 base64 characters exactly, so the
-        signatures concatenated encode in one pass to the signatures encoded one by one."""
-        if not subject or _SEPARATOR in subject:
-            raise ValueError(f"a token subject must be non-empty and free of {_SEPARATOR!r}")
-        # `_encoded`, written out: the planner signs five of these per digest.
-        payload = f"{self._head}{subject}{_SEPARATOR}{extra}".encode()
-        encoded = binascii.b2a_base64(payload, newline=False).translate(_URL_SAFE).rstrip(b"=")
-        digests = []
-        for inner, outer in self._pads:
-            first = inner.copy()
-            first.update(encoded)
-            second = outer.copy()
-            second.update(first.digest())
-            digests.append(second.digest()[:_SIGNATURE_BYTES])
-        return encoded.decode("ascii") + ".", _b64_whole(b"".join(digests)).decode("ascii")
-
-    def _encoded(self, subject: str, extra: str) -> bytes:
-        if not subject or _SEPARATOR in subject:
-            raise ValueError(f"a token subject must be non-empty and free of {_SEPARATOR!r}")
-        return _b64(f"{self._head}{subject}{_SEPARATOR}{extra}".encode())
-
 
 def read_token(
     secret: str | bytes,
-    purpose: Purpose,
+    purpose: Purpose | tuple[Purpose, ...],
     token: str,
     *,
     now: datetime,
     old_secrets: Sequence[str | bytes] = (),
 ) -> TokenData:
-    """The data of a genuine, unexpired `purpose` token; InvalidLink for anything else."""
+    """The data of a genuine, unexpired token of `purpose` (or of any of several);
+    InvalidLink for anything else."""
     encoded, signature = _split(token)
     secrets = (secret, *old_secrets)
-    if not any(_verifies(s, purpose, encoded, signature) for s in secrets):
+    purposes = (purpose,) if isinstance(purpose, Purpose) else purpose
+    if not any(_verifies(s, p, encoded, signature) for s in secrets for p in purposes):
         raise InvalidLink(NOT_VALID)
     data = _decode(encoded)
     if data.expires_at is not None and _seconds(now) >= _seconds(data.expires_at):

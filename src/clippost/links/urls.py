@@ -1,23 +1,25 @@
-"""Every URL clippost puts in a page or an email: signed, purpose-scoped tokens (invariant 7).
+"""Every URL clippost puts in a page or an email: signed, purpose-scoped tokens
+(invariant 7).
 
 Confirm, add-import and manage links expire; unsubscribe, favourite, discard and passage
 links in digests do not (a reader may act on an old email), but they only ever do that one
-thing. A manage link asked for on the site lives `manage_ttl` (an hour); the one a digest or
-the subscribed page carries lives `email_manage_ttl` (30 days), so a reader who opens the
-morning's email at lunch still gets in. Both name the reader's link generation, so erasing
-or "sign out my links" revokes every one of them at once.
+thing (a digest's three links for a passage share one HIGHLIGHT token, good for those
+three actions on that one highlight: `highlight_urls`). A manage link asked for on the
+site lives `manage_ttl` (an hour); the one a digest or the subscribed page carries lives
+`email_manage_ttl` (30 days), so a reader who opens the morning's email at lunch still
+gets in. Both name the reader's link generation, so erasing or "sign out my links" revokes
+every one of them at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from clippost.config import Settings
 from clippost.links.tokens import (
-    SIGNATURE_LENGTH,
     Purpose,
     TokenData,
     TokenSigner,
@@ -48,43 +50,30 @@ class Links:
             unsubscribe_mailbox=settings.mail_from,
         )
 
+    def token_maker(
+        self, purpose: Purpose, *, now: datetime, ttl: timedelta | None = None
+    ) -> Callable[..., str]:
+        """`token(purpose, subject, now=now, ttl=ttl, extra=extra)` for many subjects,
+        signed with a prepared key (`tokens.TokenSigner`): the same tokens, for a batch."""
+        sign = TokenSigner(self.secret_key, purpose, now=now, ttl=ttl or self._ttl(purpose)).token
+
+        def token(subject: int, extra: str = "") -> str:
+            return sign(str(subject), extra)
+
+        return token
+
     def url_maker(
         self, purpose: Purpose, *, now: datetime, ttl: timedelta | None = None
     ) -> Callable[..., str]:
         """`url(purpose, subject, now=now, ttl=ttl, extra=extra)` for many subjects, signed
-        with a prepared key (`tokens.TokenSigner`): the same URLs, for a batch of digests."""
-        signer = TokenSigner(self.secret_key, purpose, now=now, ttl=ttl or self._ttl(purpose))
+        with a prepared key: the same URLs, for a batch of digests."""
+        token = self.token_maker(purpose, now=now, ttl=ttl)
         prefix = f"{self.base_url}/{_PATHS[purpose]}/"
 
         def url(subject: int, extra: str = "") -> str:
-            return prefix + signer.token(str(subject), extra)
+            return prefix + token(subject, extra)
 
         return url
-
-    def urls_maker(
-        self, purposes: Sequence[Purpose], *, now: datetime
-    ) -> Callable[[int, str], list[str]]:
-        """`url(purpose, subject, now=now, extra=extra)` of each of `purposes` (all of them
-        links that never expire) at once: their tokens share one payload, encoded once."""
-        if any(self._ttl(purpose) is not None for purpose in purposes):
-            raise ValueError("urls_maker signs links that never expire")
-        signer = TokenSigner(self.secret_key, purposes, now=now, ttl=None)
-        # Each URL is its prefix, the shared head and its slice of the signatures.
-        parts = tuple(
-            (
-                f"{self.base_url}/{_PATHS[purpose]}/",
-                k * SIGNATURE_LENGTH,
-                (k + 1) * SIGNATURE_LENGTH,
-            )
-            for k, purpose in enumerate(purposes)
-        )
-        signed = signer.signed
-
-        def urls(subject: int, extra: str) -> list[str]:
-            head, signatures = signed(str(subject), extra)
-            return [prefix + head + signatures[start:end] for prefix, start, end in parts]
-
-        return urls
 
     def _ttl(self, purpose: Purpose) -> timedelta | None:
         return {
@@ -112,6 +101,18 @@ class Links:
         """The token's data; raises InvalidLink for forged, altered, expired or mis-scoped."""
         return read_token(
             self.secret_key, purpose, token, now=now, old_secrets=self.old_secret_keys
+        )
+
+    def read_highlight_link(self, purpose: Purpose, token: str, *, now: datetime) -> TokenData:
+        """The data of a favourite, never-again or whole-passage link: a token of that
+        purpose (what digests carried up to version 2 of their payload, and the passage
+        page's buttons) or a HIGHLIGHT token (a digest's one token per passage since)."""
+        return read_token(
+            self.secret_key,
+            (purpose, Purpose.HIGHLIGHT),
+            token,
+            now=now,
+            old_secrets=self.old_secret_keys,
         )
 
     def url(
@@ -152,6 +153,16 @@ class Links:
             return unsubscribe_mailto(mailbox, signer.token(str(subscriber_id), ""))
 
         return mailto
+
+
+def highlight_urls(base_url: str, token: str) -> tuple[str, str, str]:
+    """The favourite, never-again and whole-passage URLs of a passage's HIGHLIGHT token:
+    the three links share it, and each route reads it for its own action only."""
+    return (
+        f"{base_url}/{_PATHS[Purpose.FAVOURITE]}/{token}",
+        f"{base_url}/{_PATHS[Purpose.DISCARD]}/{token}",
+        f"{base_url}/{_PATHS[Purpose.PASSAGE]}/{token}",
+    )
 
 
 def unsubscribe_mailto(mailbox: str, token: str) -> str:

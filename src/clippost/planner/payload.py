@@ -1,10 +1,13 @@
-"""A digest's stored payload, version 2 of the contract in docs/email.md.
+"""A digest's stored payload, version 3 of the contract in docs/email.md.
 
 The planner stores what the database holds, as it holds it (the renderer trims passages,
 orders authors, formats dates at send time), plus the reader's locale, timezone, slot and
-schedule, so the renderer's v2 path dates the email on the reader's clock and says why it
-comes. `per_email` is not shown: it records the number the reader asked for when the digest
-was planned (the library may have held fewer), for the sender's claim-time re-check.
+schedule, so the renderer dates the email on the reader's clock and says why it comes.
+Each passage carries one signed HIGHLIGHT token, from which the renderer makes its
+favourite, never-again and whole-passage links (`links.urls.highlight_urls`): a third of
+the signing, and a payload a third smaller, than three URLs each. `per_email` is not
+shown: it records the number the reader asked for when the digest was planned (the library
+may have held fewer), for the sender's claim-time re-check.
 """
 
 from __future__ import annotations
@@ -23,19 +26,18 @@ from clippost.selection import RoundStatus
 Content = tuple[
     int, str, str | None, str | None, int | None, int | None, datetime | None, bool, str, str | None
 ]
-_HIGHLIGHT_LINKS = (Purpose.FAVOURITE, Purpose.DISCARD, Purpose.PASSAGE)
 
 
 class PayloadMaker:
     """Digest payloads at one moment: every link is signed with keys prepared once
-    (`Links.url_maker`, `Links.urls_maker`), the same URLs `Links.url` writes.
+    (`Links.token_maker`, `Links.url_maker`), the same tokens `Links.token` writes.
 
     The planner makes one per batch and a payload per reader: the highlights' objects are
     built in one comprehension, not a call each, and a slot's ISO form is worked out once
     per slot (a batch's readers share an hour or two)."""
 
     def __init__(self, links: Links, *, now: datetime) -> None:
-        self._highlight_links = links.urls_maker(_HIGHLIGHT_LINKS, now=now)
+        self._highlight_token = links.token_maker(Purpose.HIGHLIGHT, now=now)
         self._unsubscribe = links.url_maker(Purpose.UNSUBSCRIBE, now=now)
         # `Links.email_manage_url`, prepared.
         self._manage = links.url_maker(Purpose.MANAGE, now=now, ttl=links.email_manage_ttl)
@@ -57,12 +59,12 @@ class PayloadMaker:
         # The highlights' links name the reader's link generation, as manage links do: "sign
         # out all my links" revokes them too (library.service checks it).
         generation = str(columns["link_generation"])
-        links = self._highlight_links
+        token = self._highlight_token
         slot_text = self._slots.get(slot)
         if slot_text is None:
             slot_text = self._slots[slot] = slot.isoformat()
         payload: dict[str, Any] = {
-            "v": 2,
+            "v": 3,
             "timezone": timezone,
             "slot": slot_text,
             "schedule": {
@@ -85,12 +87,9 @@ class PayloadMaker:
                     "location_end": end,
                     "highlighted_on": made.date().isoformat() if made is not None else None,
                     "favourite": bool(favourite),
-                    "favourite_url": urls[0],
-                    "discard_url": urls[1],
-                    "passage_url": urls[2],
+                    "link": token(hid, generation),
                 }
                 for hid, text, note, page, start, end, made, favourite, title, author in chosen
-                for urls in (links(hid, generation),)
             ],
             "round_status": {"position": round_status.position, "total": round_status.total},
             "manage_url": self._manage(reader_id, generation),

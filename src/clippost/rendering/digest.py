@@ -1,12 +1,13 @@
-"""A stored digest payload, v1 or v2, as the digest templates read it.
+"""A stored digest payload, v1, v2 or v3, as the digest templates read it.
 
 The planner stores raw values (the contract: docs/email.md, "The digest payload", whose
 tables list exactly PAYLOAD_KEYS and HIGHLIGHT_KEYS, by test); what the reader sees is
 computed here, at send time, from those values and the operator's `Site`:
 authors in natural order, each passage's language, passages trimmed to `Site.max_chars`,
-dates as dates, the numbered links of the text part. Computing it here rather than in the
-planner means a v1 row queued before an upgrade gets the same treatment as a v2 one, and a
-better author rule applies to rows already queued. It is pure and costs a few microseconds
+dates as dates, the links of a v3 passage from its HIGHLIGHT token and the site's base URL,
+the numbered links of the text part. Computing it here rather than in the planner means a
+v1 row queued before an upgrade gets the same treatment as a later one, and a better
+author rule applies to rows already queued. It is pure and costs a few microseconds
 a passage; authors and titles, which recur, are cached.
 
 Nothing in a payload can make rendering fail: a value of the wrong type or an unknown
@@ -25,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
+from clippost.links.urls import highlight_urls
 from clippost.rendering import words
 from clippost.rendering.authors import natural_authors
 from clippost.rendering.html import lines
@@ -40,7 +42,7 @@ from clippost.rendering.passages import (
 from clippost.rendering.plaintext import one_line, plain, wrap
 from clippost.rendering.site import Site
 
-PAYLOAD_VERSION = 2
+PAYLOAD_VERSION = 3
 _LANG_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,3}")
 PAYLOAD_KEYS = frozenset(
     {"v", "locale", "timezone", "slot", "schedule", "highlights", "round_status"}
@@ -49,8 +51,8 @@ PAYLOAD_KEYS = frozenset(
 )
 HIGHLIGHT_KEYS = frozenset(
     {"text", "book_title", "book_author", "note", "page", "location_start", "location_end"}
-    | {"highlighted_on", "favourite", "favourite_url", "discard_url", "passage_url", "lang"}
-    | {"id"}
+    | {"highlighted_on", "favourite", "link", "lang", "id"}
+    | {"favourite_url", "discard_url", "passage_url"}  # v1 and v2: the links, whole
 )
 CADENCES = frozenset({"daily", "weekdays", "weekly", "monthly"})
 
@@ -110,7 +112,7 @@ def digest_context(
     items = [item for item in stored if _field(item, "text")] if type(stored) is list else []
     manage_url = str(payload.get("manage_url") or "")
     links: list[str] = []
-    shown = _Shown(code, locale.tag, site.max_chars, manage_url, links)
+    shown = _Shown(code, locale.tag, site.max_chars, manage_url, site.base_url or "", links)
     passages = [shown.passage(item) for item in items]
     schedule = schedule_view(payload.get("schedule"), _text(payload.get("timezone")))
     titles = list(dict.fromkeys(passage.title for passage in passages))
@@ -156,6 +158,7 @@ class _Shown:
     hint: str  # the library's language, BCP 47
     max_chars: int
     manage_url: str
+    base_url: str  # the site's, which a v3 passage's links start with
     links: list[str]
 
     def passage(self, item: Any) -> Passage:
@@ -165,11 +168,14 @@ class _Shown:
         book = _book(_text(get("book_title")), _text(get("book_author")), lang, self.code)
         note = _text(get("note"))
         note_lang = short_text_lang(note, self.hint) if note else self.hint
-        # A v1 row has no link to the whole passage: the manage page lists the library.
-        whole_url = (_text(get("passage_url")) or self.manage_url) if trimmed else None
+        # v3: one token, three links; v1 and v2 stored the URLs (a v1 row has no link to the
+        # whole passage: the manage page lists the library).
+        token = _text(get("link"))
+        made = highlight_urls(self.base_url, token) if token else ("", "", None)
+        whole_url = (_text(get("passage_url")) or made[2] or self.manage_url) if trimmed else None
         favourite = bool(get("favourite"))
-        favourite_url = str(get("favourite_url") or "")
-        discard_url = str(get("discard_url") or "")
+        favourite_url = str(get("favourite_url") or made[0])
+        discard_url = str(get("discard_url") or made[1])
         details = self._details(get)
         links = (whole_url, favourite, favourite_url, discard_url)
         # Positional, in the field order: keywords cost a fifth of the call, 5 times a digest.

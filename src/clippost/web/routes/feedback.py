@@ -62,7 +62,7 @@ async def passage(request: Request, token: str) -> Response:
     links = deps.links(request)
     now = datetime.now(UTC)
     # The actions name the same link generation as the passage link (checked above).
-    generation = links.read(Purpose.PASSAGE, token, now=now).extra
+    generation = links.read_highlight_link(Purpose.PASSAGE, token, now=now).extra
     actions = {
         verb: f"/{verb}/{links.token(purpose, highlight.id, now=now, extra=generation)}"
         for verb, purpose in _PURPOSES.items()
