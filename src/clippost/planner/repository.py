@@ -99,7 +99,15 @@ async def claim(connection: AsyncConnection, *, horizon: datetime, limit: int) -
     for this transaction. Two statements, each an index range: an OR of the two conditions
     would cost PostgreSQL a bitmap of every match for each batch."""
     confirmed = subscribers.c.status == SubscriberStatus.CONFIRMED.value
-    never = select(*_READER_COLUMNS).where(confirmed, subscribers.c.next_slot_at.is_(None))
+    # Ordered by the slot (all NULL) so that SQLite reads the index whatever ANALYZE saw:
+    # with statistics taken while every reader shared one slot (the readers due at one
+    # hour), it costs `IS NULL` as that whole slot and, with no order to keep, scans every
+    # reader instead, 20 ms a batch at 100,000 (tests/planner/test_claim_plan.py).
+    never = (
+        select(*_READER_COLUMNS)
+        .where(confirmed, subscribers.c.next_slot_at.is_(None))
+        .order_by(subscribers.c.next_slot_at)
+    )
     found: list[Row[Any]] = list(
         await connection.execute(skip_locked(never.limit(limit), connection))
     )
