@@ -169,7 +169,7 @@ def _schedule(reader: ReaderNow, paused_until: date | None) -> StoredSchedule:
 
 
 def _footer_matches(reader: ReaderNow, stated: object, payload_zone: object) -> bool:
-    """Whether the schedule a v2 payload states ("every Monday at 07:00") is the reader's.
+    """Whether the schedule a v2 or v3 payload states ("every Monday at 07:00") is the reader's.
     A payload without one (v1) states nothing, so nothing can disagree."""
     if not isinstance(stated, Mapping):
         return True
