@@ -71,6 +71,23 @@ async def _readers(db: Database, email: str) -> int:
         return int(await session.scalar(query) or 0)
 
 
+async def _announced(pid: int, path: Path, *, within: float = 30.0) -> None:
+    """Until process `pid` holds a flock on `path` (Linux's /proc/locks names its holder)."""
+    inode = f":{path.stat().st_ino} " if path.exists() else None
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if inode is None and path.exists():
+            inode = f":{path.stat().st_ino} "
+        locks = Path("/proc/locks").read_text()
+        if inode and any(
+            "FLOCK" in line and f" {pid} " in line and inode in line for line in locks.splitlines()
+        ):
+            await asyncio.sleep(0.05)  # and is in the busy handler by now
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"process {pid} never announced its writer on {path}")
+
+
 def _turns(db: Database) -> WriteTurns:
     return WriteTurns(Path(make_url(db.url).database or ""))
 
@@ -90,7 +107,9 @@ class TestGiveWay:
             async with sqlite_db.transaction() as session:
                 await factories.add_pending_reader(session, email="job@example.org")
                 assert await _line(child) == "writing"
-                await asyncio.sleep(0.5)  # it waits in SQLite's busy handler, announced
+                # It waits in SQLite's busy handler, announced: its flock is held (a fixed
+                # sleep raced the child's start-up on a loaded machine).
+                await _announced(child.pid, _turns(sqlite_db).path)
                 assert await _readers(sqlite_db, "bystander@example.org") == 0
             await sqlite_db.give_way()
             assert await _readers(sqlite_db, "bystander@example.org") == 1
