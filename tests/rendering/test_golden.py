@@ -237,7 +237,12 @@ def render_case(name: str, renderer: MessageRenderer | None = None) -> bytes:
 
 
 def render_row(name: str, kind: str, payload: dict[str, Any], renderer: MessageRenderer) -> bytes:
-    row = ClaimedMessage(
+    return build_mime(renderer(claimed(name, kind, payload), NOW))
+
+
+def claimed(name: str, kind: str, payload: dict[str, Any]) -> ClaimedMessage:
+    """The outbox row of a case, as a worker claims it."""
+    return ClaimedMessage(
         id=4242,
         message_id=f"<{name}@clippost.test>",
         kind=kind,
@@ -250,7 +255,6 @@ def render_row(name: str, kind: str, payload: dict[str, Any], renderer: MessageR
         created_at=NOW,
         due_at=NOW,
     )
-    return build_mime(renderer(row, NOW))
 
 
 _URL_KEYS = ("favourite_url", "discard_url", "passage_url")
@@ -283,21 +287,7 @@ class TestVersion3:
         """Each passage's favourite and never-again links, and the trimmed one's whole
         passage, are in the HTML and the text part (the favourite's is offered only where
         the passage is not one already)."""
-        v3 = v3_digest("en", 0)
-        row = ClaimedMessage(
-            id=1,
-            message_id="<v3@clippost.test>",
-            kind="digest",
-            requested=False,
-            recipient="reader@example.net",
-            recipient_hash="x",
-            subscriber_id=77,
-            payload=v3,
-            attempts=1,
-            created_at=NOW,
-            due_at=NOW,
-        )
-        message = RENDERERS["site"](row, NOW)
+        message = RENDERERS["site"](claimed("v3", "digest", v3_digest("en", 0)), NOW)
         expected = [
             "https://clippost.test/passage/tok1.SIG-1_",
             "https://clippost.test/favourite/tok1.SIG-1_",
