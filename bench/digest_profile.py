@@ -58,30 +58,22 @@ async def profile_digests(
     folder: Path,
     *,
     seed: Callable[[str], Awaitable[float]],
-    mail: dict[str, str],
+    settings: Callable[..., Settings],
 ) -> None:
-    """`seed(url)` seeds the readers (bench/send.py's `seed_libraries`); `mail` holds the
-    settings every bench worker gets (secret key, base URL, sender)."""
+    """`seed(url)` seeds the readers (bench/send.py's `seed_libraries`); `settings(data,
+    url, port, pool=, batch=, **more)` makes the worker's (bench/send.py's
+    `in_process_settings`, what every bench worker gets)."""
     data = folder / "digest-profile"
     data.mkdir(parents=True)
     path = data / "clippost.db"
     url = f"sqlite:///{path}"
     seconds = await seed(url)
     print(f"seeded {args.readers} readers x {args.highlights} in {seconds:.1f} s")
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        data_dir=data,
-        database_url=url,
-        mail_transport="smtp",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_pool_size=args.pool,
-        worker_batch_size=args.batch,
-        worker_poll_interval=0.1,
-        **mail,
+    configured = settings(
+        data, url, port, pool=args.pool, batch=args.batch, worker_poll_interval=0.1
     )
     loop_thread = threading.get_native_id()
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(configured) as runtime:
         stop = asyncio.Event()
         before = thread_cpu()
         started = time.perf_counter()

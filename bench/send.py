@@ -403,6 +403,27 @@ async def first_batch_size(url: str) -> int:
     return int(found or 0)
 
 
+def in_process_settings(
+    data: Path, url: str, port: int, *, pool: int, batch: int, **more: Any
+) -> Settings:
+    """The settings of a worker run in this process (the profiles), into `smtp-sink` on
+    `port`: what `worker_env` gives a worker process."""
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=data,
+        database_url=url,
+        secret_key=SECRET,
+        base_url=BASE_URL,
+        mail_from=MAIL_FROM,
+        mail_transport="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_pool_size=pool,
+        worker_batch_size=batch,
+        **more,
+    )
+
+
 def worker_env(url: str, port: int, data_dir: Path, args: argparse.Namespace) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLIPPOST_")}
     env.update(
@@ -756,19 +777,7 @@ async def profile(port: int, rows: list[dict[str, Any]], folder: Path) -> None:
 
     data = folder / "profile"
     url = f"sqlite:///{data / 'clippost.db'}"
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        data_dir=data,
-        database_url=url,
-        secret_key=SECRET,
-        base_url=BASE_URL,
-        mail_from=MAIL_FROM,
-        mail_transport="smtp",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_pool_size=16,
-        worker_batch_size=500,
-    )
+    settings = in_process_settings(data, url, port, pool=16, batch=500)
     async with open_runtime(settings) as runtime:
         await seed(url, rows)
         sender = build_sender(runtime, owner="profile")
@@ -890,9 +899,10 @@ async def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="clippost-bench-"))
     try:
         if args.profile and args.only_digests:
-            mail = {"secret_key": SECRET, "base_url": BASE_URL, "mail_from": MAIL_FROM}
             seed = functools.partial(_seed_for_profile, args=args)
-            await digest_profile.profile_digests(port, args, folder, seed=seed, mail=mail)
+            await digest_profile.profile_digests(
+                port, args, folder, seed=seed, settings=in_process_settings
+            )
             return
         if args.profile:
             await profile(port, rows, folder)
