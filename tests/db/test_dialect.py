@@ -158,6 +158,7 @@ class TestFirstRowsPerKey:
                     flag="in_rotation",
                     order_by=("turn", "highlight_id"),
                     limit=limit,
+                    make=lambda *values: values,  # each row as the tuple of its columns
                 )
             return {key: sorted(rows) for key, rows in found.items()}
 

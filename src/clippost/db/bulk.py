@@ -215,7 +215,8 @@ async def insert_rows(
     faster than the column type's `json.dumps` would), stored as given.
 
     PostgreSQL: one INSERT ... SELECT from `unnest` of one array per column, each bound
-    through its column's type (JSON as text, cast back to json in the database). SQLite:
+    through its column's type (JSON as text, cast back to json in the database); a column
+    with one value in every row is bound once instead. SQLite:
     multi-row VALUES run through the driver (`exec_driver_sql`), each value bound through
     its column's type here, in chunks under the oldest limit of 999 host parameters. Not
     `json_each`: SQLite parses a row's JSON again for each column it extracts (measured:
@@ -224,7 +225,7 @@ async def insert_rows(
     if not rows:
         return []
     if is_postgresql(connection):
-        source, params = _unnested(connection.dialect, table, columns, rows, encoded)
+        source, params = _unnested(connection.dialect, table, columns, rows, encoded, keys)
         statement: Insert
         if replace:
             upsert = pg_insert(table)
@@ -295,9 +296,15 @@ def _unnested(
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
     encoded: Collection[str],
+    keys: Collection[str],
 ) -> tuple[Select[Any], dict[str, Any]]:
+    """The rows as a SELECT from `unnest` of one array per column; a column whose value is
+    the same in every row (a batch's kind, state, attempts, creation time) bound once, as
+    `update_rows` does: the driver encodes each array element apart (a timestamp's costs
+    as much as a short row's text). The `keys` stay arrays, so that one always does."""
     arrays: list[Any] = []
     params: dict[str, Any] = {}
+    selected: dict[str, Any] = {}
     for k, name in enumerate(columns):
         column_type = table.c[name].type
         values = [row[k] for row in rows]
@@ -307,14 +314,24 @@ def _unnested(
                 values if process is None or name in encoded else list(map(process, values))
             )
             arrays.append(sql_cast(_array(f"c{k}", Text()), ARRAY(JSON)))
+        elif name not in keys and values.count(values[0]) == len(values):
+            selected[name] = sql_cast(bindparam(f"c{k}", values[0], type_=column_type), column_type)
+            continue
         else:
             params[f"c{k}"] = values
             arrays.append(_array(f"c{k}", column_type))
+        selected[name] = None
+    varying = [name for name, value in selected.items() if value is None]
     unnested = (
         func.unnest(*arrays)
-        .table_valued(*(sql_column(name, table.c[name].type) for name in columns))
+        .table_valued(*(sql_column(name, table.c[name].type) for name in varying))
         .render_derived()
         .alias("v")
     )
-    query = select(*(unnested.c[name] for name in columns)).where(true())
+    query = select(
+        *(
+            unnested.c[name] if value is None else value.label(name)
+            for name, value in selected.items()
+        )
+    ).where(true())
     return query, params

@@ -13,7 +13,8 @@ is one statement for the whole batch (a few, in chunks, for SQLite's parameter l
 - `windows`: each reader's next-due highlights, one index range of `ix_rotation_window`
   per reader (`db.dialect.first_rows_per_key`), whatever the library's size, as the
   selection's entries: the narrow `rotation` table alone (models/rotation.py), its rows
-  carrying the book's weight, the favourite flag and the date, nothing joined.
+  carrying the book's weight, the favourite flag and the date (read only for readers with
+  an age bias), nothing joined.
 - `library`: every highlight of the stale readers only, with its rotation row if it has
   one (their rotation is laid out again, `write_layout` upserting the rows that changed).
 - `contents`: the text and book of the chosen highlights only.
@@ -269,29 +270,36 @@ async def write_layout(
     )
 
 
-_WINDOW_COLUMNS = ("highlight_id", "book_id", "turn", "weight", "favourite", "highlighted_at")
+_WINDOW_COLUMNS = ("highlight_id", "book_id", "turn", "weight", "favourite")
 
 
 async def windows(
-    connection: AsyncConnection, subscriber_ids: Sequence[int], *, limit: int
+    connection: AsyncConnection, subscriber_ids: Sequence[int], *, limit: int, dated: bool
 ) -> dict[int, list[Entry]]:
     """The first `limit` highlights in rotation of each reader, as the selection's entries
     (in no particular order: `selection.window` orders them), each weighted by its book
-    (the weight copied into the rotation row when it was laid out)."""
+    (the weight copied into the rotation row when it was laid out).
+
+    With `dated`, each entry carries its highlight's date; without, none does. Only the
+    age bias reads a window entry's date (`selection.rates.strides`; the on-this-day
+    candidates are read apart), and a date is the window's dearest value to read: the
+    driver builds a datetime from a timedelta for each (about half a window's decoding)."""
+    columns = (*_WINDOW_COLUMNS, "highlighted_at") if dated else _WINDOW_COLUMNS
     found: dict[int, list[Entry]] = {}
     for chunk in _chunks(subscriber_ids, BATCH):
-        rows = await first_rows_per_key(
-            connection,
-            rotation,
-            chunk,
-            key="subscriber_id",
-            columns=_WINDOW_COLUMNS,
-            flag="in_rotation",
-            order_by=("turn", "highlight_id"),
-            limit=limit,
+        found.update(
+            await first_rows_per_key(
+                connection,
+                rotation,
+                chunk,
+                key="subscriber_id",
+                columns=columns,
+                flag="in_rotation",
+                order_by=("turn", "highlight_id"),
+                limit=limit,
+                make=Entry,
+            )
         )
-        for reader_id, of_reader in rows.items():
-            found[reader_id] = _entries(of_reader)
     return found
 
 

@@ -204,7 +204,12 @@ async def _choose(connection: AsyncConnection, batch: _Batch) -> dict[int, Diges
     specials: dict[int, list[Entry]] = {}
     if fresh:
         limit = window_size(max(readers[rid].per_email for rid in fresh))
-        libraries.update(await repo.windows(connection, fresh, limit=limit))
+        # A window's dates serve only the age bias: read for the readers who chose one.
+        biased = [rid for rid in fresh if states[rid].bias is not Bias.NONE]
+        unbiased = [rid for rid in fresh if states[rid].bias is Bias.NONE]
+        for ids, dated in ((unbiased, False), (biased, True)):
+            if ids:
+                libraries.update(await repo.windows(connection, ids, limit=limit, dated=dated))
         wanted = [rid for rid in fresh if readers[rid].on_this_day]
         specials = await _on_this_day(connection, wanted, days)
     return {
