@@ -6,12 +6,13 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 
 from clippost.config import Settings
 from clippost.db.engine import Database
-from clippost.models import Highlight, OutboxMessage, RotationEntry, Subscriber
+from clippost.models import Book, Highlight, OutboxMessage, RotationEntry, Subscriber
 from clippost.planner.service import plan_due, preview_digest
 from clippost.planner.slots import slot_key
 from clippost.selection import ONE, Bias, Entry, Reader, digest_seed, plan_digest, stride
@@ -88,6 +89,39 @@ async def sent(db: Database) -> tuple[list[int], dict[int, int], int]:
         turns,
         reader.rotation_clock,
     )
+
+
+async def _copy_reader(db: Database, entries: list[Entry], *, offset: int) -> list[Entry]:
+    """Reader 1's row, books, highlights and rotation copied to reader 2 without a bias,
+    every id moved by `offset`; reader 2's entries."""
+    tables = [Subscriber.__table__, Book.__table__, Highlight.__table__, RotationEntry.__table__]
+    subscribers, books, highlights, rotation = (cast(Table, t) for t in tables)
+    moved = {"id", "book_id", "highlight_id"}
+    async with db.transaction() as session:
+        for table, owner in (
+            (subscribers, "id"),
+            (books, "subscriber_id"),
+            (highlights, "subscriber_id"),
+            (rotation, "subscriber_id"),
+        ):
+            rows = (await session.execute(select(table).where(table.c[owner] == 1))).mappings()
+            copies = [
+                {
+                    name: value + offset if name in moved and table is not subscribers else value
+                    for name, value in row.items()
+                }
+                | {owner: 2}
+                for row in rows
+            ]
+            if table is subscribers:
+                copies = [
+                    row | {"email": "other@example.org", "age_bias": "none"} for row in copies
+                ]
+            await session.execute(insert(table), copies)
+    return [
+        replace(e, highlight_id=e.highlight_id + offset, book_id=e.book_id + offset)
+        for e in entries
+    ]
 
 
 def anniversary_library(on_this_day: bool) -> tuple[Reader, list[Entry]]:
@@ -172,6 +206,35 @@ class TestAgeBias:
             assert {i: turns[i] for i in expected.turns} == dict(expected.turns)
             assert clock == expected.clock
             assert dict(expected.turns) != dict(unbiased.turns)
+
+    async def test_a_batch_of_biased_and_unbiased_readers(
+        self, database: Database, settings: Settings
+    ) -> None:
+        """One batch holds a reader with bias=recent and the same library under another
+        reader without a bias (whose window is read without its dates): each digest is
+        plan_digest's for its own reader, and the two differ where the strides do."""
+        base, entries = dated(5, 90, 5)
+        days = [e.highlighted_at.date() for e in entries if e.highlighted_at is not None]
+        span = {"oldest": min(days), "newest": max(days)}
+        biased = replace(base, bias=Bias.RECENT, **span)
+        await store_reader(database, biased, entries, per_email=6)
+        copy = await _copy_reader(database, entries, offset=1000)
+        await plan_due(database, service_context(settings, now=SLOT))
+        seeds = {1: digest_seed(1, slot_key(SLOT)), 2: digest_seed(2, slot_key(SLOT))}
+        expected = {
+            1: plan_digest(biased, entries, 6, today=SLOT.date(), seed=seeds[1]),
+            2: plan_digest(replace(base, **span), copy, 6, today=SLOT.date(), seed=seeds[2]),
+        }
+        async with database.sessions() as session:
+            queued = select(OutboxMessage.subscriber_id, OutboxMessage.payload)
+            payloads = dict((await session.execute(queued)).all())
+            stored = select(RotationEntry.highlight_id, RotationEntry.turn)
+            turns = dict((await session.execute(stored)).all())
+        for rid, digest in expected.items():
+            assert [h["id"] for h in payloads[rid]["highlights"]] == digest.ids
+            assert {i: turns[i] for i in digest.turns} == dict(digest.turns)
+        unbiased = plan_digest(base, entries, 6, today=SLOT.date(), seed=seeds[1])
+        assert dict(expected[1].turns) != dict(unbiased.turns)
 
     async def test_a_stale_library_is_laid_out_with_the_bias(
         self, database: Database, settings: Settings
