@@ -4,6 +4,7 @@ values stored row by row do, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,6 +68,20 @@ class TestEnqueueMany:
             single_text, bulk_text = await _raw(connection, "CAST(payload AS TEXT)")
             assert json.loads(bulk_text) == json.loads(single_text) == PAYLOAD
             assert "café, 日本語, 😀" in bulk_text  # as UTF-8, not \\u escapes
+
+    async def test_columns_equal_in_every_row_are_stored_in_each(self, database: Database) -> None:
+        """A batch whose rows share a due time (bound once on PostgreSQL) and differ in
+        their payloads: every row holds the shared value and its own payload."""
+        messages = [replace(_queued(i, payload={**PAYLOAD, "n": i}), due_at=NOW) for i in range(3)]
+        async with database.transaction() as session:
+            await enqueue_many(await session.connection(), messages, domain="clippost.test")
+        rows = await outbox_rows(database)
+        assert [(r.due_at, r.payload["n"], r.recipient) for r in rows] == [
+            (NOW, i, f"reader{i}@example.org") for i in range(3)
+        ]
+        assert {(r.kind, r.state, r.attempts, r.requested) for r in rows} == {
+            ("digest", "pending", 0, False)
+        }
 
     async def test_returns_only_the_keys_it_inserted(self, database: Database) -> None:
         """A key already queued is left as it was and not returned."""
