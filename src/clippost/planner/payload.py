@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import Row
+from typing import TYPE_CHECKING, Any
 
 from clippost.links import Links, Purpose
 from clippost.selection import RoundStatus
+
+if TYPE_CHECKING:  # the repository reads `Content` from here
+    from clippost.planner.repository import DueReader
 
 # What the payload shows of one chosen highlight, with its book (`repository.contents`):
 # id, text, note, page, location start and end, highlighted at, favourite, title, author.
@@ -45,20 +46,17 @@ class PayloadMaker:
 
     def digest(
         self,
-        reader: Row[Any],
+        reader: DueReader,
         *,
         slot: datetime,
         chosen: Sequence[Content],
         round_status: RoundStatus,
     ) -> dict[str, Any]:
         """The payload of `reader`'s digest for `slot`, showing the `chosen` rows in order."""
-        # The row's mapping: a result row's attributes cost twice as much (found only once
-        # the ordinary lookup has failed), and the payload reads ten of them.
-        columns = reader._mapping
-        reader_id, timezone = columns["id"], columns["timezone"]
+        reader_id, timezone = reader.id, reader.timezone
         # The highlights' links name the reader's link generation, as manage links do: "sign
         # out all my links" revokes them too (library.service checks it).
-        generation = str(columns["link_generation"])
+        generation = str(reader.link_generation)
         token = self._highlight_token
         slot_text = self._slots.get(slot)
         if slot_text is None:
@@ -68,13 +66,13 @@ class PayloadMaker:
             "timezone": timezone,
             "slot": slot_text,
             "schedule": {
-                "cadence": columns["cadence"],
-                "hour": columns["hour"],
-                "weekday": columns["weekday"],
-                "day_of_month": columns["day_of_month"],
+                "cadence": reader.cadence,
+                "hour": reader.hour,
+                "weekday": reader.weekday,
+                "day_of_month": reader.day_of_month,
                 "timezone": timezone,
             },
-            "per_email": columns["per_email"],
+            "per_email": reader.per_email,
             "highlights": [
                 {
                     "id": hid,  # not shown: the reader's export lists what each digest held
@@ -95,7 +93,7 @@ class PayloadMaker:
             "manage_url": self._manage(reader_id, generation),
             "unsubscribe_url": self._unsubscribe(reader_id),
         }
-        language = columns["locale"] or columns["library_locale"]
+        language = reader.locale or reader.library_locale
         if language:
             payload["locale"] = language
         return payload

@@ -29,9 +29,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import Row, Table, and_, extract, or_, select, true
+from sqlalchemy import Table, and_, extract, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clippost.db.bulk import insert_rows, update_rows
@@ -71,31 +71,39 @@ LAYOUT_ROWS = 5000
 SQLITE_BATCH = 200
 T = TypeVar("T")
 
-_READER_COLUMNS = (
-    subscribers.c.id,
-    subscribers.c.email,
-    subscribers.c.cadence,
-    subscribers.c.hour,
-    subscribers.c.weekday,
-    subscribers.c.day_of_month,
-    subscribers.c.timezone,
-    subscribers.c.per_email,
-    subscribers.c.paused_until,
-    subscribers.c.locale,
-    subscribers.c.library_locale,
-    subscribers.c.next_slot_at,
-    subscribers.c.link_generation,
-    subscribers.c.rotation_clock,
-    subscribers.c.rotation_size,
-    subscribers.c.rotation_stale,
-    subscribers.c.rotation_oldest,
-    subscribers.c.rotation_newest,
-    subscribers.c.age_bias,
-    subscribers.c.on_this_day,
-)
+
+class DueReader(NamedTuple):
+    """A claimed reader's `subscribers` columns as a plain named tuple, its fields naming
+    the columns the claim selects, in order. The planner reads about thirty of them per
+    reader, and a result row's attribute costs ten times a named tuple's (466 ns against
+    43: it is found only once the ordinary lookup has failed), its `_mapping` 730 ns."""
+
+    id: int
+    email: str
+    cadence: str
+    hour: int
+    weekday: int
+    day_of_month: int
+    timezone: str
+    per_email: int
+    paused_until: date | None
+    locale: str | None
+    library_locale: str | None
+    next_slot_at: datetime | None
+    link_generation: int
+    rotation_clock: int
+    rotation_size: int
+    rotation_stale: bool
+    rotation_oldest: date | None
+    rotation_newest: date | None
+    age_bias: str
+    on_this_day: bool
 
 
-async def claim(connection: AsyncConnection, *, horizon: datetime, limit: int) -> list[Row[Any]]:
+_READER_COLUMNS = tuple(subscribers.c[name] for name in DueReader._fields)
+
+
+async def claim(connection: AsyncConnection, *, horizon: datetime, limit: int) -> list[DueReader]:
     """Up to `limit` confirmed readers due by `horizon` (never planned ones first), locked
     for this transaction. Two statements, each an index range: an OR of the two conditions
     would cost PostgreSQL a bitmap of every match for each batch."""
@@ -109,8 +117,8 @@ async def claim(connection: AsyncConnection, *, horizon: datetime, limit: int) -
         .where(confirmed, subscribers.c.next_slot_at.is_(None))
         .order_by(subscribers.c.next_slot_at)
     )
-    found: list[Row[Any]] = list(
-        await connection.execute(skip_locked(never.limit(limit), connection))
+    found = list(
+        map(DueReader._make, await connection.execute(skip_locked(never.limit(limit), connection)))
     )
     if len(found) < limit:
         due = (
@@ -119,13 +127,14 @@ async def claim(connection: AsyncConnection, *, horizon: datetime, limit: int) -
             .order_by(subscribers.c.next_slot_at)
             .limit(limit - len(found))
         )
-        found += list(await connection.execute(skip_locked(due, connection)))
+        found += map(DueReader._make, await connection.execute(skip_locked(due, connection)))
     return found
 
 
-async def reader(connection: AsyncConnection, subscriber_id: int) -> Row[Any] | None:
+async def reader(connection: AsyncConnection, subscriber_id: int) -> DueReader | None:
     query = select(*_READER_COLUMNS).where(subscribers.c.id == subscriber_id)
-    return cast("Row[Any] | None", (await connection.execute(query)).one_or_none())
+    row = (await connection.execute(query)).one_or_none()
+    return None if row is None else DueReader._make(row)
 
 
 async def library(

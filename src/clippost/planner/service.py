@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from clippost.addresses import address_hash
@@ -38,6 +37,7 @@ from clippost.outbox.repository import Queued, enqueue_many
 from clippost.planner import repository as repo
 from clippost.planner.gc_pause import collector_paused
 from clippost.planner.payload import Content, PayloadMaker
+from clippost.planner.repository import DueReader
 from clippost.planner.rotation import entries, lay_out, span
 from clippost.planner.slots import (
     StoredSchedule,
@@ -75,7 +75,7 @@ class _Batch:
     next_slots: dict[int, datetime] = field(default_factory=dict)
     clocks: dict[int, int] = field(default_factory=dict)
     skipped: list[dict[str, Any]] = field(default_factory=list)
-    to_send: dict[int, tuple[Row[Any], datetime]] = field(default_factory=dict)
+    to_send: dict[int, tuple[DueReader, datetime]] = field(default_factory=dict)
 
 
 async def plan_due(db: Database, ctx: ServiceContext) -> int:
@@ -146,7 +146,7 @@ async def _plan_batch(db: Database, ctx: ServiceContext, chosen: asyncio.Future[
         return await _write(connection, batch, digests, messages, ctx)
 
 
-def _timings(readers: Sequence[Row[Any]], ctx: ServiceContext) -> _Batch:
+def _timings(readers: Sequence[DueReader], ctx: ServiceContext) -> _Batch:
     batch = _Batch()
     lateness = timedelta(hours=ctx.settings.digest_max_lateness_hours)
     for reader in readers:
@@ -283,7 +283,7 @@ async def _write(
 
 
 def _message(
-    reader: Row[Any],
+    reader: DueReader,
     slot: datetime,
     digest: Digest,
     rows: dict[int, Content],
@@ -326,7 +326,7 @@ _Span = tuple[date | None, date | None]
 
 
 def _reader_state(
-    reader: Row[Any], *, size: int | None = None, span: _Span | None = None
+    reader: DueReader, *, size: int | None = None, span: _Span | None = None
 ) -> Reader:
     """The reader's row as the selection sees it (`size` and `span` as just laid out)."""
     oldest, newest = (reader.rotation_oldest, reader.rotation_newest) if span is None else span
@@ -394,7 +394,7 @@ async def preview_digest(
         return maker.digest(reader, slot=slot, chosen=chosen, round_status=digest.round)
 
 
-def _next_or_now(reader: Row[Any], now: datetime) -> datetime:
+def _next_or_now(reader: DueReader, now: datetime) -> datetime:
     try:
         return next_slot(stored_schedule(stored_columns(reader)), now)
     except BadInput:
