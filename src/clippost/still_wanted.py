@@ -40,7 +40,7 @@ from clippost.planner.slots import (
 _JUST_BEFORE = timedelta(microseconds=1)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, as ClaimedMessage: a claim makes one per digest
 class ReaderNow:
     """What the check reads of the reader's row as it is at claim time."""
 

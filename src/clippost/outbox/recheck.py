@@ -47,7 +47,7 @@ _READER_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, as ClaimedMessage: a claim makes one per digest
 class Planned:
     """A pending digest as the check reads it; `subscriber_id` None: its reader's row was
     deleted (erased), which sets the column to NULL. `slot`: `still_wanted.slot_of`."""
