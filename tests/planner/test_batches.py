@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
+from clippost.addresses import address_hash
 from clippost.config import Settings
 from clippost.db.dialect import batches_in_flight, normalise_database_url
 from clippost.db.engine import Database
@@ -377,6 +378,8 @@ class TestPayload:
         assert "highlighted_on" in first
         assert payload["manage_url"].startswith("http://testserver/manage/")
         assert payload["round_status"]["total"] == 6
+        # The suppression check's hash of the address, stored as the claim checks it again.
+        assert digest.recipient_hash == address_hash(digest.recipient)
 
 
 def _race_in_threads(url: str, settings: Settings, count: int) -> list[int]:

@@ -99,9 +99,10 @@ async def enqueue(
     return bool(getattr(result, "rowcount", 0))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: the planner makes one per digest, in a third the time
 class Queued:
-    """One message for `enqueue_many`."""
+    """One message for `enqueue_many`; `recipient_hash` is `address_hash(recipient)`, given
+    when the caller has it already (the planner, which checked it against suppressions)."""
 
     kind: str
     recipient: str
@@ -109,6 +110,7 @@ class Queued:
     payload: dict[str, Any]
     due_at: datetime
     subscriber_id: int | None = None
+    recipient_hash: str | None = None
 
 
 async def enqueue_many(
@@ -132,7 +134,7 @@ async def enqueue_many(
             message.kind,
             False,
             message.recipient,
-            address_hash(message.recipient),
+            message.recipient_hash or address_hash(message.recipient),
             message.subscriber_id,
             encode_payload(message.payload),
             OutboxState.PENDING.value,

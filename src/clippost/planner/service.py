@@ -76,6 +76,7 @@ class _Batch:
     clocks: dict[int, int] = field(default_factory=dict)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     to_send: dict[int, tuple[DueReader, datetime]] = field(default_factory=dict)
+    hashes: dict[int, str] = field(default_factory=dict)  # each address_hash, worked out once
 
 
 async def plan_due(db: Database, ctx: ServiceContext) -> int:
@@ -165,7 +166,8 @@ def _timings(readers: Sequence[DueReader], ctx: ServiceContext) -> _Batch:
 
 async def _drop_suppressed(connection: AsyncConnection, batch: _Batch, now: datetime) -> None:
     """Readers whose address is suppressed get no digest: the slot is recorded as skipped."""
-    hashes = {address_hash(reader.email): rid for rid, (reader, _) in batch.to_send.items()}
+    batch.hashes = {rid: address_hash(reader.email) for rid, (reader, _) in batch.to_send.items()}
+    hashes = {hashed: rid for rid, hashed in batch.hashes.items()}
     for found, reason in (await reasons_for(connection, sorted(hashes))).items():
         reader_id = hashes[found]
         _, slot = batch.to_send.pop(reader_id)
@@ -248,7 +250,7 @@ async def _messages(
     rows = await repo.contents(connection, chosen) if chosen else {}
     maker = PayloadMaker(ctx.links, now=ctx.now)
     return [
-        _message(reader, slot, digests[rid], rows, maker)
+        _message(reader, slot, digests[rid], rows, maker, batch.hashes[rid])
         for rid, (reader, slot) in batch.to_send.items()
         if digests[rid].picks
     ]
@@ -288,6 +290,7 @@ def _message(
     digest: Digest,
     rows: dict[int, Content],
     maker: PayloadMaker,
+    recipient_hash: str,
 ) -> Queued:
     payload = maker.digest(
         reader, slot=slot, chosen=[rows[i] for i in digest.ids], round_status=digest.round
@@ -299,6 +302,7 @@ def _message(
         payload=payload,
         due_at=slot,
         subscriber_id=reader.id,
+        recipient_hash=recipient_hash,
     )
 
 
