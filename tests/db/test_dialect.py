@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import cast
 
 import pytest
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from clippost.db.dialect import (
@@ -14,6 +15,7 @@ from clippost.db.dialect import (
     first_rows_per_key,
     ids_match,
     insert_or_ignore,
+    iso_date,
     normalise_database_url,
     per_dialect,
     skip_locked,
@@ -170,3 +172,30 @@ class TestFirstRowsPerKey:
             1: [(1, 30, 1.0), (2, 10, 1.0), (4, 40, 1.0)],
             2: [(5, 5, 1.0)],
         }
+
+
+class TestIsoDate:
+    async def test_a_timestamps_date_as_text_whatever_the_date_style(
+        self, database: Database
+    ) -> None:
+        """`iso_date` gives the stored day as YYYY-MM-DD (the last microsecond of a day
+        still that day; NULL stays NULL), on PostgreSQL under a non-ISO DateStyle too."""
+        await _three_readers(database)
+        async with database.transaction() as session:
+            await session.execute(
+                update(Highlight)
+                .where(Highlight.id == 1)
+                .values(highlighted_at=datetime(2021, 3, 3, 23, 59, 59, 999999))
+            )
+            if not database.is_sqlite:
+                await session.execute(text("SET LOCAL DateStyle = 'SQL, DMY'"))
+            days = dict(
+                (
+                    await session.execute(
+                        select(Highlight.id, iso_date(Highlight.highlighted_at)).where(
+                            Highlight.id.in_([1, 2])
+                        )
+                    )
+                ).all()
+            )
+        assert days == {1: "2021-03-03", 2: None}

@@ -11,7 +11,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from clippost.addresses import address_hash
 from clippost.config import Settings
@@ -358,9 +358,22 @@ class TestPayload:
         passage's one HIGHLIGHT token (naming it and the reader's link generation) and the
         email's manage link."""
         await add_reader(database, next_slot_at=SLOT)
+        # A date the last microsecond of its day, and one missing: each passage shows its own.
+        made = {
+            hid: datetime(2021, 3, hid, 23, 59, 59, 999999) if hid % 2 else None
+            for hid in range(1, 7)
+        }
+        async with database.transaction() as session:
+            for hid, moment in made.items():
+                await session.execute(
+                    update(Highlight).where(Highlight.id == hid).values(highlighted_at=moment)
+                )
         await plan_due(database, service_context(settings, now=SLOT))
         [digest] = await digests(database)
         payload = digest.payload
+        shown = {h["id"]: h["highlighted_on"] for h in payload["highlights"]}
+        assert None in shown.values() and any(shown.values())
+        assert shown == {hid: None if made[hid] is None else f"2021-03-{hid:02d}" for hid in shown}
         assert payload["v"] == 3
         assert (payload["timezone"], payload["slot"]) == ("Europe/Paris", SLOT.isoformat())
         assert payload["schedule"] == {

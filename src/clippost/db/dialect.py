@@ -18,7 +18,11 @@ database it is on; it calls these helpers, which ask one way (`dialect_of`):
   PostgreSQL (the planner's batches); nothing on SQLite;
 - `first_rows_per_key`: the first rows of each of many keys in one statement (the
   planner's windows): LATERAL on PostgreSQL, its rows aggregated into arrays, a
-  correlated IN on SQLite.
+  correlated IN on SQLite;
+- `iso_date`: a timestamp column's date as `YYYY-MM-DD` text, made by the database
+  (`to_char` on PostgreSQL, whatever its DateStyle; `date()` on SQLite), where the
+  caller wants only that text: the driver decodes no datetime for it (SQLite's is a regex
+  in Python, PostgreSQL's a timedelta sum).
 
 The claim (`outbox/claims.py`) is the one place outside `db/` that names a dialect.
 """
@@ -31,14 +35,27 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import Column, ColumnElement, Select, Table, TextClause, any_, bindparam, text
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    TextClause,
+    any_,
+    bindparam,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import TextualSelect
 
 from clippost.errors import ConfigurationError
@@ -294,3 +311,22 @@ def _rows_per_key(
         f"WHERE r.{key} = k.value AND r.{flag} "
         f"ORDER BY {order} LIMIT :limit)"
     ).columns(*typed)
+
+
+class iso_date(FunctionElement[str]):
+    """`iso_date(column)`: the date of a timestamp column as `YYYY-MM-DD` text (NULL for
+    NULL), written by the database (see the module docstring)."""
+
+    type = String()
+    name = "iso_date"
+    inherit_cache = True
+
+
+@compiles(iso_date, POSTGRESQL)
+def _iso_date_postgresql(element: iso_date, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
+
+
+@compiles(iso_date, SQLITE)
+def _iso_date_sqlite(element: iso_date, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)})"

@@ -23,9 +23,10 @@ if TYPE_CHECKING:  # the repository reads `Content` from here
     from clippost.planner.repository import DueReader
 
 # What the payload shows of one chosen highlight, with its book (`repository.contents`):
-# id, text, note, page, location start and end, highlighted at, favourite, title, author.
+# id, text, note, page, location start and end, the day it was highlighted (ISO text),
+# favourite, title, author.
 Content = tuple[
-    int, str, str | None, str | None, int | None, int | None, datetime | None, bool, str, str | None
+    int, str, str | None, str | None, int | None, int | None, str | None, bool, str, str | None
 ]
 
 
@@ -83,11 +84,11 @@ class PayloadMaker:
                     "page": page,
                     "location_start": start,
                     "location_end": end,
-                    "highlighted_on": made.date().isoformat() if made is not None else None,
+                    "highlighted_on": day,
                     "favourite": bool(favourite),
                     "link": token(hid, generation),
                 }
-                for hid, text, note, page, start, end, made, favourite, title, author in chosen
+                for hid, text, note, page, start, end, day, favourite, title, author in chosen
             ],
             "round_status": {"position": round_status.position, "total": round_status.total},
             "manage_url": self._manage(reader_id, generation),

@@ -39,6 +39,7 @@ from clippost.db.dialect import (
     first_rows_per_key,
     ids_match,
     insert_or_ignore,
+    iso_date,
     skip_locked,
 )
 from clippost.models import (
@@ -372,7 +373,8 @@ _CONTENTS = select(
     highlights.c.page,
     highlights.c.location_start,
     highlights.c.location_end,
-    highlights.c.highlighted_at,
+    # The payload shows the date alone: as the text it stores, no datetime decoded.
+    iso_date(highlights.c.highlighted_at),
     highlights.c.favourite,
     books.c.title,
     books.c.author,
