@@ -22,9 +22,12 @@ processes at once (default 2). It prints each run's rate (readers planned per se
 the first planner's start to the last one's end, process start-up excluded), each
 planner's share, the ratio of P planners to one, each planner's peak memory (ru_maxrss),
 the planners' own CPU time per reader (the machine is shared: that figure moves less than
-the rate), and checks that each run left exactly one digest per reader. The last run's rows stay in
-place for inspection. `--reuse` skips the wipe and seed when the database already holds
-N x H readers and highlights (a run's rows), resetting them instead.
+the rate), and checks that each run left exactly one digest per reader. With `--breakdown`
+(and the database on this machine) it adds what the cores allow: the planners and the
+server share them, so two planners on two cores cannot reach twice one planner's rate.
+The last run's rows stay in place for inspection. `--reuse` skips the wipe and seed when
+the database already holds N x H readers and highlights (a run's rows), resetting them
+instead.
 """
 
 from __future__ import annotations
@@ -384,10 +387,27 @@ def report(label: str, results: list[dict[str, Any]], n: int, wal: int | None = 
         "own CPU is not counted)"
     )
     if any(r["steps"] for r in results):
-        show([r["steps"] for r in results], int(planned), span * len(results))
+        server = show([r["steps"] for r in results], int(planned), span * len(results))
+        if server is not None and planned:
+            ceiling(rate, cpu * 1e6 / planned, server, len(results))
     if wal is not None:
         print(f"  WAL written: {wal / max(planned, 1):,.0f} bytes per reader")
     return rate
+
+
+def ceiling(rate: float, planner_us: float, server_us: float, planners: int) -> None:
+    """What this machine's cores allow, from the run's own CPU figures: each planner
+    process runs on one core at most, and every reader costs the planners' CPU and the
+    database's, on the same cores when the server is on this machine (as `--breakdown`
+    reads it). A ratio of two planners to one is bounded by this, not only by the code."""
+    cores = os.cpu_count() or 1
+    allowed = min(planners * 1e6 / planner_us, cores * 1e6 / (planner_us + server_us))
+    print(
+        f"  what the cores allow: at most {allowed:,.0f} readers/s ({planners} planner "
+        f"process(es) at {planner_us:,.0f} us a reader; {cores} cores for "
+        f"{planner_us + server_us:,.0f} us of planner and database CPU a reader); "
+        f"this run reached {rate / allowed:.0%} of it"
+    )
 
 
 async def wal_position(url: str) -> int | None:

@@ -108,8 +108,9 @@ class Breakdown:
         return figures
 
 
-def show(figures: list[dict[str, list[float]]], planned: int, wall: float) -> None:
-    """Microseconds per reader of each step (summed over the planners), and what is left."""
+def show(figures: list[dict[str, list[float]]], planned: int, wall: float) -> float | None:
+    """Microseconds per reader of each step (summed over the planners), and what is left;
+    returns the database's own CPU per reader (us), None when it was not read."""
     total: dict[str, float] = defaultdict(float)
     calls: dict[str, float] = defaultdict(float)
     for one in figures:
@@ -134,3 +135,4 @@ def show(figures: list[dict[str, list[float]]], planned: int, wall: float) -> No
         f"  waiting on the database {waited * 1e6 / per:,.0f} us of "
         f"{wall * 1e6 / per:,.0f} us wall per reader and planner; {own}"
     )
+    return None if server is None else server * 1e6 / per
