@@ -70,14 +70,19 @@ class TestEnqueueMany:
             assert "café, 日本語, 😀" in bulk_text  # as UTF-8, not \\u escapes
 
     async def test_columns_equal_in_every_row_are_stored_in_each(self, database: Database) -> None:
-        """A batch whose rows share a due time (bound once on PostgreSQL) and differ in
-        their payloads: every row holds the shared value and its own payload."""
-        messages = [replace(_queued(i, payload={**PAYLOAD, "n": i}), due_at=NOW) for i in range(3)]
-        async with database.transaction() as session:
-            await enqueue_many(await session.connection(), messages, domain="clippost.test")
+        """Batches whose rows share a due time (bound once on PostgreSQL) and differ in
+        their payloads: every row holds its batch's shared value (the second batch's own,
+        not the first one's from the cached statement) and its own payload."""
+        later = NOW + timedelta(hours=1)
+        for due, numbers in ((NOW, range(3)), (later, range(3, 6))):
+            messages = [
+                replace(_queued(i, payload={**PAYLOAD, "n": i}), due_at=due) for i in numbers
+            ]
+            async with database.transaction() as session:
+                await enqueue_many(await session.connection(), messages, domain="clippost.test")
         rows = await outbox_rows(database)
         assert [(r.due_at, r.payload["n"], r.recipient) for r in rows] == [
-            (NOW, i, f"reader{i}@example.org") for i in range(3)
+            (NOW if i < 3 else later, i, f"reader{i}@example.org") for i in range(6)
         ]
         assert {(r.kind, r.state, r.attempts, r.requested) for r in rows} == {
             ("digest", "pending", 0, False)
