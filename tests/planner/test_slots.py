@@ -140,8 +140,8 @@ class TestStoredSchedule:
             stored_schedule(columns)
 
     def test_a_result_rows_columns_are_its_attributes(self) -> None:
-        """A database row's schedule columns, read through its mapping, are the ones its
-        attributes name, in the same order, whatever else the row holds around them."""
+        """A database row's schedule columns are the ones its attributes name, in the same
+        order, whatever else the row holds around them."""
         engine = create_engine("sqlite://")
         query = text(
             "SELECT 7 AS id, 'weekly' AS cadence, 'x' AS email, 7 AS hour, NULL AS weekday, "

@@ -314,8 +314,8 @@ async def windows(
 
 
 def _entries(rows: Iterable[Sequence[Any]]) -> list[Entry]:
-    """Rows of (id, book, turn, weight, favourite, highlighted at) as entries: the planner's
-    one pass over every row it reads, kept to one call per row."""
+    """Rows of (id, book, turn, weight, favourite, highlighted at) as entries (the
+    on-this-day candidates; the windows are made by `first_rows_per_key`), one call a row."""
     return [
         Entry(hid, book, turn, weight, favourite, made)
         for hid, book, turn, weight, favourite, made in rows

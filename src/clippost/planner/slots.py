@@ -29,8 +29,6 @@ from functools import cache, lru_cache
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlalchemy import Row
-
 from clippost.errors import BadInput
 
 # How many missed slots `due_slots` returns by default. A planner that was down for a week
@@ -113,20 +111,9 @@ StoredSchedule = tuple[str, int, str, int, int, date | None]
 
 
 def stored_columns(row: Any) -> StoredSchedule:
-    """The schedule columns of a reader's row (a `subscribers` row, a `Subscriber`, or
-    anything with the same attributes). A result row's are read through its mapping: its
-    attributes are found only once the ordinary lookup has failed, at twice the cost (the
-    planner reads these for every reader it claims)."""
-    if isinstance(row, Row):
-        found = row._mapping
-        return (
-            found["cadence"],
-            found["hour"],
-            found["timezone"],
-            found["weekday"],
-            found["day_of_month"],
-            found["paused_until"],
-        )
+    """The schedule columns of a reader's row (a `subscribers` row, a `Subscriber`, the
+    planner's `DueReader`, the sender's `ReaderNow`, or anything with the same
+    attributes)."""
     return (row.cadence, row.hour, row.timezone, row.weekday, row.day_of_month, row.paused_until)
 
 
