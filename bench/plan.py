@@ -51,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 ROOT = Path(__file__).resolve().parents[1]
 
+from clippost.cli import _loop_factory  # noqa: E402
 from clippost.config import Settings  # noqa: E402
 from clippost.context import ServiceContext  # noqa: E402
 from clippost.db.base import UTCDateTime  # noqa: E402
@@ -442,7 +443,9 @@ def verify(url: str, n: int) -> None:
 def main() -> None:
     if len(sys.argv) >= 3 and sys.argv[1] == "--planner-process":
         breakdown = sys.argv[3:] == ["--breakdown"]
-        print(json.dumps(asyncio.run(planner(sys.argv[2], breakdown=breakdown))))
+        # On the event loop `clippost planner` runs on (uvloop's where installed).
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            print(json.dumps(runner.run(planner(sys.argv[2], breakdown=breakdown))))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", required=True, help="sqlite:///path or postgresql://...")
