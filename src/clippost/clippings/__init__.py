@@ -23,7 +23,7 @@ from clippost.clippings.formats.containers import parse_database, parse_plist, p
 from clippost.clippings.formats.sqlite_copy import is_sqlite_file
 from clippost.clippings.identity import book_identity, highlight_identity
 from clippost.clippings.kindle_txt import parse_kindle_txt
-from clippost.clippings.merge import gc_paused, merge
+from clippost.clippings.merge import merge
 from clippost.clippings.models import (
     Book,
     Bookmark,
@@ -39,6 +39,7 @@ from clippost.clippings.models import (
     SourceFormat,
 )
 from clippost.clippings.problems import EARLIEST, ProblemSummary, latest, left_out, summarise
+from clippost.gc_pause import collector_paused
 
 __all__ = [
     "EMPTY_FILE",
@@ -99,7 +100,7 @@ def parse(
     """
     context = Context(today=today, limits=limits or Limits())
     try:
-        with gc_paused():
+        with collector_paused():
             result = _parse(data, progress=progress, piece_size=PIECE_SIZE, context=context)
             clean_entries(result.entries)  # no NUL, no control reaches a database
             return result

@@ -15,11 +15,9 @@ or an edit: any copy that has one gives it to the highlight that survives.
 
 from __future__ import annotations
 
-import gc
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
@@ -34,6 +32,7 @@ from clippost.clippings.identity import (
 )
 from clippost.clippings.models import Book, Bookmark, Highlight, Kind, Library, Note, RawEntry
 from clippost.clippings.pages import page_key
+from clippost.gc_pause import collector_paused
 
 # How many open ranges an entry is compared with. Real edits sit next to each other; the cap
 # keeps a pathological file (thousands of highlights over one location) linear.
@@ -106,26 +105,9 @@ class _BookEntries:
     bookmarks: dict[tuple[int | None, str | None], RawEntry] = field(default_factory=dict)
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many small acyclic objects.
-
-    Parsing and merging allocate millions of objects and no reference cycles; with the
-    collector running, its repeated full passes over that growing heap cost about a third
-    of the time. Reference counting still frees everything; the collector resumes after.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def merge(entries: Sequence[RawEntry]) -> Library:
     """The library the entries describe (see the module docstring for the rules)."""
-    with gc_paused():
+    with collector_paused():
         return _merge(entries)
 
 

@@ -32,10 +32,10 @@ from clippost.context import ServiceContext
 from clippost.db.dialect import batches_in_flight, claim_batch, commit_without_flush
 from clippost.db.engine import Database
 from clippost.errors import BadInput
+from clippost.gc_pause import collector_paused
 from clippost.models import SkipReason
 from clippost.outbox.repository import Queued, enqueue_many
 from clippost.planner import repository as repo
-from clippost.planner.gc_pause import collector_paused
 from clippost.planner.payload import Content, PayloadMaker
 from clippost.planner.repository import DueReader
 from clippost.planner.rotation import entries, lay_out, span
@@ -109,7 +109,7 @@ async def plan_due(db: Database, ctx: ServiceContext) -> int:
 
 
 async def _batch_task(db: Database, ctx: ServiceContext, chosen: asyncio.Future[bool]) -> int:
-    # Paused for the batch (planner/gc_pause.py); resumed once the batch's objects are
+    # Paused for the batch (clippost/gc_pause.py); resumed once the batch's objects are
     # gone with its frame, so the collection that catches up has nothing of it to walk
     # (with two batches in flight, once the last open one ends: measured, 113 MB a
     # planner after 200,000 readers, 101 MB after 20,000).

@@ -41,11 +41,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clippost.apart import in_a_process
-from clippost.clippings.merge import gc_paused
 from clippost.context import ServiceContext
 from clippost.db.base import utcnow
 from clippost.db.engine import Database
 from clippost.errors import PayloadTooLarge, StillImporting
+from clippost.gc_pause import collector_paused
 from clippost.library.service import check_room_for
 from clippost.links import Purpose
 from clippost.subscriptions import merge_queue
@@ -125,7 +125,7 @@ class MergeJob:
         # the collector paused they are never promoted, so they never set off the full
         # collections that would otherwise hold the whole process (and a shared event
         # loop) for a fifth of a second every few dozen chunks.
-        with gc_paused():
+        with collector_paused():
             return await self._merge_chunk(now)
 
     async def _merge_chunk(self, now: datetime) -> bool:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from clippost.clippings.merge import gc_paused
 from clippost.clippings.models import Book, Highlight, Library, Note
+from clippost.gc_pause import collector_paused
 from clippost.library.upload import ImportLimits, parse_upload
 from clippost.subscriptions.preferences import Preferences
 
@@ -86,8 +86,8 @@ def prepare_upload(
 
 
 def encode_library(library: Library) -> EncodedLibrary:
-    # Rows are tens of thousands of small lists and no cycles: see `gc_paused`.
-    with gc_paused():
+    # Rows are tens of thousands of small lists and no cycles: see clippost/gc_pause.py.
+    with collector_paused():
         rows = _library_rows(library)
     identities = tuple(tuple(h.identity for h in book.highlights) for book in library.books)
     return EncodedLibrary(blob=_pack(rows), books=book_counts(library), identities=identities)
@@ -138,7 +138,7 @@ def _pack(document: dict[str, Any] | list[Any]) -> bytes:
 
 
 def _unpack_library(blob: bytes) -> Library:
-    with gc_paused():  # as in encode_library
+    with collector_paused():  # as in encode_library
         return _library_from_rows(json.loads(zlib.decompress(blob)))
 
 

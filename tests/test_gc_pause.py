@@ -1,14 +1,15 @@
-"""planner.gc_pause: the cyclic collector held off for a batch, and given back as it was."""
+"""gc_pause: the cyclic collector held off for a batch, and given back as it was."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 from collections.abc import Iterator
 
 import pytest
 
-from clippost.planner.gc_pause import collector_paused
+from clippost.gc_pause import collector_paused
 
 
 @pytest.fixture(autouse=True)
@@ -62,4 +63,28 @@ class TestCollectorPaused:
             await asyncio.gather(long(), short())
 
         asyncio.run(both())
+        assert seen == [False, True]
+
+    def test_pauses_on_threads_and_the_event_loop_count_together(self) -> None:
+        """An upload parsed on a thread while a batch is planned: the planner's pause
+        ending first leaves the collector off under the thread's; the thread's ending
+        turns it on."""
+        gc.enable()
+        inside = threading.Event()
+        leave = threading.Event()
+        seen: list[bool] = []
+
+        def parse() -> None:
+            with collector_paused():
+                inside.set()
+                leave.wait(timeout=5)
+            seen.append(gc.isenabled())  # the last pause ended: on again
+
+        thread = threading.Thread(target=parse)
+        with collector_paused():
+            thread.start()
+            assert inside.wait(timeout=5)
+        seen.append(gc.isenabled())  # the thread's pause still holds
+        leave.set()
+        thread.join(timeout=5)
         assert seen == [False, True]
