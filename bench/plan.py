@@ -23,7 +23,9 @@ processes at once (default 2). It prints each run's rate (readers planned per se
 the first planner's start to the last one's end, process start-up excluded), each
 planner's share, the ratio of P planners to one, each planner's peak memory (ru_maxrss),
 the planners' own CPU time per reader (the machine is shared: that figure moves less than
-the rate), and checks that each run left exactly one digest per reader. With `--breakdown`
+the rate), on PostgreSQL the WAL written per reader and how many of its records were
+full-page images (what grows with the libraries' size: `pg_stat_wal`), and checks that
+each run left exactly one digest per reader. With `--breakdown`
 (and the database on this machine) it adds what the cores allow: the planners and the
 server share them, so two planners on two cores cannot reach twice one planner's rate.
 The last run's rows stay in place for inspection. `--reuse` skips the wipe and seed when
@@ -42,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -385,7 +388,7 @@ def run_planners(url: str, count: int, *, breakdown: bool = False) -> list[dict[
     return results
 
 
-def report(label: str, results: list[dict[str, Any]], n: int, wal: int | None = None) -> float:
+def report(label: str, results: list[dict[str, Any]], n: int, wal: Wal | None = None) -> float:
     span = max(r["ended"] for r in results) - min(r["started"] for r in results)
     planned = sum(r["planned"] for r in results)
     rate = planned / span if span else 0.0
@@ -404,7 +407,14 @@ def report(label: str, results: list[dict[str, Any]], n: int, wal: int | None = 
         if server is not None and planned:
             ceiling(rate, cpu * 1e6 / planned, server, len(results))
     if wal is not None:
-        print(f"  WAL written: {wal / max(planned, 1):,.0f} bytes per reader")
+        per = max(planned, 1)
+        images = (
+            ""
+            if wal.images is None
+            else f", {wal.images / per:.1f} full-page images per reader (up to 8 KB each: "
+            "a page's first change after a checkpoint is logged whole)"
+        )
+        print(f"  WAL written: {wal.bytes / per:,.0f} bytes per reader{images}")
     return rate
 
 
@@ -423,20 +433,50 @@ def ceiling(rate: float, planner_us: float, server_us: float, planners: int) -> 
     )
 
 
-async def wal_position(url: str) -> int | None:
-    """PostgreSQL's WAL insert position in bytes (None on SQLite)."""
+@dataclass(frozen=True)
+class Wal:
+    """What PostgreSQL's WAL had received, server-wide: bytes (its insert position) and
+    full-page images (`pg_stat_wal`, PostgreSQL 14 and later; None before)."""
+
+    bytes: int
+    images: int | None
+
+    def __sub__(self, other: Wal) -> Wal:
+        images = None if self.images is None or other.images is None else self.images - other.images
+        return Wal(self.bytes - other.bytes, images)
+
+
+async def wal_position(url: str) -> Wal | None:
+    """The WAL so far (None on SQLite). The image count is read until it stops moving: a
+    backend flushes its statistics when its connection ends, a moment after the planner
+    process that held it has exited."""
     db = Database(url)
     try:
         if db.is_sqlite:
             return None
         async with db.engine.connect() as connection:
             lsn = await connection.scalar(text("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))
-        return int(lsn)
+            images = await _wal_images(connection)
+            for _ in range(10):
+                await asyncio.sleep(0.1)
+                again = await _wal_images(connection)
+                if again == images:
+                    break
+                images = again
+        return Wal(int(lsn), images)
     finally:
         await db.dispose()
 
 
-def timed_run(url: str, count: int, breakdown: bool) -> tuple[list[dict[str, Any]], int | None]:
+async def _wal_images(connection: AsyncConnection) -> int | None:
+    if connection.dialect.server_version_info < (14,):
+        return None  # no pg_stat_wal
+    await connection.execute(text("SELECT pg_stat_clear_snapshot()"))
+    await connection.commit()  # a fresh snapshot of the statistics each time
+    return int(await connection.scalar(text("SELECT wal_fpi FROM pg_stat_wal")) or 0)
+
+
+def timed_run(url: str, count: int, breakdown: bool) -> tuple[list[dict[str, Any]], Wal | None]:
     """`count` planners' results, and the WAL they wrote (PostgreSQL)."""
     before = asyncio.run(wal_position(url))
     results = run_planners(url, count, breakdown=breakdown)
