@@ -471,8 +471,7 @@ async def wal_position(url: str) -> Wal | None:
 async def _wal_images(connection: AsyncConnection) -> int | None:
     if connection.dialect.server_version_info < (14,):
         return None  # no pg_stat_wal
-    await connection.execute(text("SELECT pg_stat_clear_snapshot()"))
-    await connection.commit()  # a fresh snapshot of the statistics each time
+    await connection.commit()  # statistics are read once per transaction: a fresh read
     return int(await connection.scalar(text("SELECT wal_fpi FROM pg_stat_wal")) or 0)
 
 
